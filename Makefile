@@ -1,0 +1,68 @@
+# One command each: `make demo` and `make test` install everything they need first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CONTRACTS := contracts
+NODE_BIN := $(CONTRACTS)/node_modules/.bin
+FORGE := $(abspath $(NODE_BIN))/forge
+ANVIL := $(abspath $(NODE_BIN))/anvil
+SOLC_VERSION := 0.8.30
+# The gas snapshot covers unit and fuzz tests; invariant runs vary with their call sequences.
+SNAPSHOT_FILTER := --no-match-path 'test/invariant/*'
+
+# Prefer a native solc of the pinned version when one is on PATH; otherwise foundry.toml's shim
+# runs the npm compiler.
+ifneq ($(findstring $(SOLC_VERSION),$(shell solc --version 2>/dev/null)),)
+export FOUNDRY_SOLC := $(shell command -v solc)
+endif
+
+.PHONY: help setup demo test lint format chain contracts-test gas-snapshot clean
+
+help: ## Show the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+setup: $(VENV)/.installed $(CONTRACTS)/node_modules/.installed ## Install Python and npm packages, build the contracts
+	cd $(CONTRACTS) && $(FORGE) build --quiet
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed, found " + sys.version.split()[0] + ": run make PYTHON=python3.11 ...")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+$(CONTRACTS)/node_modules/.installed: $(CONTRACTS)/package-lock.json
+	cd $(CONTRACTS) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+demo: setup ## Deploy on an embedded Anvil and print gas per payment per way
+	$(BIN)/settlement demo
+
+test: setup lint contracts-test ## Lint, type-check, contract tests, gas snapshot check, pytest
+	$(BIN)/pytest
+
+lint: setup ## ruff, mypy (strict on the packages) and forge fmt
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	cd $(CONTRACTS) && $(FORGE) fmt --check
+
+format: setup ## Apply ruff and forge formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+	cd $(CONTRACTS) && $(FORGE) fmt
+
+contracts-test: setup ## Foundry unit, fuzz and invariant tests, then the gas snapshot check
+	cd $(CONTRACTS) && $(FORGE) test
+	cd $(CONTRACTS) && $(FORGE) snapshot --check $(SNAPSHOT_FILTER)
+
+gas-snapshot: setup ## Rewrite contracts/.gas-snapshot after an intended cost change
+	cd $(CONTRACTS) && $(FORGE) snapshot $(SNAPSHOT_FILTER)
+
+chain: setup ## Run an Anvil in the foreground on 127.0.0.1:8545 (chain id 31337)
+	$(ANVIL) --host 127.0.0.1 --port 8545 --chain-id 31337
+
+clean: ## Remove the virtualenv, node_modules and build output
+	rm -rf $(VENV) $(CONTRACTS)/node_modules $(CONTRACTS)/out $(CONTRACTS)/cache

@@ -1,0 +1,1 @@
+"""The chain edge: an embedded Anvil, forge artifacts, and an async EVM client."""

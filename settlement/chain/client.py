@@ -1,0 +1,227 @@
+"""An async EVM client on web3.py: EIP-1559 fees, local signing, nonces, receipts, reverts."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, cast
+
+from eth_account.signers.local import LocalAccount
+from eth_typing import ChecksumAddress, HexStr
+from hexbytes import HexBytes
+from web3 import AsyncHTTPProvider, AsyncWeb3
+from web3.exceptions import ContractLogicError, TimeExhausted, Web3RPCError
+from web3.types import Nonce, TxParams, TxReceipt, Wei
+
+from settlement.chain.reverts import RevertDecoder
+from settlement.errors import (
+    ChainUnavailableError,
+    TransactionRevertedError,
+    TransactionTimeoutError,
+)
+
+# Gas estimates are exact for the state they ran against; a margin covers state that changes
+# between estimate and inclusion (a storage slot turning from zero to non-zero, for example).
+GAS_ESTIMATE_MARGIN_PERCENT = 20
+RECEIPT_POLL_INTERVAL_S = 0.01
+CONNECT_TIMEOUT_S = 10.0
+EMPTY_CALLDATA = HexStr("0x")
+
+
+@dataclass(frozen=True)
+class Fees:
+    """EIP-1559 fee caps for the next transactions."""
+
+    max_fee_per_gas_wei: int
+    max_priority_fee_per_gas_wei: int
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What settlement needs from a mined transaction."""
+
+    tx_hash: str
+    block_number: int
+    gas_used: int
+    effective_gas_price_wei: int
+    raw: TxReceipt
+
+    @property
+    def fee_wei(self) -> int:
+        return self.gas_used * self.effective_gas_price_wei
+
+
+class NonceAllocator:
+    """Hands out consecutive nonces per sender, correct under concurrent asyncio tasks.
+
+    The first nonce comes from the chain's pending count; later ones are counted locally, so
+    concurrent sends from one account never reuse a nonce. ``forget`` drops the local count after a
+    failure so the next send asks the chain again.
+    """
+
+    def __init__(self, fetch_pending_count: Callable[[ChecksumAddress], Awaitable[int]]) -> None:
+        self._fetch = fetch_pending_count
+        self._next: dict[ChecksumAddress, int] = {}
+        self._lock = asyncio.Lock()
+
+    async def allocate(self, sender: ChecksumAddress) -> int:
+        async with self._lock:
+            if sender not in self._next:
+                self._next[sender] = await self._fetch(sender)
+            nonce = self._next[sender]
+            self._next[sender] = nonce + 1
+            return nonce
+
+    def forget(self, sender: ChecksumAddress) -> None:
+        self._next.pop(sender, None)
+
+
+class ChainClient:
+    """One connection to an EVM JSON-RPC endpoint, signing locally with eth-account keys."""
+
+    def __init__(self, w3: AsyncWeb3[AsyncHTTPProvider], chain_id: int, receipt_timeout_s: float):
+        self.w3 = w3
+        self.chain_id = chain_id
+        self.receipt_timeout_s = receipt_timeout_s
+        self.nonces = NonceAllocator(self._pending_transaction_count)
+
+    @classmethod
+    async def connect(cls, rpc_url: str, *, receipt_timeout_s: float = 120.0) -> ChainClient:
+        """Connect and read the chain id; a clear error when the endpoint does not answer."""
+        provider = AsyncHTTPProvider(rpc_url, request_kwargs={"timeout": CONNECT_TIMEOUT_S})
+        w3 = AsyncWeb3(provider)
+        try:
+            chain_id = await w3.eth.chain_id
+        except (TimeoutError, OSError, Web3RPCError) as error:
+            await provider.disconnect()
+            raise ChainUnavailableError(f"no answer from {rpc_url}: {error}") from None
+        return cls(w3, chain_id, receipt_timeout_s)
+
+    async def close(self) -> None:
+        await self.w3.provider.disconnect()
+
+    async def __aenter__(self) -> ChainClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def fees(self) -> Fees:
+        """Fee caps that survive the base fee doubling twice before inclusion."""
+        latest = await self.w3.eth.get_block("latest")
+        base_fee = int(latest.get("baseFeePerGas", 0))
+        tip = int(await self.w3.eth.max_priority_fee)
+        return Fees(max_fee_per_gas_wei=2 * base_fee + tip, max_priority_fee_per_gas_wei=tip)
+
+    async def latest_block_timestamp(self) -> int:
+        """The chain's notion of now, which validity windows are checked against."""
+        return int((await self.w3.eth.get_block("latest"))["timestamp"])
+
+    async def balance_wei(self, address: ChecksumAddress) -> int:
+        return int(await self.w3.eth.get_balance(address))
+
+    async def call(self, to: ChecksumAddress, data: HexStr, decoder: RevertDecoder) -> bytes:
+        """An ``eth_call``; a revert raises ``ContractRevertedError`` with the decoded reason."""
+        try:
+            return bytes(await self.w3.eth.call({"to": to, "data": data}))
+        except (ContractLogicError, Web3RPCError) as error:
+            raise decoder.decode(_revert_data(error)) from None
+
+    async def send_transaction(
+        self,
+        sender: LocalAccount,
+        *,
+        to: ChecksumAddress | None,
+        data: HexStr = EMPTY_CALLDATA,
+        value_wei: int = 0,
+        gas: int | None = None,
+        decoder: RevertDecoder | None = None,
+    ) -> Receipt:
+        """Sign and send an EIP-1559 transaction, wait for its receipt, and check its status.
+
+        Without ``gas`` the node estimates it first, so a transaction that would revert is never
+        sent and raises ``ContractRevertedError`` with the decoded reason instead.
+        """
+        params = await self._transaction_params(
+            sender, to=to, data=data, value_wei=value_wei, gas=gas, decoder=decoder
+        )
+        signed = sender.sign_transaction(cast(dict[str, Any], params))
+        try:
+            tx_hash = await self.w3.eth.send_raw_transaction(signed.raw_transaction)
+        except (Web3RPCError, ValueError):
+            self.nonces.forget(sender.address)
+            raise
+        return await self.wait_for_receipt(HexBytes(tx_hash))
+
+    async def wait_for_receipt(self, tx_hash: HexBytes) -> Receipt:
+        """Wait for a receipt; a reverted transaction raises ``TransactionRevertedError``."""
+        try:
+            raw = await self.w3.eth.wait_for_transaction_receipt(
+                tx_hash, timeout=self.receipt_timeout_s, poll_latency=RECEIPT_POLL_INTERVAL_S
+            )
+        except TimeExhausted:
+            raise TransactionTimeoutError(
+                f"no receipt for {tx_hash.to_0x_hex()} within {self.receipt_timeout_s:.0f} s"
+            ) from None
+        receipt = Receipt(
+            tx_hash=tx_hash.to_0x_hex(),
+            block_number=raw["blockNumber"],
+            gas_used=raw["gasUsed"],
+            effective_gas_price_wei=raw["effectiveGasPrice"],
+            raw=raw,
+        )
+        if raw["status"] != 1:
+            raise TransactionRevertedError(receipt.tx_hash, receipt.gas_used)
+        return receipt
+
+    async def _transaction_params(
+        self,
+        sender: LocalAccount,
+        *,
+        to: ChecksumAddress | None,
+        data: HexStr,
+        value_wei: int,
+        gas: int | None,
+        decoder: RevertDecoder | None,
+    ) -> TxParams:
+        params: TxParams = {"from": sender.address, "data": data, "value": Wei(value_wei)}
+        if to is not None:
+            params["to"] = to
+        if gas is None:
+            gas = await self._estimate_gas(params, decoder or RevertDecoder())
+        fees = await self.fees()
+        params.update(
+            {
+                "type": 2,
+                "chainId": self.chain_id,
+                "gas": gas,
+                "maxFeePerGas": Wei(fees.max_fee_per_gas_wei),
+                "maxPriorityFeePerGas": Wei(fees.max_priority_fee_per_gas_wei),
+                "nonce": Nonce(await self.nonces.allocate(sender.address)),
+            }
+        )
+        return params
+
+    async def _estimate_gas(self, params: TxParams, decoder: RevertDecoder) -> int:
+        try:
+            estimate = int(await self.w3.eth.estimate_gas(params))
+        except (ContractLogicError, Web3RPCError) as error:
+            raise decoder.decode(_revert_data(error)) from None
+        return estimate + estimate * GAS_ESTIMATE_MARGIN_PERCENT // 100
+
+    async def _pending_transaction_count(self, address: ChecksumAddress) -> int:
+        return int(await self.w3.eth.get_transaction_count(address, "pending"))
+
+
+def _revert_data(error: ContractLogicError | Web3RPCError) -> bytes:
+    """The raw revert bytes a node attached to an error, or nothing if it attached none."""
+    data: object = getattr(error, "data", None)
+    if data is None and isinstance(error, Web3RPCError) and error.rpc_response:
+        data = error.rpc_response.get("error", {}).get("data")
+    if isinstance(data, str) and data.startswith("0x"):
+        try:
+            return bytes.fromhex(data[2:])
+        except ValueError:
+            return b""
+    return b""

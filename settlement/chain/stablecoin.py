@@ -1,0 +1,211 @@
+"""The deployed stablecoin, seen from Python: deploy, roles, mint, transfers and authorizations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from eth_abi.abi import decode
+from eth_account.signers.local import LocalAccount
+from eth_typing import ChecksumAddress, HexStr
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
+from web3.contract import AsyncContract
+
+from settlement.chain.artifacts import ContractArtifact
+from settlement.chain.client import ChainClient, Receipt
+from settlement.chain.reverts import RevertDecoder
+from settlement.domain.authorizations import (
+    CancelAuthorization,
+    Permit,
+    SignedMessage,
+    TransferAuthorization,
+)
+from settlement.domain.eip712 import Eip712Domain
+
+STABLECOIN_ARTIFACT = "Stablecoin"
+EIP712_VERSION = "1"
+DECIMALS = 6
+
+
+class Role:
+    """Role identifiers as the contract computes them (``keccak256`` of the name)."""
+
+    DEFAULT_ADMIN = b"\x00" * 32
+    MINTER = keccak(text="MINTER_ROLE")
+    PAUSER = keccak(text="PAUSER_ROLE")
+    BLOCKLISTER = keccak(text="BLOCKLISTER_ROLE")
+    RESCUER = keccak(text="RESCUER_ROLE")
+
+
+@dataclass(frozen=True)
+class TokenIdentity:
+    name: str = "Robot Dollar"
+    symbol: str = "RUSD"
+
+
+class StablecoinContract:
+    """Calls and transactions on one deployed stablecoin."""
+
+    def __init__(self, client: ChainClient, artifact: ContractArtifact, address: str, name: str):
+        self.client = client
+        self.address: ChecksumAddress = to_checksum_address(address)
+        self.domain = Eip712Domain(name, EIP712_VERSION, client.chain_id, self.address)
+        self.decoder = RevertDecoder(artifact.abi)
+        self._contract: AsyncContract = client.w3.eth.contract(
+            address=self.address, abi=artifact.abi
+        )
+
+    @classmethod
+    async def deploy(
+        cls,
+        client: ChainClient,
+        artifact: ContractArtifact,
+        admin: LocalAccount,
+        identity: TokenIdentity | None = None,
+    ) -> tuple[StablecoinContract, Receipt]:
+        """Deploy a new stablecoin with ``admin`` holding the default admin role."""
+        identity = identity or TokenIdentity()
+        factory = client.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
+        data = factory.constructor(
+            identity.name, identity.symbol, admin.address
+        ).data_in_transaction
+        receipt = await client.send_transaction(
+            admin, to=None, data=data, decoder=RevertDecoder(artifact.abi)
+        )
+        address = receipt.raw["contractAddress"]
+        assert address is not None, "a contract creation receipt always carries the address"
+        return cls(client, artifact, address, identity.name), receipt
+
+    # ------------------------------------------------------------ reads
+
+    async def balance_of(self, account: str) -> int:
+        return await self._read_uint("balanceOf", to_checksum_address(account))
+
+    async def total_supply(self) -> int:
+        return await self._read_uint("totalSupply")
+
+    async def minter_allowance(self, minter: str) -> int:
+        return await self._read_uint("minterAllowance", to_checksum_address(minter))
+
+    async def permit_nonce(self, owner: str) -> int:
+        return await self._read_uint("nonces", to_checksum_address(owner))
+
+    async def allowance(self, owner: str, spender: str) -> int:
+        return await self._read_uint(
+            "allowance", to_checksum_address(owner), to_checksum_address(spender)
+        )
+
+    async def authorization_used(self, authorizer: str, nonce: bytes) -> bool:
+        return bool(
+            await self._read_uint("authorizationState", to_checksum_address(authorizer), nonce)
+        )
+
+    async def domain_separator(self) -> bytes:
+        raw = await self._read("DOMAIN_SEPARATOR")
+        return bytes(raw[:32])
+
+    # ------------------------------------------------------------ administration
+
+    async def grant_role(self, admin: LocalAccount, role: bytes, account: str) -> Receipt:
+        return await self._send(admin, "grantRole", role, to_checksum_address(account))
+
+    async def configure_minter(self, admin: LocalAccount, minter: str, allowance: int) -> Receipt:
+        return await self._send(admin, "configureMinter", to_checksum_address(minter), allowance)
+
+    async def mint(self, minter: LocalAccount, to: str, amount_base_units: int) -> Receipt:
+        return await self._send(minter, "mint", to_checksum_address(to), amount_base_units)
+
+    async def pause(self, pauser: LocalAccount) -> Receipt:
+        return await self._send(pauser, "pause")
+
+    async def unpause(self, pauser: LocalAccount) -> Receipt:
+        return await self._send(pauser, "unpause")
+
+    async def blocklist(self, blocklister: LocalAccount, account: str) -> Receipt:
+        return await self._send(blocklister, "blocklist", to_checksum_address(account))
+
+    # ------------------------------------------------------------ payments
+
+    async def transfer(self, payer: LocalAccount, payee: str, amount_base_units: int) -> Receipt:
+        """A plain ERC-20 transfer, sent and paid for by the payer itself."""
+        return await self._send(payer, "transfer", to_checksum_address(payee), amount_base_units)
+
+    async def transfer_with_authorization(
+        self, relayer: LocalAccount, signed: SignedMessage[TransferAuthorization]
+    ) -> Receipt:
+        """Relay an EIP-3009 authorization; the relayer pays the gas, the payer's tokens move."""
+        function = f"{signed.message.kind.value[0].lower()}{signed.message.kind.value[1:]}"
+        return await self._send(
+            relayer, _signature_overload(function), *_authorization_args(signed)
+        )
+
+    async def cancel_authorization(
+        self, relayer: LocalAccount, signed: SignedMessage[CancelAuthorization]
+    ) -> Receipt:
+        message = signed.message
+        return await self._send(
+            relayer,
+            "cancelAuthorization(address,bytes32,bytes)",
+            to_checksum_address(message.authorizer),
+            message.nonce,
+            signed.signature,
+        )
+
+    async def permit(self, relayer: LocalAccount, signed: SignedMessage[Permit]) -> Receipt:
+        message = signed.message
+        return await self._send(
+            relayer,
+            "permit(address,address,uint256,uint256,bytes)",
+            to_checksum_address(message.owner),
+            to_checksum_address(message.spender),
+            message.value_base_units,
+            message.deadline,
+            signed.signature,
+        )
+
+    async def transfer_from(
+        self, spender: LocalAccount, owner: str, payee: str, amount_base_units: int
+    ) -> Receipt:
+        return await self._send(
+            spender,
+            "transferFrom",
+            to_checksum_address(owner),
+            to_checksum_address(payee),
+            amount_base_units,
+        )
+
+    # ------------------------------------------------------------ plumbing
+
+    def encode(self, function: str, *args: Any) -> HexStr:
+        return HexStr(self._contract.encode_abi(function, args=list(args)))
+
+    async def _send(self, sender: LocalAccount, function: str, *args: Any) -> Receipt:
+        return await self.client.send_transaction(
+            sender, to=self.address, data=self.encode(function, *args), decoder=self.decoder
+        )
+
+    async def _read(self, function: str, *args: Any) -> bytes:
+        return await self.client.call(self.address, self.encode(function, *args), self.decoder)
+
+    async def _read_uint(self, function: str, *args: Any) -> int:
+        (value,) = decode(["uint256"], await self._read(function, *args))
+        return int(value)
+
+
+def _signature_overload(function: str) -> str:
+    """The bytes-signature overload, which also accepts EIP-1271 contract-wallet signatures."""
+    return f"{function}(address,address,uint256,uint256,uint256,bytes32,bytes)"
+
+
+def _authorization_args(signed: SignedMessage[TransferAuthorization]) -> tuple[Any, ...]:
+    message = signed.message
+    return (
+        to_checksum_address(message.payer),
+        to_checksum_address(message.payee),
+        message.value_base_units,
+        message.valid_after,
+        message.valid_before,
+        message.nonce,
+        signed.signature,
+    )

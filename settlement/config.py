@@ -1,0 +1,33 @@
+"""Settings for the settlement tools, read once from the environment (prefix ``SETTLEMENT_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
+
+
+def default_contracts_dir() -> Path:
+    """The Foundry project beside the package in a checkout, else ``./contracts``."""
+    beside_package = REPOSITORY_ROOT / "contracts"
+    return beside_package if beside_package.is_dir() else Path.cwd() / "contracts"
+
+
+class Settings(BaseSettings):
+    """Where the chain is and who pays for gas.
+
+    With no ``rpc_url`` the tools start an embedded Anvil and use its public dev keys. With an
+    ``rpc_url`` they need ``private_key``, a funded key given through the environment only.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="SETTLEMENT_", extra="ignore")
+
+    rpc_url: str | None = Field(default=None, description="JSON-RPC URL of an EVM chain")
+    private_key: SecretStr | None = Field(
+        default=None, description="Funded key that deploys and relays on a chain given by rpc_url"
+    )
+    contracts_dir: Path = Field(default_factory=default_contracts_dir)
+    receipt_timeout_s: float = Field(default=120.0, gt=0, le=3600)

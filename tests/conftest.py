@@ -1,0 +1,77 @@
+"""Shared fixtures: one embedded Anvil per test session, a fresh stablecoin per test."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import pytest
+from eth_account.signers.local import LocalAccount
+
+from settlement.chain.anvil import EmbeddedAnvil, find_anvil_binary
+from settlement.chain.artifacts import ContractArtifact, load_artifact
+from settlement.chain.client import ChainClient
+from settlement.chain.dev_accounts import anvil_dev_account
+from settlement.chain.stablecoin import STABLECOIN_ARTIFACT, Role, StablecoinContract
+from settlement.config import REPOSITORY_ROOT
+
+GAS_RECORDS: list[tuple[str, int]] = []
+RecordGas = Callable[[str, int], None]
+ADMIN_MINT_ALLOWANCE_BASE_UNITS = 1_000_000 * 10**6
+
+
+@pytest.fixture(scope="session")
+def contracts_dir() -> Path:
+    return REPOSITORY_ROOT / "contracts"
+
+
+@pytest.fixture(scope="session")
+def anvil_rpc_url(contracts_dir: Path) -> Iterator[str]:
+    with EmbeddedAnvil(find_anvil_binary(contracts_dir)) as rpc_url:
+        yield rpc_url
+
+
+@pytest.fixture(scope="session")
+def stablecoin_artifact(contracts_dir: Path) -> ContractArtifact:
+    return load_artifact(contracts_dir, STABLECOIN_ARTIFACT)
+
+
+@pytest.fixture
+async def chain(anvil_rpc_url: str) -> AsyncIterator[ChainClient]:
+    async with await ChainClient.connect(anvil_rpc_url) as client:
+        yield client
+
+
+@pytest.fixture
+def admin() -> LocalAccount:
+    return anvil_dev_account(0)
+
+
+@pytest.fixture
+async def coin(
+    chain: ChainClient, stablecoin_artifact: ContractArtifact, admin: LocalAccount
+) -> StablecoinContract:
+    """A fresh stablecoin; the admin is also minter, pauser and blocklister."""
+    contract, _ = await StablecoinContract.deploy(chain, stablecoin_artifact, admin)
+    await contract.configure_minter(admin, admin.address, ADMIN_MINT_ALLOWANCE_BASE_UNITS)
+    await contract.grant_role(admin, Role.PAUSER, admin.address)
+    await contract.grant_role(admin, Role.BLOCKLISTER, admin.address)
+    return contract
+
+
+@pytest.fixture
+def record_gas() -> RecordGas:
+    """Record a receipt's gasUsed under a label; the figures print at the end of the run."""
+
+    def record(label: str, gas_used: int) -> None:
+        GAS_RECORDS.append((label, gas_used))
+
+    return record
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not GAS_RECORDS:
+        return
+    terminalreporter.section("gasUsed from receipts on Anvil")
+    for label, gas_used in GAS_RECORDS:
+        terminalreporter.write_line(f"{label:<50} {gas_used:>10,}")
