@@ -6,9 +6,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 CONTRACTS := contracts
-NODE_BIN := $(CONTRACTS)/node_modules/.bin
-FORGE := $(abspath $(NODE_BIN))/forge
-ANVIL := $(abspath $(NODE_BIN))/anvil
+# The native binaries from npm, never npm's node launchers, which swallow the exit code.
+FOUNDRY := $(abspath $(CONTRACTS))/tools/foundry
+FORGE := $(FOUNDRY) forge
+ANVIL := $(FOUNDRY) anvil
 SOLC_VERSION := 0.8.30
 # The gas snapshot covers unit and fuzz tests; invariant runs vary with their call sequences.
 SNAPSHOT_FILTER := --no-match-path 'test/invariant/*'

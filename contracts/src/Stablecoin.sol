@@ -30,7 +30,8 @@ contract Stablecoin is IStablecoin, ERC20Permit, AccessControl, Pausable {
     bytes32 public constant RECEIVE_WITH_AUTHORIZATION_TYPEHASH = keccak256(
         "ReceiveWithAuthorization(address from,address to,uint256 value,uint256 validAfter,uint256 validBefore,bytes32 nonce)"
     );
-    bytes32 public constant CANCEL_AUTHORIZATION_TYPEHASH = keccak256("CancelAuthorization(address authorizer,bytes32 nonce)");
+    bytes32 public constant CANCEL_AUTHORIZATION_TYPEHASH =
+        keccak256("CancelAuthorization(address authorizer,bytes32 nonce)");
 
     /// @dev The same type as ERC20Permit's private constant; needed again for the bytes-signature permit.
     bytes32 private constant _PERMIT_TYPEHASH =
@@ -228,9 +229,8 @@ contract Stablecoin is IStablecoin, ERC20Permit, AccessControl, Pausable {
         bytes calldata signature
     ) external {
         if (to != _msgSender()) revert CallerMustBePayee(_msgSender(), to);
-        bytes32 structHash = _authorizationHash(
-            RECEIVE_WITH_AUTHORIZATION_TYPEHASH, from, to, value, validAfter, validBefore, nonce
-        );
+        bytes32 structHash =
+            _authorizationHash(RECEIVE_WITH_AUTHORIZATION_TYPEHASH, from, to, value, validAfter, validBefore, nonce);
         _useAuthorization(from, nonce, validAfter, validBefore, structHash, signature);
         _transfer(from, to, value);
     }
@@ -248,9 +248,8 @@ contract Stablecoin is IStablecoin, ERC20Permit, AccessControl, Pausable {
         bytes32 s
     ) external {
         if (to != _msgSender()) revert CallerMustBePayee(_msgSender(), to);
-        bytes32 structHash = _authorizationHash(
-            RECEIVE_WITH_AUTHORIZATION_TYPEHASH, from, to, value, validAfter, validBefore, nonce
-        );
+        bytes32 structHash =
+            _authorizationHash(RECEIVE_WITH_AUTHORIZATION_TYPEHASH, from, to, value, validAfter, validBefore, nonce);
         _useAuthorization(from, nonce, validAfter, validBefore, structHash, abi.encodePacked(r, s, v));
         _transfer(from, to, value);
     }

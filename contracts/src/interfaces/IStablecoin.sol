@@ -39,7 +39,8 @@ interface IStablecoin is IERC3009 {
     /// @notice Amounts minted or burned must be greater than zero.
     error ZeroAmount();
 
-    /// @notice The zero address cannot be a minter, payee or rescue target.
+    /// @notice The zero address cannot be the admin, a minter, a blocklist entry or a rescue target.
+    /// (Transfers to the zero address revert with OpenZeppelin's `ERC20InvalidReceiver`.)
     error ZeroAddress();
 
     /// @notice Allows `minter` to mint up to `allowance` base units, replacing any earlier allowance.
@@ -77,6 +78,5 @@ interface IStablecoin is IERC3009 {
     function rescueERC20(address token, address to, uint256 amount) external;
 
     /// @notice EIP-2612 permit with a signature in bytes, so EIP-1271 contract wallets can sign too.
-    function permit(address owner, address spender, uint256 value, uint256 deadline, bytes calldata signature)
-        external;
+    function permit(address owner, address spender, uint256 value, uint256 deadline, bytes calldata signature) external;
 }
