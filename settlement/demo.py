@@ -26,7 +26,7 @@ from settlement.chain.client import Receipt
 from settlement.chain.session import ChainSession
 from settlement.chain.stablecoin import STABLECOIN_ARTIFACT, StablecoinContract
 from settlement.config import Settings
-from settlement.domain.authorizations import TransferAuthorization, random_nonce
+from settlement.domain.messages import TransferAuthorization, random_nonce
 from settlement.domain.money import dollars_to_base_units
 
 MAX_PAYMENTS_PER_WAY = 1_000

@@ -6,7 +6,9 @@ Catch ``SettlementError`` to handle them all, or a branch to handle one kind::
     ├── ConfigurationError          a setting is missing or wrong; the message says which
     │   ├── ToolNotFoundError       a binary such as anvil is not installed (run `make setup`)
     │   └── ContractsNotBuiltError  forge artifacts are missing (run `make setup`)
-    ├── SignatureError              a signature is malformed or not by the expected signer
+    ├── PaymentRejectedError        a payment is invalid and was not accepted; the reason says why
+    │   ├── SignatureError          a signature is malformed or not by the expected signer
+    │   └── DuplicatePaymentError   the idempotency key was used before for different contents
     └── ChainError                  talking to the EVM chain failed
         ├── ChainUnavailableError   the RPC endpoint does not answer, or Anvil did not start
         ├── ContractRevertedError   the node refused a call or transaction that would revert;
@@ -37,8 +39,16 @@ class ContractsNotBuiltError(ConfigurationError):
     """The compiled contract artifacts are missing or unreadable."""
 
 
-class SignatureError(SettlementError):
+class PaymentRejectedError(SettlementError):
+    """A payment failed validation and was not accepted; nothing was stored or sent."""
+
+
+class SignatureError(PaymentRejectedError):
     """A signature is malformed, or recovers to someone other than the expected signer."""
+
+
+class DuplicatePaymentError(PaymentRejectedError):
+    """An idempotency key was reused for a payment with different contents."""
 
 
 class ChainError(SettlementError):

@@ -15,13 +15,13 @@ from web3.contract import AsyncContract
 from settlement.chain.artifacts import ContractArtifact
 from settlement.chain.client import ChainClient, Receipt
 from settlement.chain.reverts import RevertDecoder
-from settlement.domain.authorizations import (
+from settlement.domain.eip712 import Eip712Domain
+from settlement.domain.messages import (
     CancelAuthorization,
     Permit,
     SignedMessage,
     TransferAuthorization,
 )
-from settlement.domain.eip712 import Eip712Domain
 
 STABLECOIN_ARTIFACT = "Stablecoin"
 EIP712_VERSION = "1"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from settlement.domain.authorizations import CancelAuthorization, Permit, TransferAuthorization
 from settlement.domain.eip712 import Eip712Domain
+from settlement.domain.messages import CancelAuthorization, Permit, TransferAuthorization
 
 DOMAIN_FIELDS = [
     {"name": "name", "type": "string"},
@@ -21,6 +21,16 @@ AUTHORIZATION_FIELDS = [
     {"name": "validBefore", "type": "uint256"},
     {"name": "nonce", "type": "bytes32"},
 ]
+
+
+def typed_data(domain: Eip712Domain, type_string: str, values: dict[str, Any]) -> dict[str, Any]:
+    """Typed data for any struct, its fields parsed from the type string itself."""
+    primary_type, _, field_list = type_string.rstrip(")").partition("(")
+    fields = [
+        {"name": name, "type": kind}
+        for kind, name in (field.split(" ") for field in field_list.split(","))
+    ]
+    return _full_message(domain, primary_type, fields, values)
 
 
 def _full_message(

@@ -12,7 +12,7 @@ from eth_account.signers.local import LocalAccount
 
 from settlement.chain.client import ChainClient
 from settlement.chain.stablecoin import StablecoinContract
-from settlement.domain.authorizations import (
+from settlement.domain.messages import (
     AuthorizationKind,
     CancelAuthorization,
     Permit,

@@ -9,22 +9,33 @@ from eth_utils import keccak
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from settlement.domain.authorizations import (
+from settlement.domain.eip712 import (
+    Eip712Domain,
+    compact_signature,
+    recover_signer,
+    sign_digest,
+    split_signature,
+)
+from settlement.domain.messages import (
     AuthorizationKind,
+    BatchPayment,
     CancelAuthorization,
+    NetPayment,
     Permit,
     SignedMessage,
     TransferAuthorization,
+    Voucher,
     random_nonce,
 )
-from settlement.domain.eip712 import Eip712Domain, recover_signer, sign_digest, split_signature
 from settlement.errors import SignatureError
 from tests.settlement.typed_data import (
     authorization_typed_data,
     cancel_typed_data,
     permit_typed_data,
+    typed_data,
 )
 
+SECP256K1_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 PAYER = Account.from_key(b"\x01" * 32)
 PAYEE = Account.from_key(b"\x02" * 32)
 DOMAIN = Eip712Domain("Robot Dollar", "1", 31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3")
@@ -144,3 +155,58 @@ def test_authorization_rejects_invalid_fields(field: str, value: object, reason:
     fields[field] = value
     with pytest.raises(ValueError, match=reason):
         TransferAuthorization(**fields)  # type: ignore[arg-type]
+
+
+def test_batch_voucher_and_net_digests_match_eth_account() -> None:
+    batch = BatchPayment(PAYER.address, PAYEE.address, 1_500, (7 << 8) | 3, 2**33)
+    voucher = Voucher(PAYER.address, b"\x09" * 32, 123_456)
+    net = NetPayment(b"\x0a" * 32, PAYER.address, PAYEE.address, 99, 2**34)
+    cases = [
+        (
+            batch,
+            {
+                "from": batch.payer,
+                "to": batch.payee,
+                "value": batch.value_base_units,
+                "nonce": batch.nonce,
+                "validBefore": batch.valid_before,
+            },
+        ),
+        (
+            voucher,
+            {"channelId": voucher.channel_id, "cumulativeAmount": voucher.cumulative_base_units},
+        ),
+        (
+            net,
+            {
+                "paymentId": net.payment_id,
+                "from": net.payer,
+                "to": net.payee,
+                "value": net.value_base_units,
+                "validBefore": net.valid_before,
+            },
+        ),
+    ]
+    for message, values in cases:
+        expected = generic_digest(typed_data(DOMAIN, message.TYPE_STRING, values))
+        assert DOMAIN.digest(message.struct_hash()) == expected, message.TYPE_STRING
+        message.sign(PAYER.key, DOMAIN).verify(DOMAIN)
+
+
+def test_malleable_high_s_signatures_are_refused() -> None:
+    digest = b"\x05" * 32
+    signature = sign_digest(PAYER.key, digest)
+    v, r, s = split_signature(signature)
+    flipped_s = SECP256K1_ORDER - int.from_bytes(s, "big")
+    malleable = r + flipped_s.to_bytes(32, "big") + bytes([55 - v])  # 27 <-> 28
+    with pytest.raises(SignatureError, match="malleable"):
+        recover_signer(digest, malleable)
+
+
+def test_compact_signature_folds_the_parity_into_s() -> None:
+    signature = sign_digest(PAYER.key, b"\x06" * 32)
+    v, r, s = split_signature(signature)
+    compact_r, vs = compact_signature(signature)
+    assert compact_r == r
+    assert int.from_bytes(vs, "big") >> 255 == v - 27
+    assert int.from_bytes(vs, "big") & ((1 << 255) - 1) == int.from_bytes(s, "big")
