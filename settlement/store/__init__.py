@@ -1,0 +1,24 @@
+"""Durable payment state: SQLite by default, PostgreSQL by URL, the same code for both."""
+
+from settlement.store.records import (
+    AcceptOutcome,
+    NewPayment,
+    PaymentOutcome,
+    PaymentRecord,
+    SubmissionRecord,
+    SubmissionState,
+    TransactionAttempt,
+)
+from settlement.store.sql_store import SqlPaymentStore, normalize_database_url
+
+__all__ = [
+    "AcceptOutcome",
+    "NewPayment",
+    "PaymentOutcome",
+    "PaymentRecord",
+    "SqlPaymentStore",
+    "SubmissionRecord",
+    "SubmissionState",
+    "TransactionAttempt",
+    "normalize_database_url",
+]

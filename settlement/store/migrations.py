@@ -1,0 +1,63 @@
+"""Forward-only schema migrations, applied in order and recorded in ``schema_migrations``.
+
+Each migration is a numbered function of a connection. Migration 1 creates the tables as they
+were first released; later ones alter them. Several service replicas may start at once against
+one PostgreSQL: an advisory lock makes them take turns, and each applies only what is missing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from settlement.store import schema
+
+# An arbitrary constant naming this application's migration lock in PostgreSQL.
+MIGRATION_LOCK_ID = 0x5E771E
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    apply: Callable[[sa.Connection], None]
+
+
+def _create_initial_tables(connection: sa.Connection) -> None:
+    tables = [schema.submissions, schema.payments, schema.transaction_attempts]
+    schema.metadata.create_all(connection, tables=tables)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "payments, submissions and transaction attempts", _create_initial_tables),
+)
+
+
+async def migrate(connection: AsyncConnection) -> list[int]:
+    """Apply every missing migration inside the caller's transaction; return those applied."""
+    if connection.dialect.name == "postgresql":
+        await connection.execute(sa.text(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_ID})"))
+    await connection.run_sync(
+        lambda sync: schema.metadata.create_all(sync, tables=[schema.schema_migrations])
+    )
+    applied = set(
+        (await connection.execute(sa.select(schema.schema_migrations.c.version))).scalars()
+    )
+    newly_applied: list[int] = []
+    for migration in MIGRATIONS:
+        if migration.version in applied:
+            continue
+        await connection.run_sync(migration.apply)
+        await connection.execute(
+            schema.schema_migrations.insert().values(
+                version=migration.version,
+                description=migration.description,
+                applied_at=time.time(),
+            )
+        )
+        newly_applied.append(migration.version)
+    return newly_applied

@@ -1,0 +1,113 @@
+"""What the store keeps: payments, and the submissions (transactions) that settle them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from settlement.domain.payments import PaymentIntent, PaymentState, Purpose, SettlementMode
+
+
+@dataclass(frozen=True)
+class NewPayment:
+    """A verified payment about to be accepted.
+
+    ``replay_key`` names the on-chain resource the payment spends (an EIP-3009 nonce, a bitmap
+    nonce, a payer's transaction nonce, a voucher's cumulative amount): two payments with one replay
+    key could never both settle, so the second is refused at acceptance. ``fingerprint`` hashes the
+    full contents, so a retry with the same idempotency key is told apart from a conflicting reuse.
+    """
+
+    intent: PaymentIntent
+    mode: SettlementMode
+    replay_key: str
+    instrument: dict[str, Any]
+    fingerprint: str
+    accepted_at: float
+    verify_cpu_ns: int
+
+    @property
+    def payment_id(self) -> str:
+        return "0x" + self.intent.payment_id.hex()
+
+
+@dataclass(frozen=True)
+class PaymentRecord:
+    payment_id: str
+    idempotency_key: str
+    payer: str
+    payee: str
+    amount_base_units: int
+    purpose: Purpose
+    mode: SettlementMode
+    state: PaymentState
+    failure_reason: str | None
+    instrument: dict[str, Any]
+    fingerprint: str
+    submission_id: int | None
+    accepted_at: float
+    submitted_at: float | None
+    confirmed_at: float | None
+    verify_cpu_ns: int
+
+
+@dataclass(frozen=True)
+class AcceptOutcome:
+    """One payment's fate at acceptance.
+
+    Accepted: ``record`` is the stored payment and ``created`` is True. A retry with the same
+    idempotency key and contents: the first ``record``, ``created`` False. Refused (the key reused
+    for other contents, or a nonce another payment already spends): ``rejection`` says why and
+    nothing was stored.
+    """
+
+    payment_id: str
+    record: PaymentRecord | None
+    created: bool = False
+    rejection: str | None = None
+
+
+class SubmissionState(StrEnum):
+    PENDING = "pending"  # signed and recorded; sent, or about to be
+    CONFIRMED = "confirmed"  # mined with the confirmation depth; payments settled or failed
+    REVERTED = "reverted"  # mined with status 0; its payments went back to the queue
+    DROPPED = "dropped"  # never mined and its nonce was spent elsewhere; payments requeued
+
+
+@dataclass(frozen=True)
+class TransactionAttempt:
+    """One signed transaction for a submission; replacements share the sender's nonce."""
+
+    tx_hash: str
+    raw_transaction: bytes
+    max_fee_per_gas_wei: int
+    max_priority_fee_per_gas_wei: int
+    created_at: float
+
+
+@dataclass(frozen=True)
+class SubmissionRecord:
+    """A transaction that settles a set of payments, with every attempt at sending it."""
+
+    submission_id: int
+    mode: SettlementMode
+    sender: str
+    nonce: int
+    state: SubmissionState
+    payment_ids: list[str]
+    attempts: list[TransactionAttempt] = field(default_factory=list)
+    mined_tx_hash: str | None = None
+    block_number: int | None = None
+    gas_used: int | None = None
+    effective_gas_price_wei: int | None = None
+    settled_count: int | None = None
+
+
+@dataclass(frozen=True)
+class PaymentOutcome:
+    """What a mined submission did to one payment: settled, or failed with the reason."""
+
+    payment_id: str
+    settled: bool
+    failure_reason: str | None = None

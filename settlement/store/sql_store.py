@@ -1,0 +1,498 @@
+"""The payment store on SQLAlchemy Core: one implementation for SQLite and PostgreSQL.
+
+Every method is one database transaction, so a crash leaves each payment in exactly one state.
+A settler records a submission (the signed transaction and its hash) before it broadcasts it:
+after a crash, ``pending_submissions`` lists everything that may be on chain, to reconcile.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from settlement.domain.payments import PaymentState, Purpose, SettlementMode
+from settlement.errors import ConfigurationError
+from settlement.store.migrations import migrate
+from settlement.store.records import (
+    AcceptOutcome,
+    NewPayment,
+    PaymentOutcome,
+    PaymentRecord,
+    SubmissionRecord,
+    SubmissionState,
+    TransactionAttempt,
+)
+from settlement.store.schema import payments, submissions, transaction_attempts
+
+MAX_LIST_LIMIT = 1_000
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycopg"}
+
+
+def normalize_database_url(database_url: str) -> sa.URL:
+    """``sqlite:///file.db`` or ``postgresql://...`` with the async driver filled in."""
+    try:
+        url = make_url(database_url)
+    except sa.exc.ArgumentError:
+        raise ConfigurationError(f"not a database URL: {database_url!r}") from None
+    backend = url.get_backend_name()
+    if backend not in _DRIVERS:
+        raise ConfigurationError(f"unsupported database {backend!r}: use sqlite or postgresql")
+    return url.set(drivername=_DRIVERS[backend])
+
+
+def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    """WAL lets readers run beside the writer; FULL sync makes every commit durable."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.close()
+
+
+class SqlPaymentStore:
+    """Payments and submissions in SQLite or PostgreSQL."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        dialect = engine.dialect.name
+        self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+    @classmethod
+    async def open(cls, database_url: str) -> SqlPaymentStore:
+        """Connect, apply pending migrations, and return the store."""
+        url = normalize_database_url(database_url)
+        engine = create_async_engine(url, pool_pre_ping=True)
+        if url.get_backend_name() == "sqlite":
+            sa.event.listen(engine.sync_engine, "connect", _configure_sqlite)
+        store = cls(engine)
+        try:
+            async with engine.begin() as connection:
+                await migrate(connection)
+        except (OSError, sa.exc.OperationalError) as error:
+            await engine.dispose()
+            raise ConfigurationError(f"cannot open database {url!r}: {error.args[0]}") from None
+        return store
+
+    async def close(self) -> None:
+        await self._engine.dispose()
+
+    # ------------------------------------------------------------ acceptance
+
+    async def accept(self, new_payments: Sequence[NewPayment]) -> list[AcceptOutcome]:
+        """Store verified payments as QUEUED; retries return the first result, conflicts refuse."""
+        if not new_payments:
+            return []
+        async with self._engine.begin() as connection:
+            inserted = await self._insert_new(connection, new_payments)
+            existing = await self._records_by_id(
+                connection, [p.payment_id for p in new_payments if p.payment_id not in inserted]
+            )
+            replay_owners = await self._replay_key_owners(
+                connection,
+                [
+                    p.replay_key
+                    for p in new_payments
+                    if p.payment_id not in existing | inserted.keys()
+                ],
+            )
+        return [_outcome(payment, inserted, existing, replay_owners) for payment in new_payments]
+
+    async def _insert_new(
+        self, connection: AsyncConnection, new_payments: Sequence[NewPayment]
+    ) -> dict[str, PaymentRecord]:
+        rows = [_payment_row(payment) for payment in new_payments]
+        statement = self._insert(payments).on_conflict_do_nothing().returning(*payments.c)
+        result = await connection.execute(statement, rows)
+        records = [_record(row._mapping) for row in result]
+        return {record.payment_id: record for record in records}
+
+    async def _records_by_id(
+        self, connection: AsyncConnection, payment_ids: Sequence[str]
+    ) -> dict[str, PaymentRecord]:
+        if not payment_ids:
+            return {}
+        result = await connection.execute(
+            sa.select(payments).where(payments.c.payment_id.in_(payment_ids))
+        )
+        return {row.payment_id: _record(row._mapping) for row in result}
+
+    async def _replay_key_owners(
+        self, connection: AsyncConnection, replay_keys: Sequence[str]
+    ) -> dict[str, str]:
+        if not replay_keys:
+            return {}
+        result = await connection.execute(
+            sa.select(payments.c.replay_key, payments.c.payment_id).where(
+                payments.c.replay_key.in_(replay_keys)
+            )
+        )
+        return {row.replay_key: row.payment_id for row in result}
+
+    # ------------------------------------------------------------ reads
+
+    async def get(self, payment_id: str) -> PaymentRecord | None:
+        async with self._engine.connect() as connection:
+            found = await self._records_by_id(connection, [payment_id])
+        return found.get(payment_id)
+
+    async def list_for_payer(
+        self, payer: str, limit: int = 100, accepted_before: float | None = None
+    ) -> list[PaymentRecord]:
+        """The payer's payments, newest first; page with ``accepted_before``."""
+        assert 1 <= limit <= MAX_LIST_LIMIT, f"limit must be 1..{MAX_LIST_LIMIT}"
+        query = sa.select(payments).where(payments.c.payer == payer)
+        if accepted_before is not None:
+            query = query.where(payments.c.accepted_at < accepted_before)
+        query = query.order_by(payments.c.accepted_at.desc()).limit(limit)
+        async with self._engine.connect() as connection:
+            result = await connection.execute(query)
+            return [_record(row._mapping) for row in result]
+
+    async def count_by_state(self) -> dict[tuple[SettlementMode, PaymentState], int]:
+        query = sa.select(payments.c.mode, payments.c.state, sa.func.count()).group_by(
+            payments.c.mode, payments.c.state
+        )
+        async with self._engine.connect() as connection:
+            result = await connection.execute(query)
+            return {
+                (SettlementMode(mode), PaymentState(state)): count for mode, state, count in result
+            }
+
+    # ------------------------------------------------------------ settling
+
+    async def lease_queued(
+        self, mode: SettlementMode, limit: int, owner: str, lease_s: float
+    ) -> list[PaymentRecord]:
+        """Take up to ``limit`` queued payments, oldest first, for ``owner`` to settle."""
+        now = time.time()
+        candidates = (
+            sa.select(payments.c.payment_id)
+            .where(
+                payments.c.mode == mode.value,
+                payments.c.state == PaymentState.QUEUED.value,
+                sa.or_(payments.c.lease_expires_at.is_(None), payments.c.lease_expires_at < now),
+            )
+            .order_by(payments.c.accepted_at)
+            .limit(limit)
+        )
+        if self._engine.dialect.name == "postgresql":
+            candidates = candidates.with_for_update(skip_locked=True)
+        statement = (
+            payments.update()
+            .where(payments.c.payment_id.in_(candidates.scalar_subquery()))
+            .values(lease_owner=owner, lease_expires_at=now + lease_s)
+            .returning(*payments.c)
+        )
+        async with self._engine.begin() as connection:
+            result = await connection.execute(statement)
+            records = [_record(row._mapping) for row in result]
+        return sorted(records, key=lambda record: record.accepted_at)
+
+    async def record_submission(
+        self,
+        *,
+        mode: SettlementMode,
+        sender: str,
+        nonce: int,
+        attempt: TransactionAttempt,
+        payment_ids: Sequence[str],
+        owner: str,
+    ) -> int:
+        """Record a signed transaction and move its payments to SUBMITTED, before it is sent."""
+        now = time.time()
+        async with self._engine.begin() as connection:
+            submission_id = await _insert_submission(connection, mode, sender, nonce, now)
+            await _insert_attempt(connection, submission_id, attempt)
+            moved = await connection.execute(
+                payments.update()
+                .where(
+                    payments.c.payment_id.in_(payment_ids),
+                    payments.c.state == PaymentState.QUEUED.value,
+                    payments.c.lease_owner == owner,
+                )
+                .values(
+                    state=PaymentState.SUBMITTED.value,
+                    submission_id=submission_id,
+                    submitted_at=now,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                )
+            )
+            assert moved.rowcount == len(payment_ids), (
+                f"{len(payment_ids) - moved.rowcount} payments were no longer leased to {owner}"
+            )
+        return submission_id
+
+    async def add_attempt(self, submission_id: int, attempt: TransactionAttempt) -> None:
+        """Record a replacement transaction (same nonce, higher fees) before sending it."""
+        async with self._engine.begin() as connection:
+            await _insert_attempt(connection, submission_id, attempt)
+
+    async def complete_submission(
+        self,
+        submission_id: int,
+        *,
+        mined_tx_hash: str,
+        block_number: int,
+        gas_used: int,
+        effective_gas_price_wei: int,
+        outcomes: Sequence[PaymentOutcome],
+    ) -> None:
+        """A submission reached its confirmation depth: settle or fail each of its payments."""
+        now = time.time()
+        settled = [outcome.payment_id for outcome in outcomes if outcome.settled]
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                submissions.update()
+                .where(
+                    submissions.c.submission_id == submission_id,
+                    submissions.c.state == SubmissionState.PENDING.value,
+                )
+                .values(
+                    state=SubmissionState.CONFIRMED.value,
+                    mined_tx_hash=mined_tx_hash,
+                    block_number=block_number,
+                    gas_used=gas_used,
+                    effective_gas_price_wei=effective_gas_price_wei,
+                    settled_count=len(settled),
+                    completed_at=now,
+                )
+            )
+            await _finish_payments(connection, submission_id, settled, now)
+            for outcome in outcomes:
+                if not outcome.settled:
+                    await _fail_submitted(connection, submission_id, outcome, now)
+
+    async def abandon_submission(self, submission_id: int, state: SubmissionState) -> None:
+        """A submission reverted or was dropped: its payments return to the queue, unharmed."""
+        assert state in (SubmissionState.REVERTED, SubmissionState.DROPPED)
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                submissions.update()
+                .where(submissions.c.submission_id == submission_id)
+                .values(state=state.value, completed_at=time.time())
+            )
+            await connection.execute(
+                payments.update()
+                .where(
+                    payments.c.submission_id == submission_id,
+                    payments.c.state == PaymentState.SUBMITTED.value,
+                )
+                .values(state=PaymentState.QUEUED.value, submission_id=None, submitted_at=None)
+            )
+
+    async def fail_queued(self, payment_ids: Iterable[str], reason: str) -> None:
+        """Fail queued payments that can never settle (expired, or spent elsewhere)."""
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                payments.update()
+                .where(
+                    payments.c.payment_id.in_(list(payment_ids)),
+                    payments.c.state == PaymentState.QUEUED.value,
+                )
+                .values(
+                    state=PaymentState.FAILED.value,
+                    failure_reason=reason[:500],
+                    lease_owner=None,
+                    lease_expires_at=None,
+                )
+            )
+
+    async def pending_submissions(self, sender: str | None = None) -> list[SubmissionRecord]:
+        """Submissions that may be on chain but are not yet confirmed, oldest first."""
+        query = sa.select(submissions).where(submissions.c.state == SubmissionState.PENDING.value)
+        if sender is not None:
+            query = query.where(submissions.c.sender == sender)
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(query.order_by(submissions.c.nonce))).all()
+            return [await _submission(connection, row._mapping) for row in rows]
+
+    async def submission(self, submission_id: int) -> SubmissionRecord | None:
+        async with self._engine.connect() as connection:
+            row = (
+                await connection.execute(
+                    sa.select(submissions).where(submissions.c.submission_id == submission_id)
+                )
+            ).first()
+            return None if row is None else await _submission(connection, row._mapping)
+
+
+async def _insert_submission(
+    connection: AsyncConnection, mode: SettlementMode, sender: str, nonce: int, now: float
+) -> int:
+    result = await connection.execute(
+        submissions.insert()
+        .values(
+            mode=mode.value,
+            sender=sender,
+            nonce=nonce,
+            state=SubmissionState.PENDING.value,
+            created_at=now,
+        )
+        .returning(submissions.c.submission_id)
+    )
+    submission_id: int = result.scalar_one()
+    return submission_id
+
+
+async def _insert_attempt(
+    connection: AsyncConnection, submission_id: int, attempt: TransactionAttempt
+) -> None:
+    await connection.execute(
+        transaction_attempts.insert().values(
+            tx_hash=attempt.tx_hash,
+            submission_id=submission_id,
+            raw_transaction=attempt.raw_transaction,
+            max_fee_per_gas_wei=attempt.max_fee_per_gas_wei,
+            max_priority_fee_per_gas_wei=attempt.max_priority_fee_per_gas_wei,
+            created_at=attempt.created_at,
+        )
+    )
+
+
+async def _finish_payments(
+    connection: AsyncConnection, submission_id: int, settled: Sequence[str], now: float
+) -> None:
+    if not settled:
+        return
+    await connection.execute(
+        payments.update()
+        .where(
+            payments.c.payment_id.in_(settled),
+            payments.c.submission_id == submission_id,
+            payments.c.state == PaymentState.SUBMITTED.value,
+        )
+        .values(state=PaymentState.CONFIRMED.value, confirmed_at=now)
+    )
+
+
+async def _fail_submitted(
+    connection: AsyncConnection, submission_id: int, outcome: PaymentOutcome, now: float
+) -> None:
+    await connection.execute(
+        payments.update()
+        .where(
+            payments.c.payment_id == outcome.payment_id,
+            payments.c.submission_id == submission_id,
+            payments.c.state == PaymentState.SUBMITTED.value,
+        )
+        .values(
+            state=PaymentState.FAILED.value,
+            failure_reason=(outcome.failure_reason or "failed on chain")[:500],
+            confirmed_at=now,
+        )
+    )
+
+
+async def _submission(connection: AsyncConnection, row: sa.RowMapping) -> SubmissionRecord:
+    attempts = await connection.execute(
+        sa.select(transaction_attempts)
+        .where(transaction_attempts.c.submission_id == row["submission_id"])
+        .order_by(transaction_attempts.c.created_at)
+    )
+    payment_ids = await connection.execute(
+        sa.select(payments.c.payment_id).where(payments.c.submission_id == row["submission_id"])
+    )
+    return SubmissionRecord(
+        submission_id=row["submission_id"],
+        mode=SettlementMode(row["mode"]),
+        sender=row["sender"],
+        nonce=row["nonce"],
+        state=SubmissionState(row["state"]),
+        payment_ids=list(payment_ids.scalars()),
+        attempts=[
+            TransactionAttempt(
+                tx_hash=attempt.tx_hash,
+                raw_transaction=attempt.raw_transaction,
+                max_fee_per_gas_wei=attempt.max_fee_per_gas_wei,
+                max_priority_fee_per_gas_wei=attempt.max_priority_fee_per_gas_wei,
+                created_at=attempt.created_at,
+            )
+            for attempt in attempts
+        ],
+        mined_tx_hash=row["mined_tx_hash"],
+        block_number=row["block_number"],
+        gas_used=row["gas_used"],
+        effective_gas_price_wei=row["effective_gas_price_wei"],
+        settled_count=row["settled_count"],
+    )
+
+
+def _payment_row(payment: NewPayment) -> dict[str, Any]:
+    intent = payment.intent
+    return {
+        "payment_id": payment.payment_id,
+        "idempotency_key": intent.idempotency_key,
+        "payer": intent.payer,
+        "payee": intent.payee,
+        "amount_base_units": intent.amount_base_units,
+        "purpose": intent.purpose.value,
+        "mode": payment.mode.value,
+        "replay_key": payment.replay_key,
+        "instrument": payment.instrument,
+        "fingerprint": payment.fingerprint,
+        "state": PaymentState.QUEUED.value,
+        "failure_reason": None,
+        "submission_id": None,
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "accepted_at": payment.accepted_at,
+        "submitted_at": None,
+        "confirmed_at": None,
+        "verify_cpu_ns": payment.verify_cpu_ns,
+    }
+
+
+def _record(row: sa.RowMapping) -> PaymentRecord:
+    return PaymentRecord(
+        payment_id=row["payment_id"],
+        idempotency_key=row["idempotency_key"],
+        payer=row["payer"],
+        payee=row["payee"],
+        amount_base_units=row["amount_base_units"],
+        purpose=Purpose(row["purpose"]),
+        mode=SettlementMode(row["mode"]),
+        state=PaymentState(row["state"]),
+        failure_reason=row["failure_reason"],
+        instrument=row["instrument"],
+        fingerprint=row["fingerprint"],
+        submission_id=row["submission_id"],
+        accepted_at=row["accepted_at"],
+        submitted_at=row["submitted_at"],
+        confirmed_at=row["confirmed_at"],
+        verify_cpu_ns=row["verify_cpu_ns"],
+    )
+
+
+def _outcome(
+    payment: NewPayment,
+    inserted: dict[str, PaymentRecord],
+    existing: dict[str, PaymentRecord],
+    replay_owners: dict[str, str],
+) -> AcceptOutcome:
+    payment_id = payment.payment_id
+    if payment_id in inserted:
+        record = inserted.pop(payment_id)  # a duplicate later in the same request is a retry
+        existing[payment_id] = record
+        return AcceptOutcome(payment_id, record, created=True)
+    if payment_id in existing:
+        first = existing[payment_id]
+        if first.fingerprint != payment.fingerprint:
+            return AcceptOutcome(
+                payment_id,
+                None,
+                rejection="idempotency key already used for a different payment",
+            )
+        return AcceptOutcome(payment_id, first, created=False)
+    owner = replay_owners.get(payment.replay_key, "another payment")
+    return AcceptOutcome(
+        payment_id, None, rejection=f"{payment.replay_key} is already spent by payment {owner}"
+    )
