@@ -9,6 +9,7 @@ Catch ``SettlementError`` to handle them all, or a branch to handle one kind::
     ├── PaymentRejectedError        a payment is invalid and was not accepted; the reason says why
     │   ├── SignatureError          a signature is malformed or not by the expected signer
     │   └── DuplicatePaymentError   the idempotency key was used before for different contents
+    ├── QueueFullError              too many payments wait for settlement; retry after a pause
     └── ChainError                  talking to the EVM chain failed
         ├── ChainUnavailableError   the RPC endpoint does not answer, or Anvil did not start
         ├── ContractRevertedError   the node refused a call or transaction that would revert;
@@ -49,6 +50,18 @@ class SignatureError(PaymentRejectedError):
 
 class DuplicatePaymentError(PaymentRejectedError):
     """An idempotency key was reused for a payment with different contents."""
+
+
+class QueueFullError(SettlementError):
+    """The settlement queue is at its bound; the caller should retry after ``retry_after_s``."""
+
+    def __init__(self, queued: int, limit: int, retry_after_s: int) -> None:
+        self.queued = queued
+        self.limit = limit
+        self.retry_after_s = retry_after_s
+        super().__init__(
+            f"{queued} payments are queued (limit {limit}); retry in {retry_after_s} s"
+        )
 
 
 class ChainError(SettlementError):

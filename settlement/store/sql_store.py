@@ -156,6 +156,12 @@ class SqlPaymentStore:
             result = await connection.execute(query)
             return [_record(row._mapping) for row in result]
 
+    async def count_queued(self) -> int:
+        query = sa.select(sa.func.count()).where(payments.c.state == PaymentState.QUEUED.value)
+        async with self._engine.connect() as connection:
+            count: int = (await connection.execute(query)).scalar_one()
+            return count
+
     async def count_by_state(self) -> dict[tuple[SettlementMode, PaymentState], int]:
         query = sa.select(payments.c.mode, payments.c.state, sa.func.count()).group_by(
             payments.c.mode, payments.c.state

@@ -1,0 +1,1 @@
+"""One settler per settlement mode, all behind the ``Settler`` interface."""

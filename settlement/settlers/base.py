@@ -1,0 +1,111 @@
+"""The ``Settler`` interface every settlement mode implements.
+
+``PlannedTransaction`` is re-exported here for settlers.
+
+A settler does two things. ``verify`` checks a submitted payment off-chain (fields, validity
+window, signature) and turns it into a ``NewPayment`` for the store, or raises
+``PaymentRejectedError`` with the reason; it touches no chain and no database. ``plan`` turns
+payments leased from the queue into the transactions that settle them, and ``outcomes`` reads a
+mined transaction to say which payments it settled and why any failed. The service does the I/O
+around them, so one recorded workload replays through every mode alike.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from settlement.chain.relayer import MinedTransaction, PlannedTransaction
+from settlement.domain.eip712 import keccak256
+from settlement.domain.payments import PaymentIntent, SettlementMode
+from settlement.errors import PaymentRejectedError
+from settlement.store import NewPayment, PaymentOutcome, PaymentRecord
+
+__all__ = ["PaymentSubmission", "PlannedTransaction", "Settler", "fingerprint"]
+
+
+@dataclass(frozen=True)
+class PaymentSubmission:
+    """A payment as a payer submits it: the intent and the mode's signed instrument."""
+
+    intent: PaymentIntent
+    mode: SettlementMode
+    instrument: Mapping[str, Any]
+
+
+def fingerprint(submission: PaymentSubmission) -> str:
+    """A hash of everything submitted, to tell a retry from a conflicting reuse of a key."""
+    intent = submission.intent
+    canonical = json.dumps(
+        {
+            "payer": intent.payer,
+            "payee": intent.payee,
+            "amount": intent.amount_base_units,
+            "purpose": intent.purpose.value,
+            "mode": submission.mode.value,
+            "instrument": dict(submission.instrument),
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return "0x" + keccak256(canonical.encode()).hex()
+
+
+def instrument_field(instrument: Mapping[str, Any], name: str, kind: type) -> Any:
+    """A required instrument field of the given type, or a rejection naming it."""
+    value = instrument.get(name)
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise PaymentRejectedError(f"instrument.{name} must be a {kind.__name__}")
+    return value
+
+
+def hex_bytes(instrument: Mapping[str, Any], name: str, length: int | None = None) -> bytes:
+    """A 0x-hex instrument field as bytes, optionally of an exact length."""
+    text: str = instrument_field(instrument, name, str)
+    try:
+        raw = bytes.fromhex(text.removeprefix("0x"))
+    except ValueError:
+        raise PaymentRejectedError(f"instrument.{name} is not hex") from None
+    if length is not None and len(raw) != length:
+        raise PaymentRejectedError(f"instrument.{name} must be {length} bytes, got {len(raw)}")
+    return raw
+
+
+class Settler(ABC):
+    """Verifies, plans and interprets the settlement of one mode's payments."""
+
+    mode: ClassVar[SettlementMode]
+    # How many queued payments one planning round may take.
+    max_payments_per_round: ClassVar[int]
+
+    @abstractmethod
+    def verify(self, submission: PaymentSubmission, chain_time: int) -> NewPayment:
+        """Check a submission off-chain; ``PaymentRejectedError`` says why it is refused."""
+
+    @abstractmethod
+    def plan(self, payments: Sequence[PaymentRecord]) -> list[PlannedTransaction]:
+        """The transactions that settle ``payments`` (leased, all of this mode)."""
+
+    @abstractmethod
+    def outcomes(
+        self, planned_payment_ids: Sequence[str], mined: MinedTransaction
+    ) -> list[PaymentOutcome]:
+        """What a successfully mined transaction did to each of its payments."""
+
+    def new_payment(
+        self, submission: PaymentSubmission, replay_key: str, verify_started_ns: int
+    ) -> NewPayment:
+        """The store record for a verified submission, its verification CPU time included."""
+        return NewPayment(
+            intent=submission.intent,
+            mode=self.mode,
+            replay_key=replay_key,
+            instrument=dict(submission.instrument),
+            fingerprint=fingerprint(submission),
+            accepted_at=time.time(),
+            verify_cpu_ns=time.thread_time_ns() - verify_started_ns,
+        )

@@ -1,0 +1,210 @@
+"""The service end to end in authorization mode, on a real Anvil and a SQLite store."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+
+from settlement.chain.client import ChainClient
+from settlement.chain.relayer import Relayer
+from settlement.chain.stablecoin import StablecoinContract
+from settlement.domain.messages import TransferAuthorization, random_nonce
+from settlement.domain.payments import PaymentIntent, PaymentState, Purpose, SettlementMode
+from settlement.service import SettlementService
+from settlement.settlers.authorization import AuthorizationSettler
+from settlement.settlers.base import PaymentSubmission
+from settlement.store import SqlPaymentStore, TransactionAttempt
+
+pytestmark = pytest.mark.anvil
+
+FUNDING = 10_000_000
+
+
+class SimulatedCrashBeforeSendError(Exception):
+    """Stands for the process dying between recording a transaction and sending it."""
+
+
+class CrashingRelayer(Relayer):
+    async def _broadcast(self, attempt: TransactionAttempt) -> None:
+        raise SimulatedCrashBeforeSendError(attempt.tx_hash)
+
+
+class SimulatedCrashAfterSendError(Exception):
+    """Stands for the process dying after sending, before it saw the receipt."""
+
+
+class CrashAfterBroadcastRelayer(Relayer):
+    async def _broadcast(self, attempt: TransactionAttempt) -> None:
+        await super()._broadcast(attempt)
+        raise SimulatedCrashAfterSendError(attempt.tx_hash)
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqlPaymentStore]:
+    opened = await SqlPaymentStore.open(f"sqlite:///{tmp_path / 'service.db'}")
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture
+async def payer(coin: StablecoinContract, admin: LocalAccount) -> LocalAccount:
+    account: LocalAccount = Account.create()
+    await coin.mint(admin, account.address, FUNDING)
+    return account
+
+
+def make_service(
+    store: SqlPaymentStore,
+    chain: ChainClient,
+    coin: StablecoinContract,
+    admin: LocalAccount,
+    relayer_class: type[Relayer] = Relayer,
+) -> SettlementService:
+    settler = AuthorizationSettler(coin.address, coin.domain)
+    relayer = relayer_class(chain, admin, store)
+    return SettlementService(store, chain, relayer, {SettlementMode.AUTHORIZATION: settler})
+
+
+async def authorized_payment(
+    coin: StablecoinContract, payer: LocalAccount, payee: str, key: str, amount: int
+) -> PaymentSubmission:
+    now = await coin.client.latest_block_timestamp()
+    authorization = TransferAuthorization(
+        payer.address, payee, amount, now - 10, now + 3_600, random_nonce()
+    )
+    signed = authorization.sign(payer.key, coin.domain)
+    return PaymentSubmission(
+        intent=PaymentIntent(key, payer.address, payee, amount, Purpose.ENERGY),
+        mode=SettlementMode.AUTHORIZATION,
+        instrument={
+            "valid_after": authorization.valid_after,
+            "valid_before": authorization.valid_before,
+            "nonce": "0x" + authorization.nonce.hex(),
+            "signature": "0x" + signed.signature.hex(),
+        },
+    )
+
+
+async def test_accepts_settles_and_records_each_payment_once(
+    store: SqlPaymentStore,
+    chain: ChainClient,
+    coin: StablecoinContract,
+    admin: LocalAccount,
+    payer: LocalAccount,
+) -> None:
+    service = make_service(store, chain, coin, admin)
+    payee = Account.create().address
+    submissions = [
+        await authorized_payment(coin, payer, payee, f"pay-{index}", 1_000 + index)
+        for index in range(3)
+    ]
+    accepted = await service.submit(submissions)
+    assert [outcome.created for outcome in accepted] == [True, True, True]
+    retried = await service.submit(submissions[:1])
+    assert retried[0].created is False
+    assert retried[0].record == accepted[0].record
+
+    report = await service.settle_round(SettlementMode.AUTHORIZATION)
+    assert (report.transactions, report.settled, report.failed) == (3, 3, 0)
+    assert await coin.balance_of(payee) == 1_000 + 1_001 + 1_002
+    for outcome in accepted:
+        record = await store.get(outcome.payment_id)
+        assert record is not None
+        assert record.state is PaymentState.CONFIRMED
+    assert (await service.settle_round(SettlementMode.AUTHORIZATION)).transactions == 0
+
+
+async def test_bad_signatures_and_windows_are_refused_and_change_nothing(
+    store: SqlPaymentStore,
+    chain: ChainClient,
+    coin: StablecoinContract,
+    admin: LocalAccount,
+    payer: LocalAccount,
+) -> None:
+    service = make_service(store, chain, coin, admin)
+    payee = Account.create().address
+    genuine = await authorized_payment(coin, payer, payee, "genuine", 500)
+    forged_instrument = dict(genuine.instrument)
+    forged_instrument["signature"] = "0x" + bytes(65).hex()
+    tampered = PaymentSubmission(
+        PaymentIntent("tampered", payer.address, payee, 501, Purpose.ENERGY),
+        SettlementMode.AUTHORIZATION,
+        genuine.instrument,
+    )
+    expired_instrument = dict(
+        genuine.instrument, valid_before=genuine.instrument["valid_after"] + 1
+    )
+    outcomes = await service.submit(
+        [
+            PaymentSubmission(
+                PaymentIntent("forged", payer.address, payee, 500),
+                SettlementMode.AUTHORIZATION,
+                forged_instrument,
+            ),
+            tampered,
+            PaymentSubmission(
+                PaymentIntent("expired", payer.address, payee, 500),
+                SettlementMode.AUTHORIZATION,
+                expired_instrument,
+            ),
+        ]
+    )
+    reasons = [outcome.rejection or "" for outcome in outcomes]
+    assert "signature" in reasons[0]
+    assert "signed by" in reasons[1]
+    assert "too soon to settle" in reasons[2]
+    assert all(outcome.record is None for outcome in outcomes)
+    assert await store.count_queued() == 0
+
+
+async def test_a_crash_between_recording_and_sending_settles_once_after_restart(
+    store: SqlPaymentStore,
+    chain: ChainClient,
+    coin: StablecoinContract,
+    admin: LocalAccount,
+    payer: LocalAccount,
+) -> None:
+    payee = Account.create().address
+    crashing = make_service(store, chain, coin, admin, CrashingRelayer)
+    await crashing.submit([await authorized_payment(coin, payer, payee, "crash-1", 700)])
+    with pytest.raises(SimulatedCrashBeforeSendError):
+        await crashing.settle_round(SettlementMode.AUTHORIZATION)
+    assert await coin.balance_of(payee) == 0
+    (pending,) = await store.pending_submissions()
+
+    restarted = make_service(store, chain, coin, admin)
+    (report,) = await restarted.reconcile()
+    assert (report.settled, report.failed) == (1, 0)
+    assert await coin.balance_of(payee) == 700
+    assert await store.pending_submissions() == []
+    record = await store.get(pending.payment_ids[0])
+    assert record is not None
+    assert record.state is PaymentState.CONFIRMED
+    # A second restart finds nothing left to do and pays nothing twice.
+    assert await make_service(store, chain, coin, admin).reconcile() == []
+    assert await coin.balance_of(payee) == 700
+
+
+async def test_a_crash_after_sending_completes_from_the_receipt_on_restart(
+    store: SqlPaymentStore,
+    chain: ChainClient,
+    coin: StablecoinContract,
+    admin: LocalAccount,
+    payer: LocalAccount,
+) -> None:
+    payee = Account.create().address
+    crashing = make_service(store, chain, coin, admin, CrashAfterBroadcastRelayer)
+    await crashing.submit([await authorized_payment(coin, payer, payee, "sent-1", 900)])
+    with pytest.raises(SimulatedCrashAfterSendError):
+        await crashing.settle_round(SettlementMode.AUTHORIZATION)
+    assert await coin.balance_of(payee) == 900  # on chain already, but not yet in the book
+
+    (report,) = await make_service(store, chain, coin, admin).reconcile()
+    assert (report.transactions, report.settled) == (1, 1)
+    assert await coin.balance_of(payee) == 900
+    counts = await store.count_by_state()
+    assert counts == {(SettlementMode.AUTHORIZATION, PaymentState.CONFIRMED): 1}
