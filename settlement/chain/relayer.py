@@ -53,6 +53,15 @@ class PlannedTransaction:
 
 
 @dataclass(frozen=True)
+class EventLog:
+    """One log of a mined transaction: the emitting contract, its topics and its data."""
+
+    address: str
+    topics: list[bytes]
+    data: bytes
+
+
+@dataclass(frozen=True)
 class MinedTransaction:
     """A settlement transaction with its receipt, at the confirmation depth."""
 
@@ -62,7 +71,7 @@ class MinedTransaction:
     gas_used: int
     effective_gas_price_wei: int
     succeeded: bool
-    logs: list[dict[str, object]]
+    logs: list[EventLog]
     mined_at: float
 
 
@@ -229,7 +238,14 @@ class Relayer:
                 gas_used=receipt["gasUsed"],
                 effective_gas_price_wei=receipt["effectiveGasPrice"],
                 succeeded=receipt["status"] == 1,
-                logs=[dict(log) for log in receipt["logs"]],
+                logs=[
+                    EventLog(
+                        address=str(log["address"]),
+                        topics=[bytes(topic) for topic in log["topics"]],
+                        data=bytes(log["data"]),
+                    )
+                    for log in receipt["logs"]
+                ],
                 mined_at=time.time(),
             )
         return None

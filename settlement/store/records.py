@@ -66,6 +66,9 @@ class AcceptOutcome:
     record: PaymentRecord | None
     created: bool = False
     rejection: str | None = None
+    # A conflict is a refusal because of another payment (a reused key or a spent nonce), as
+    # opposed to a payment that is invalid in itself.
+    conflict: bool = False
 
 
 class SubmissionState(StrEnum):

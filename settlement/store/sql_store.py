@@ -496,9 +496,13 @@ def _outcome(
                 payment_id,
                 None,
                 rejection="idempotency key already used for a different payment",
+                conflict=True,
             )
         return AcceptOutcome(payment_id, first, created=False)
     owner = replay_owners.get(payment.replay_key, "another payment")
     return AcceptOutcome(
-        payment_id, None, rejection=f"{payment.replay_key} is already spent by payment {owner}"
+        payment_id,
+        None,
+        rejection=f"{payment.replay_key} is already spent by payment {owner}",
+        conflict=True,
     )

@@ -12,12 +12,10 @@ from eth_account.signers.local import LocalAccount
 from settlement.chain.client import ChainClient
 from settlement.chain.relayer import Relayer
 from settlement.chain.stablecoin import StablecoinContract
-from settlement.domain.messages import TransferAuthorization, random_nonce
 from settlement.domain.payments import PaymentIntent, PaymentState, Purpose, SettlementMode
-from settlement.service import SettlementService
-from settlement.settlers.authorization import AuthorizationSettler
 from settlement.settlers.base import PaymentSubmission
 from settlement.store import SqlPaymentStore, TransactionAttempt
+from tests.settlement.api_helpers import authorized_payment, make_service
 
 pytestmark = pytest.mark.anvil
 
@@ -55,38 +53,6 @@ async def payer(coin: StablecoinContract, admin: LocalAccount) -> LocalAccount:
     account: LocalAccount = Account.create()
     await coin.mint(admin, account.address, FUNDING)
     return account
-
-
-def make_service(
-    store: SqlPaymentStore,
-    chain: ChainClient,
-    coin: StablecoinContract,
-    admin: LocalAccount,
-    relayer_class: type[Relayer] = Relayer,
-) -> SettlementService:
-    settler = AuthorizationSettler(coin.address, coin.domain)
-    relayer = relayer_class(chain, admin, store)
-    return SettlementService(store, chain, relayer, {SettlementMode.AUTHORIZATION: settler})
-
-
-async def authorized_payment(
-    coin: StablecoinContract, payer: LocalAccount, payee: str, key: str, amount: int
-) -> PaymentSubmission:
-    now = await coin.client.latest_block_timestamp()
-    authorization = TransferAuthorization(
-        payer.address, payee, amount, now - 10, now + 3_600, random_nonce()
-    )
-    signed = authorization.sign(payer.key, coin.domain)
-    return PaymentSubmission(
-        intent=PaymentIntent(key, payer.address, payee, amount, Purpose.ENERGY),
-        mode=SettlementMode.AUTHORIZATION,
-        instrument={
-            "valid_after": authorization.valid_after,
-            "valid_before": authorization.valid_before,
-            "nonce": "0x" + authorization.nonce.hex(),
-            "signature": "0x" + signed.signature.hex(),
-        },
-    )
 
 
 async def test_accepts_settles_and_records_each_payment_once(

@@ -1,0 +1,353 @@
+"""The FastAPI application: routes translate HTTP to ``SettlementService`` calls and back.
+
+Status codes live here and only here: 201 accepted, 200 a retry of an accepted payment, 400 an
+invalid payment (the reason says why), 409 a conflict with another payment (reused idempotency
+key, spent nonce), 422 a malformed body, 429 a full queue (with Retry-After), 401 a missing or wrong
+operator key.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+from eth_utils.address import is_checksum_address, to_checksum_address
+from fastapi import (
+    APIRouter,
+    Depends,
+    FastAPI,
+    Header,
+    HTTPException,
+    Path,
+    Query,
+    Request,
+    Response,
+)
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+
+from settlement import __version__
+from settlement.api.models import (
+    ErrorOut,
+    FlushOut,
+    HealthOut,
+    ModeStatsOut,
+    PaymentBatchIn,
+    PaymentBatchOut,
+    PaymentIn,
+    PaymentOut,
+    PaymentResultOut,
+    RoundOut,
+    StatsOut,
+)
+from settlement.domain.payments import PaymentIntent, PaymentState, SettlementMode
+from settlement.errors import PaymentRejectedError, QueueFullError
+from settlement.service import SettlementService
+from settlement.settlers.base import PaymentSubmission
+from settlement.store import AcceptOutcome, PaymentRecord
+
+MAX_PAGE = 1_000
+
+
+class ApiMetrics:
+    """Prometheus counters in a registry of the app's own, so several apps never collide."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.accepted = Counter(
+            "settlement_payments_accepted", "Payments accepted", ["mode"], registry=self.registry
+        )
+        self.rejected = Counter(
+            "settlement_payments_rejected", "Payments refused", ["mode"], registry=self.registry
+        )
+        self.settled = Counter(
+            "settlement_payments_settled",
+            "Payments settled on chain",
+            ["mode"],
+            registry=self.registry,
+        )
+        self.gas = Counter(
+            "settlement_gas_used",
+            "Gas used by settlement transactions",
+            ["mode"],
+            registry=self.registry,
+        )
+
+
+def create_app(service: SettlementService, operator_api_key: str | None) -> FastAPI:
+    """The app around a running service; without an operator key the operator routes refuse."""
+    app = FastAPI(
+        title="Robot settlement",
+        version=__version__,
+        description="Settle robot micro-payments in a stablecoin and measure their cost.",
+    )
+    app.state.service = service
+    app.state.metrics = ApiMetrics()
+    app.state.operator_api_key = operator_api_key
+    app.add_exception_handler(QueueFullError, _queue_full)  # type: ignore[arg-type]
+    app.include_router(payments_router)
+    app.include_router(operator_router)
+    app.include_router(status_router)
+    return app
+
+
+def _service(request: Request) -> SettlementService:
+    service: SettlementService = request.app.state.service
+    return service
+
+
+def _metrics(request: Request) -> ApiMetrics:
+    metrics: ApiMetrics = request.app.state.metrics
+    return metrics
+
+
+def _require_operator(
+    request: Request, x_api_key: Annotated[str | None, Header(max_length=256)] = None
+) -> None:
+    expected: str | None = request.app.state.operator_api_key
+    # compare_digest takes the same time wherever the strings differ, so the key cannot be
+    # guessed byte by byte from response times.
+    if (
+        expected is None
+        or x_api_key is None
+        or not hmac.compare_digest(x_api_key.encode(), expected.encode())
+    ):
+        raise HTTPException(status_code=401, detail="a valid X-API-Key header is required")
+
+
+Service = Annotated[SettlementService, Depends(_service)]
+Metrics = Annotated[ApiMetrics, Depends(_metrics)]
+Operator = Annotated[None, Depends(_require_operator)]
+
+
+async def _queue_full(_request: Request, error: QueueFullError) -> JSONResponse:
+    return JSONResponse(
+        status_code=429,
+        content={"detail": str(error)},
+        headers={"Retry-After": str(error.retry_after_s)},
+    )
+
+
+# ---------------------------------------------------------------- payments
+
+payments_router = APIRouter(prefix="/v1", tags=["payments"])
+REJECTIONS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut},
+    409: {"model": ErrorOut},
+    429: {"model": ErrorOut},
+}
+
+
+@payments_router.post("/payments", status_code=201, response_model=PaymentOut, responses=REJECTIONS)
+async def submit_payment(
+    body: PaymentIn, service: Service, metrics: Metrics, response: Response
+) -> PaymentOut:
+    """Submit one signed payment. A retry with the same idempotency key returns the first result."""
+    (result,) = await _submit([body], service, metrics)
+    if result.payment is None:
+        raise HTTPException(status_code=result.status, detail=result.rejection)
+    response.status_code = result.status
+    return result.payment
+
+
+@payments_router.post("/payments/batch", response_model=PaymentBatchOut, responses=REJECTIONS)
+async def submit_payments(
+    body: PaymentBatchIn, service: Service, metrics: Metrics
+) -> PaymentBatchOut:
+    """Submit up to 1,000 payments in one request; each gets its own result and status."""
+    return PaymentBatchOut(results=await _submit(body.payments, service, metrics))
+
+
+@payments_router.get(
+    "/payments/{payment_id}", response_model=PaymentOut, responses={404: {"model": ErrorOut}}
+)
+async def get_payment(
+    payment_id: Annotated[str, Path(pattern=r"^0x[0-9a-fA-F]{64}$")], service: Service
+) -> PaymentOut:
+    record = await service.store.get(payment_id.lower())
+    if record is None:
+        raise HTTPException(status_code=404, detail=f"no payment {payment_id}")
+    return _payment_out(record)
+
+
+@payments_router.get("/payers/{payer}/payments", response_model=list[PaymentOut])
+async def list_payer_payments(
+    payer: str,
+    service: Service,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+    accepted_before: Annotated[float | None, Query(ge=0)] = None,
+) -> list[PaymentOut]:
+    """A payer's payments, newest first; page with ``accepted_before``."""
+    address = _address(payer, "payer", status_code=422)
+    records = await service.store.list_for_payer(address, limit, accepted_before)
+    return [_payment_out(record) for record in records]
+
+
+async def _submit(
+    bodies: Sequence[PaymentIn], service: SettlementService, metrics: ApiMetrics
+) -> list[PaymentResultOut]:
+    submissions: list[PaymentSubmission | PaymentRejectedError] = []
+    for body in bodies:
+        try:
+            submissions.append(_submission(body))
+        except PaymentRejectedError as rejection:
+            submissions.append(rejection)
+    valid = [item for item in submissions if isinstance(item, PaymentSubmission)]
+    outcomes = iter(await service.submit(valid))
+    results = []
+    for body, item in zip(bodies, submissions, strict=True):
+        if isinstance(item, PaymentRejectedError):
+            metrics.rejected.labels(body.instrument.mode).inc()
+            results.append(
+                PaymentResultOut(
+                    payment_id="", status=400, created=False, payment=None, rejection=str(item)
+                )
+            )
+            continue
+        results.append(_result(next(outcomes), metrics, body.instrument.mode))
+    return results
+
+
+def _submission(body: PaymentIn) -> PaymentSubmission:
+    intent = PaymentIntent(
+        idempotency_key=body.idempotency_key,
+        payer=_address(body.payer, "payer"),
+        payee=_address(body.payee, "payee"),
+        amount_base_units=body.amount_base_units,
+        purpose=body.purpose,
+    )
+    instrument = body.instrument.model_dump(exclude={"mode"})
+    return PaymentSubmission(intent, SettlementMode(body.instrument.mode), instrument)
+
+
+def _address(value: str, role: str, status_code: int = 400) -> str:
+    """A checksummed address; mixed case must carry a valid EIP-55 checksum."""
+    hex_part = value[2:]
+    if hex_part.lower() == hex_part or hex_part.upper() == hex_part:
+        return to_checksum_address(value)
+    if not is_checksum_address(value):
+        if status_code == 400:
+            raise PaymentRejectedError(f"{role} {value} has a wrong EIP-55 checksum")
+        raise HTTPException(status_code, detail=f"{role} {value} has a wrong EIP-55 checksum")
+    return value
+
+
+def _result(outcome: AcceptOutcome, metrics: ApiMetrics, mode: str) -> PaymentResultOut:
+    if outcome.record is None:
+        metrics.rejected.labels(mode).inc()
+        status = 409 if outcome.conflict else 400
+        return PaymentResultOut(
+            payment_id=outcome.payment_id,
+            status=status,
+            created=False,
+            payment=None,
+            rejection=outcome.rejection,
+        )
+    if outcome.created:
+        metrics.accepted.labels(mode).inc()
+    return PaymentResultOut(
+        payment_id=outcome.payment_id,
+        status=201 if outcome.created else 200,
+        created=outcome.created,
+        payment=_payment_out(outcome.record),
+        rejection=None,
+    )
+
+
+def _payment_out(record: PaymentRecord) -> PaymentOut:
+    return PaymentOut(
+        payment_id=record.payment_id,
+        idempotency_key=record.idempotency_key,
+        payer=record.payer,
+        payee=record.payee,
+        amount_base_units=record.amount_base_units,
+        purpose=record.purpose,
+        mode=record.mode,
+        state=record.state,
+        failure_reason=record.failure_reason,
+        submission_id=record.submission_id,
+        accepted_at=record.accepted_at,
+        submitted_at=record.submitted_at,
+        confirmed_at=record.confirmed_at,
+    )
+
+
+# ---------------------------------------------------------------- operator
+
+operator_router = APIRouter(prefix="/v1", tags=["operator"])
+
+
+@operator_router.post(
+    "/windows/flush", response_model=FlushOut, responses={401: {"model": ErrorOut}}
+)
+async def flush_windows(
+    _operator: Operator,
+    service: Service,
+    metrics: Metrics,
+    mode: SettlementMode | None = None,
+) -> FlushOut:
+    """Settle what is queued now, in one mode or all, without waiting for a window to close."""
+    modes = [mode] if mode is not None else list(service.settlers)
+    rounds = []
+    for each in modes:
+        report = await service.settle_round(each)
+        metrics.settled.labels(each.value).inc(report.settled)
+        metrics.gas.labels(each.value).inc(sum(mined.gas_used for mined in report.mined))
+        rounds.append(
+            RoundOut(
+                mode=each,
+                transactions=report.transactions,
+                settled=report.settled,
+                failed=report.failed,
+                requeued=report.requeued,
+            )
+        )
+    return FlushOut(rounds=rounds)
+
+
+# ---------------------------------------------------------------- status
+
+status_router = APIRouter(tags=["status"])
+
+
+@status_router.get("/v1/stats", response_model=StatsOut)
+async def stats(service: Service) -> StatsOut:
+    counts = await service.store.count_by_state()
+    by_mode: dict[SettlementMode, dict[PaymentState, int]] = {}
+    for (mode, state), count in counts.items():
+        by_mode.setdefault(mode, {})[state] = count
+    return StatsOut(
+        modes=[ModeStatsOut(mode=mode, counts=by_mode[mode]) for mode in sorted(by_mode)],
+        queued=sum(count for (_, state), count in counts.items() if state is PaymentState.QUEUED),
+        max_queued=service.max_queued,
+    )
+
+
+@status_router.get("/health", response_model=HealthOut)
+async def health(service: Service, response: Response) -> HealthOut:
+    chain_id: int | None = None
+    latest_block: int | None = None
+    try:
+        latest_block = int(await service.client.w3.eth.block_number)
+        chain_id = service.client.chain_id
+    except Exception:
+        latest_block = None
+    try:
+        await service.store.count_queued()
+        database = "ok"
+    except Exception:
+        database = "unreachable"
+    healthy = latest_block is not None and database == "ok"
+    response.status_code = 200 if healthy else 503
+    return HealthOut(
+        status="ok" if healthy else "degraded",
+        chain_id=chain_id,
+        latest_block=latest_block,
+        database=database,  # type: ignore[arg-type]
+    )
+
+
+@status_router.get("/metrics", include_in_schema=False)
+async def metrics_endpoint(metrics: Metrics) -> Response:
+    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

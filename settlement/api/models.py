@@ -1,0 +1,155 @@
+"""Request and response bodies. Every input field is bounded; outputs are separate models."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from settlement.domain.payments import (
+    MAX_PAYMENT_BASE_UNITS,
+    PaymentState,
+    Purpose,
+    SettlementMode,
+)
+
+MAX_PAYMENTS_PER_REQUEST = 1_000
+UINT64_MAX = 2**64 - 1
+UINT256_MAX = 2**256 - 1
+
+Address = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{40}$")]
+Hex32 = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{64}$")]
+Signature = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{130}$")]
+IdempotencyKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:\-]{1,128}$")]
+UnixTime = Annotated[int, Field(ge=0, le=UINT64_MAX)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AuthorizationInstrument(_Strict):
+    """An EIP-3009 ``TransferWithAuthorization`` signed by the payer."""
+
+    mode: Literal["authorization"] = "authorization"
+    valid_after: UnixTime
+    valid_before: UnixTime
+    nonce: Hex32
+    signature: Signature
+
+
+class BatchInstrument(_Strict):
+    """A ``BatchPayment`` signed by the payer, with a bitmap nonce (word << 8 | bit)."""
+
+    mode: Literal["batch"] = "batch"
+    nonce: Annotated[int, Field(ge=0, le=UINT256_MAX)]
+    valid_before: UnixTime
+    signature: Signature
+
+
+Instrument = Annotated[AuthorizationInstrument | BatchInstrument, Field(discriminator="mode")]
+
+
+class PaymentIn(_Strict):
+    """One payment: who pays whom, how much, and the signed instrument that authorizes it."""
+
+    idempotency_key: IdempotencyKey = Field(
+        description="Unique per payer; a retry with the same key returns the first result."
+    )
+    payer: Address
+    payee: Address
+    amount_base_units: Annotated[int, Field(ge=1, le=MAX_PAYMENT_BASE_UNITS)] = Field(
+        description="Amount in base units (6 decimals: 1,000 is $0.001)."
+    )
+    purpose: Purpose = Purpose.OTHER
+    instrument: Instrument
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "idempotency_key": "robot-17:energy:000042",
+                    "payer": "0x1a642f0E3c3aF545E7AcBD38b07251B3990914F1",
+                    "payee": "0x2B5AD5c4795c026514f8317c7a215E218DcCD6cF",
+                    "amount_base_units": 1500,
+                    "purpose": "energy",
+                    "instrument": {
+                        "mode": "batch",
+                        "nonce": 42,
+                        "valid_before": 1900000000,
+                        "signature": "0x" + "11" * 65,
+                    },
+                }
+            ]
+        },
+    )
+
+
+class PaymentBatchIn(_Strict):
+    payments: Annotated[list[PaymentIn], Field(min_length=1, max_length=MAX_PAYMENTS_PER_REQUEST)]
+
+
+class PaymentOut(BaseModel):
+    payment_id: str
+    idempotency_key: str
+    payer: str
+    payee: str
+    amount_base_units: int
+    purpose: Purpose
+    mode: SettlementMode
+    state: PaymentState
+    failure_reason: str | None
+    submission_id: int | None
+    accepted_at: float
+    submitted_at: float | None
+    confirmed_at: float | None
+
+
+class PaymentResultOut(BaseModel):
+    """One payment's result in a batch request: ``status`` is the HTTP status it would have had."""
+
+    payment_id: str
+    status: int
+    created: bool
+    payment: PaymentOut | None
+    rejection: str | None
+
+
+class PaymentBatchOut(BaseModel):
+    results: list[PaymentResultOut]
+
+
+class ErrorOut(BaseModel):
+    detail: str
+
+
+class RoundOut(BaseModel):
+    mode: SettlementMode
+    transactions: int
+    settled: int
+    failed: int
+    requeued: int
+
+
+class FlushOut(BaseModel):
+    rounds: list[RoundOut]
+
+
+class ModeStatsOut(BaseModel):
+    mode: SettlementMode
+    counts: dict[PaymentState, int]
+
+
+class StatsOut(BaseModel):
+    modes: list[ModeStatsOut]
+    queued: int
+    max_queued: int
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok", "degraded"]
+    chain_id: int | None
+    latest_block: int | None
+    database: Literal["ok", "unreachable"]

@@ -1,0 +1,165 @@
+"""Batch mode: many signed payments settled by one ``settleBatch`` transaction on the token.
+
+Each payment carries a ``BatchPayment`` signature with a bitmap nonce. A batch lists every payer
+and payee once and refers to them by index, which keeps calldata, the dominant per-payment cost
+after signature recovery, small. A payment the contract skips (spent nonce, low balance,
+blocklist) is reported in a ``BatchPaymentSkipped`` event and fails here with that reason; the rest
+of the batch settles.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from eth_abi.abi import encode
+from eth_typing import ChecksumAddress, HexStr
+from eth_utils.abi import function_signature_to_4byte_selector
+
+from settlement.chain.relayer import MinedTransaction
+from settlement.domain.eip712 import Eip712Domain, compact_signature, keccak256
+from settlement.domain.messages import BatchPayment, SignedMessage
+from settlement.domain.payments import SettlementMode
+from settlement.errors import PaymentRejectedError
+from settlement.settlers.authorization import MIN_REMAINING_VALIDITY_S
+from settlement.settlers.base import (
+    PaymentSubmission,
+    PlannedTransaction,
+    Settler,
+    hex_bytes,
+    instrument_field,
+)
+from settlement.store import NewPayment, PaymentOutcome, PaymentRecord
+
+SETTLE_BATCH = function_signature_to_4byte_selector(
+    "settleBatch(address[],(uint32,uint32,uint256,uint256,uint256,bytes32,bytes32)[])"
+)
+SKIPPED_TOPIC = keccak256(b"BatchPaymentSkipped(uint256,address,uint256,uint8)")
+SKIP_REASONS = (
+    "InvalidSignature",
+    "NonceAlreadyUsed",
+    "Expired",
+    "InsufficientBalance",
+    "AccountBlocklisted",
+    "InvalidAccountIndex",
+)
+# Post-Osaka chains cap one transaction at 2**24 gas (EIP-7825); these bounds keep a batch
+# under it with room to spare.
+MAX_BATCH_PAYMENTS = 1_000
+BATCH_GAS_BASE = 100_000
+BATCH_GAS_PER_PAYMENT = 12_000
+BATCH_GAS_PER_ACCOUNT = 8_000
+MAX_TRANSACTION_GAS = 16_000_000
+
+
+def batch_payment_from(
+    payer: str, payee: str, amount_base_units: int, instrument: Mapping[str, Any]
+) -> SignedMessage[BatchPayment]:
+    message = BatchPayment(
+        payer=payer,
+        payee=payee,
+        value_base_units=amount_base_units,
+        nonce=instrument_field(instrument, "nonce", int),
+        valid_before=instrument_field(instrument, "valid_before", int),
+    )
+    if not 0 <= message.nonce < 2**256:
+        raise PaymentRejectedError("instrument.nonce must fit in uint256")
+    return SignedMessage(message, hex_bytes(instrument, "signature", 65))
+
+
+class BatchSettler(Settler):
+    mode: ClassVar[SettlementMode] = SettlementMode.BATCH
+    max_payments_per_round: ClassVar[int] = 4 * MAX_BATCH_PAYMENTS
+
+    def __init__(
+        self,
+        token: ChecksumAddress,
+        token_domain: Eip712Domain,
+        batch_size: int = MAX_BATCH_PAYMENTS,
+    ) -> None:
+        assert 1 <= batch_size <= MAX_BATCH_PAYMENTS, f"batch size must be 1..{MAX_BATCH_PAYMENTS}"
+        self.token = token
+        self.domain = token_domain
+        self.batch_size = batch_size
+
+    def verify(self, submission: PaymentSubmission, chain_time: int) -> NewPayment:
+        started = time.thread_time_ns()
+        intent = submission.intent
+        signed = batch_payment_from(
+            intent.payer, intent.payee, intent.amount_base_units, submission.instrument
+        )
+        if signed.message.valid_before < chain_time + MIN_REMAINING_VALIDITY_S:
+            raise PaymentRejectedError(
+                f"payment expires at {signed.message.valid_before}, too soon to settle "
+                f"(chain time {chain_time})"
+            )
+        signed.verify(self.domain)
+        replay_key = f"batch:{intent.payer}:{signed.message.nonce}"
+        return self.new_payment(submission, replay_key, started)
+
+    def plan(self, payments: Sequence[PaymentRecord]) -> list[PlannedTransaction]:
+        return [
+            self._plan_batch(payments[start : start + self.batch_size])
+            for start in range(0, len(payments), self.batch_size)
+        ]
+
+    def outcomes(
+        self, planned_payment_ids: Sequence[str], mined: MinedTransaction
+    ) -> list[PaymentOutcome]:
+        skipped = skipped_payments(mined, self.token)
+        return [
+            PaymentOutcome(payment_id, settled=False, failure_reason=skipped[index])
+            if index in skipped
+            else PaymentOutcome(payment_id, settled=True)
+            for index, payment_id in enumerate(planned_payment_ids)
+        ]
+
+    def _plan_batch(self, records: Sequence[PaymentRecord]) -> PlannedTransaction:
+        accounts: dict[str, int] = {}
+        encoded_payments = []
+        for record in records:
+            signed = batch_payment_from(
+                record.payer, record.payee, record.amount_base_units, record.instrument
+            )
+            r, vs = compact_signature(signed.signature)
+            encoded_payments.append(
+                (
+                    accounts.setdefault(record.payer, len(accounts)),
+                    accounts.setdefault(record.payee, len(accounts)),
+                    record.amount_base_units,
+                    signed.message.nonce,
+                    signed.message.valid_before,
+                    r,
+                    vs,
+                )
+            )
+        arguments = encode(
+            ["address[]", "(uint32,uint32,uint256,uint256,uint256,bytes32,bytes32)[]"],
+            [list(accounts), encoded_payments],
+        )
+        gas = (
+            BATCH_GAS_BASE
+            + BATCH_GAS_PER_PAYMENT * len(records)
+            + BATCH_GAS_PER_ACCOUNT * len(accounts)
+        )
+        return PlannedTransaction(
+            to=self.token,
+            data=HexStr("0x" + (SETTLE_BATCH + arguments).hex()),
+            gas=min(gas, MAX_TRANSACTION_GAS),
+            payment_ids=[record.payment_id for record in records],
+        )
+
+
+def skipped_payments(mined: MinedTransaction, token: str) -> dict[int, str]:
+    """Batch index -> skip reason, from the transaction's ``BatchPaymentSkipped`` events."""
+    skipped: dict[int, str] = {}
+    for log in mined.logs:
+        if log.address.lower() != token.lower() or not log.topics:
+            continue
+        if log.topics[0] != SKIPPED_TOPIC:
+            continue
+        index = int.from_bytes(log.topics[1], "big")
+        reason_code = int.from_bytes(log.data[32:64], "big")
+        skipped[index] = SKIP_REASONS[reason_code] if reason_code < len(SKIP_REASONS) else "Unknown"
+    return skipped

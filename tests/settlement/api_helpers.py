@@ -1,0 +1,82 @@
+"""Helpers shared by the service and API tests: a service on the session Anvil, signed payments."""
+
+from __future__ import annotations
+
+from eth_account.signers.local import LocalAccount
+
+from settlement.chain.client import ChainClient
+from settlement.chain.relayer import Relayer
+from settlement.chain.stablecoin import StablecoinContract
+from settlement.domain.messages import BatchPayment, TransferAuthorization, random_nonce
+from settlement.domain.payments import PaymentIntent, Purpose, SettlementMode
+from settlement.service import DEFAULT_MAX_QUEUED, SettlementService
+from settlement.settlers.authorization import AuthorizationSettler
+from settlement.settlers.base import PaymentSubmission
+from settlement.settlers.batch import BatchSettler
+from settlement.store import SqlPaymentStore
+
+
+def make_service(
+    store: SqlPaymentStore,
+    chain: ChainClient,
+    coin: StablecoinContract,
+    relayer_account: LocalAccount,
+    relayer_class: type[Relayer] = Relayer,
+    max_queued: int = DEFAULT_MAX_QUEUED,
+) -> SettlementService:
+    settlers = {
+        SettlementMode.AUTHORIZATION: AuthorizationSettler(coin.address, coin.domain),
+        SettlementMode.BATCH: BatchSettler(coin.address, coin.domain),
+    }
+    relayer = relayer_class(chain, relayer_account, store)
+    return SettlementService(store, chain, relayer, settlers, max_queued=max_queued)
+
+
+async def authorized_payment(
+    coin: StablecoinContract, payer: LocalAccount, payee: str, key: str, amount: int
+) -> PaymentSubmission:
+    now = await coin.client.latest_block_timestamp()
+    authorization = TransferAuthorization(
+        payer.address, payee, amount, now - 10, now + 3_600, random_nonce()
+    )
+    signed = authorization.sign(payer.key, coin.domain)
+    return PaymentSubmission(
+        intent=PaymentIntent(key, payer.address, payee, amount, Purpose.ENERGY),
+        mode=SettlementMode.AUTHORIZATION,
+        instrument={
+            "valid_after": authorization.valid_after,
+            "valid_before": authorization.valid_before,
+            "nonce": "0x" + authorization.nonce.hex(),
+            "signature": "0x" + signed.signature.hex(),
+        },
+    )
+
+
+async def batch_payment(
+    coin: StablecoinContract, payer: LocalAccount, payee: str, key: str, amount: int, nonce: int
+) -> PaymentSubmission:
+    now = await coin.client.latest_block_timestamp()
+    message = BatchPayment(payer.address, payee, amount, nonce, now + 3_600)
+    signed = message.sign(payer.key, coin.domain)
+    return PaymentSubmission(
+        intent=PaymentIntent(key, payer.address, payee, amount, Purpose.PARTS),
+        mode=SettlementMode.BATCH,
+        instrument={
+            "nonce": nonce,
+            "valid_before": message.valid_before,
+            "signature": "0x" + signed.signature.hex(),
+        },
+    )
+
+
+def as_json(submission: PaymentSubmission) -> dict[str, object]:
+    """The API body for a submission."""
+    intent = submission.intent
+    return {
+        "idempotency_key": intent.idempotency_key,
+        "payer": intent.payer,
+        "payee": intent.payee,
+        "amount_base_units": intent.amount_base_units,
+        "purpose": intent.purpose.value,
+        "instrument": {"mode": submission.mode.value, **submission.instrument},
+    }
