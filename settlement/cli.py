@@ -17,6 +17,9 @@ from settlement.cli_runner import run_cli
 from settlement.config import Settings
 from settlement.demo import MAX_PAYMENTS_PER_WAY, DemoResult, run_demo
 from settlement.domain.money import WEI_PER_GWEI, format_dollars
+from settlement.domain.payments import SettlementMode
+from settlement.runtime import SUPPORTED_MODES
+from settlement.server import serve_forever
 
 console = Console()
 progress_console = Console(stderr=True)
@@ -64,6 +67,61 @@ def deploy(rpc_url: str) -> None:
     """Deploy the stablecoin to a chain and print its address (the operator becomes admin)."""
     address = asyncio.run(_deploy(_settings(rpc_url)))
     console.print(address)
+
+
+@app.command()
+@rpc_url_option
+@click.option(
+    "--database-url",
+    envvar="SETTLEMENT_DATABASE_URL",
+    metavar="URL",
+    help="sqlite:///file.db or postgresql://user@host/db. Default: a SQLite file that lives as "
+    "long as the embedded chain.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option(
+    "--mode",
+    "modes",
+    type=click.Choice([mode.value for mode in SUPPORTED_MODES]),
+    multiple=True,
+    help="Settlement modes to enable (repeatable). Default: all available.",
+)
+@click.option(
+    "--window-size",
+    type=click.IntRange(1, 100_000),
+    envvar="SETTLEMENT_WINDOW_MAX_PAYMENTS",
+    default=1_000,
+    show_default=True,
+    help="Close a window when this many payments of a mode are queued.",
+)
+@click.option(
+    "--window-seconds",
+    type=click.FloatRange(0, 3600, min_open=True),
+    envvar="SETTLEMENT_WINDOW_MAX_WAIT_S",
+    default=2.0,
+    show_default=True,
+    help="Close a window when its oldest payment has waited this long.",
+)
+def serve(
+    rpc_url: str | None,
+    database_url: str | None,
+    host: str,
+    port: int,
+    modes: tuple[str, ...],
+    window_size: int,
+    window_seconds: float,
+) -> None:
+    """Run the settlement service (HTTP API and settlement windows) until interrupted."""
+    settings = _settings(rpc_url).model_copy(
+        update={
+            "database_url": database_url or Settings().database_url,
+            "window_max_payments": window_size,
+            "window_max_wait_s": window_seconds,
+        }
+    )
+    enabled = [SettlementMode(mode) for mode in modes] or list(SUPPORTED_MODES)
+    asyncio.run(serve_forever(settings, enabled, host, port, progress_console))
 
 
 def _settings(rpc_url: str | None) -> Settings:

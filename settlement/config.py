@@ -31,3 +31,16 @@ class Settings(BaseSettings):
     )
     contracts_dir: Path = Field(default_factory=default_contracts_dir)
     receipt_timeout_s: float = Field(default=120.0, gt=0, le=3600)
+    database_url: str | None = Field(
+        default=None,
+        description="sqlite:///path.db or postgresql://...; by default a SQLite file that lives "
+        "as long as the embedded chain does",
+    )
+    api_key: SecretStr | None = Field(default=None, description="Operator key for operator routes")
+    token_address: str | None = Field(
+        default=None, description="An already deployed stablecoin; by default one is deployed"
+    )
+    confirmations: int = Field(default=1, ge=1, le=64)
+    window_max_payments: int = Field(default=1_000, ge=1, le=100_000)
+    window_max_wait_s: float = Field(default=2.0, gt=0, le=3600)
+    max_queued: int = Field(default=200_000, ge=1, le=10_000_000)

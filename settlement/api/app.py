@@ -43,7 +43,7 @@ from settlement.api.models import (
 )
 from settlement.domain.payments import PaymentIntent, PaymentState, SettlementMode
 from settlement.errors import PaymentRejectedError, QueueFullError
-from settlement.service import SettlementService
+from settlement.service import RoundReport, SettlementService
 from settlement.settlers.base import PaymentSubmission
 from settlement.store import AcceptOutcome, PaymentRecord
 
@@ -73,6 +73,11 @@ class ApiMetrics:
             ["mode"],
             registry=self.registry,
         )
+
+    def record_round(self, report: RoundReport) -> None:
+        mode = report.mode.value
+        self.settled.labels(mode).inc(report.settled)
+        self.gas.labels(mode).inc(sum(mined.gas_used for mined in report.mined))
 
 
 def create_app(service: SettlementService, operator_api_key: str | None) -> FastAPI:
@@ -292,8 +297,7 @@ async def flush_windows(
     rounds = []
     for each in modes:
         report = await service.settle_round(each)
-        metrics.settled.labels(each.value).inc(report.settled)
-        metrics.gas.labels(each.value).inc(sum(mined.gas_used for mined in report.mined))
+        metrics.record_round(report)
         rounds.append(
             RoundOut(
                 mode=each,

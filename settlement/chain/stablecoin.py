@@ -77,6 +77,15 @@ class StablecoinContract:
         assert address is not None, "a contract creation receipt always carries the address"
         return cls(client, artifact, address, identity.name), receipt
 
+    @classmethod
+    async def attach(
+        cls, client: ChainClient, artifact: ContractArtifact, address: str
+    ) -> StablecoinContract:
+        """A stablecoin deployed earlier; its name (the EIP-712 domain name) is read from chain."""
+        probe = cls(client, artifact, address, name="")
+        (name,) = decode(["string"], await probe._read("name"))
+        return cls(client, artifact, address, str(name))
+
     # ------------------------------------------------------------ reads
 
     async def balance_of(self, account: str) -> int:

@@ -162,6 +162,17 @@ class SqlPaymentStore:
             count: int = (await connection.execute(query)).scalar_one()
             return count
 
+    async def queue_summary(self) -> dict[SettlementMode, tuple[int, float]]:
+        """Per mode: how many payments are queued and when the oldest was accepted."""
+        query = (
+            sa.select(payments.c.mode, sa.func.count(), sa.func.min(payments.c.accepted_at))
+            .where(payments.c.state == PaymentState.QUEUED.value)
+            .group_by(payments.c.mode)
+        )
+        async with self._engine.connect() as connection:
+            result = await connection.execute(query)
+            return {SettlementMode(mode): (count, oldest) for mode, count, oldest in result}
+
     async def count_by_state(self) -> dict[tuple[SettlementMode, PaymentState], int]:
         query = sa.select(payments.c.mode, payments.c.state, sa.func.count()).group_by(
             payments.c.mode, payments.c.state

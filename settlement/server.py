@@ -1,0 +1,54 @@
+"""``settlement serve``: the API and the settlement windows in one process, until interrupted."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import uvicorn
+from rich.console import Console
+
+from settlement.api.app import ApiMetrics, create_app
+from settlement.config import Settings
+from settlement.domain.payments import SettlementMode
+from settlement.runtime import running_service
+from settlement.windows import WindowPolicy, run_windows
+
+
+async def serve_forever(
+    settings: Settings,
+    modes: Sequence[SettlementMode],
+    host: str,
+    port: int,
+    console: Console,
+) -> None:
+    """Serve until SIGINT or SIGTERM; the embedded chain and the store close on the way out."""
+    async with running_service(settings, modes) as runtime:
+        api_key = settings.api_key.get_secret_value() if settings.api_key else None
+        app = create_app(runtime.service, api_key)
+        metrics: ApiMetrics = app.state.metrics
+        policy = WindowPolicy(settings.window_max_payments, settings.window_max_wait_s)
+        stop = asyncio.Event()
+        windows = asyncio.create_task(
+            run_windows(runtime.service, dict.fromkeys(modes, policy), stop, metrics.record_round)
+        )
+        server = uvicorn.Server(
+            uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+        )
+        chain = "embedded Anvil" if runtime.session.embedded else runtime.session.rpc_url
+        console.print(f"settlement service on http://{host}:{port} (OpenAPI at /docs)")
+        console.print(f"  chain {runtime.session.client.chain_id} at {chain}")
+        console.print(f"  stablecoin {runtime.token.address}")
+        console.print(f"  relayer {runtime.service.relayer.address}")
+        console.print(f"  database {runtime.database_url}")
+        console.print(
+            f"  modes {', '.join(mode.value for mode in modes)}; windows close at "
+            f"{policy.max_payments} payments or {policy.max_wait_s:g} s"
+        )
+        if api_key is None:
+            console.print("  operator routes disabled: set SETTLEMENT_API_KEY to enable them")
+        try:
+            await server.serve()
+        finally:
+            stop.set()
+            await windows

@@ -1,0 +1,68 @@
+"""`settlement serve` as a user runs it: starts, answers, settles by window, stops cleanly."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from settlement.chain.anvil import free_loopback_port
+
+pytestmark = pytest.mark.anvil
+
+STARTUP_LIMIT_S = 60.0
+
+
+def test_serve_answers_health_and_stops_on_sigint() -> None:
+    port = free_loopback_port()
+    env = dict(os.environ, SETTLEMENT_API_KEY="serve-test-key")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from settlement.cli import main; main()",
+            "serve",
+            "--port",
+            str(port),
+            "--window-seconds",
+            "0.5",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    try:
+        health = wait_for_health(port, process)
+        assert health["status"] == "ok"
+        assert health["chain_id"] == 31337
+        flushed = httpx.post(
+            f"http://127.0.0.1:{port}/v1/windows/flush",
+            headers={"X-API-Key": "serve-test-key"},
+            timeout=10,
+        )
+        assert flushed.status_code == 200
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output
+    assert "settlement service on" in output
+    assert "serve-test-key" not in output
+
+
+def wait_for_health(port: int, process: subprocess.Popen[str]) -> dict[str, object]:
+    deadline = time.monotonic() + STARTUP_LIMIT_S
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "serve exited during startup"
+        try:
+            response = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
+            body: dict[str, object] = response.json()
+            return body
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise AssertionError(f"serve did not answer on port {port} within {STARTUP_LIMIT_S} s")
