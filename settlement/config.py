@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
@@ -36,7 +36,9 @@ class Settings(BaseSettings):
         description="sqlite:///path.db or postgresql://...; by default a SQLite file that lives "
         "as long as the embedded chain does",
     )
-    api_key: SecretStr | None = Field(default=None, description="Operator key for operator routes")
+    api_key: SecretStr | None = Field(
+        default=None, description="Operator key for operator routes; empty means none"
+    )
     token_address: str | None = Field(
         default=None, description="An already deployed stablecoin; by default one is deployed"
     )
@@ -44,3 +46,9 @@ class Settings(BaseSettings):
     window_max_payments: int = Field(default=1_000, ge=1, le=100_000)
     window_max_wait_s: float = Field(default=2.0, gt=0, le=3600)
     max_queued: int = Field(default=200_000, ge=1, le=10_000_000)
+
+    @field_validator("api_key", "private_key", mode="after")
+    @classmethod
+    def _empty_secret_is_none(cls, value: SecretStr | None) -> SecretStr | None:
+        """An empty variable (as compose passes ``${X:-}``) means the setting is absent."""
+        return None if value is None or not value.get_secret_value() else value

@@ -55,12 +55,14 @@ def resolved_compose() -> dict[str, Any]:
 
 def test_every_image_is_pinned_and_healthchecked(resolved_compose: dict[str, Any]) -> None:
     for name, service in resolved_compose["services"].items():
+        assert service["healthcheck"]["test"], f"{name} needs a healthcheck"
+        if "build" in service:
+            continue  # built from this repository's Dockerfile, whose base images are pinned
         image: str = service["image"]
         last_part = image.rsplit("/", maxsplit=1)[-1]
         tag = last_part.rsplit(":", maxsplit=1)[1] if ":" in last_part else ""
         assert tag, f"{name} must pin its image tag, got {image}"
         assert tag != "latest", f"{name} must pin a release, not latest"
-        assert service["healthcheck"]["test"], f"{name} needs a healthcheck"
 
 
 def test_anvil_matches_the_pinned_foundry_and_listens_for_other_containers(
@@ -90,3 +92,25 @@ def test_postgres_keeps_its_data_in_a_volume(resolved_compose: dict[str, Any]) -
     ]
     assert "/var/lib/postgresql/data" in targets
     assert "postgres-data" in resolved_compose["volumes"]
+
+
+def test_the_service_waits_for_a_healthy_chain_and_database(
+    resolved_compose: dict[str, Any],
+) -> None:
+    settlement = resolved_compose["services"]["settlement"]
+    depends = settlement["depends_on"]
+    assert depends["anvil"]["condition"] == "service_healthy"
+    assert depends["postgres"]["condition"] == "service_healthy"
+    environment = settlement["environment"]
+    assert environment["SETTLEMENT_RPC_URL"] == "http://anvil:8545"
+    assert environment["SETTLEMENT_DATABASE_URL"].startswith("postgresql://")
+
+
+def test_dockerfile_pins_its_base_images() -> None:
+    dockerfile = (REPOSITORY_ROOT / "Dockerfile").read_text()
+    bases = [line.split()[1] for line in dockerfile.splitlines() if line.startswith("FROM ")]
+    assert bases
+    for base in bases:
+        assert ":" in base
+        assert not base.endswith(":latest")
+        assert any(character.isdigit() for character in base.split(":")[1]), base
