@@ -7,25 +7,29 @@ submissions and returns one result per payment; ``settle_round`` settles what on
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from settlement.chain.client import ChainClient
-from settlement.chain.relayer import MinedTransaction, PlannedTransaction, Relayer
+from settlement.chain.relayer import MinedTransaction, Relayer
 from settlement.domain.payments import SettlementMode
 from settlement.errors import PaymentRejectedError, QueueFullError
 from settlement.settlers.base import PaymentSubmission, Settler
-from settlement.store import AcceptOutcome, NewPayment, SqlPaymentStore, SubmissionState
+from settlement.store import (
+    AcceptOutcome,
+    Completion,
+    NewPayment,
+    SqlPaymentStore,
+    SubmissionState,
+)
 
 DEFAULT_MAX_QUEUED = 200_000
 QUEUE_FULL_RETRY_AFTER_S = 2
 LEASE_S = 300.0
 # Chain time moves in whole seconds; reading it once a second is exact enough for validity checks.
 CHAIN_TIME_REFRESH_S = 1.0
-MAX_CONCURRENT_TRANSACTIONS = 32
 
 
 @dataclass
@@ -86,14 +90,13 @@ class SettlementService:
         report = RoundReport(mode)
         if not leased:
             return report
-        limit = asyncio.Semaphore(MAX_CONCURRENT_TRANSACTIONS)
-
-        async def send(planned: PlannedTransaction) -> None:
-            async with limit:
-                mined = await self.relayer.submit(mode, planned, self.lease_owner)
-            await self._record_mined(settler, planned.payment_ids, mined, report)
-
-        await asyncio.gather(*(send(planned) for planned in settler.plan(leased)))
+        planned = settler.plan(leased)
+        mined = await self.relayer.submit_many(mode, planned, self.lease_owner)
+        await self._record_mined(
+            settler,
+            [(each.payment_ids, result) for each, result in zip(planned, mined, strict=True)],
+            report,
+        )
         return report
 
     async def reconcile(self) -> list[RoundReport]:
@@ -103,35 +106,40 @@ class SettlementService:
         for submission, mined in mined_submissions:
             report = reports.setdefault(submission.mode, RoundReport(submission.mode))
             await self._record_mined(
-                self._settler(submission.mode), submission.payment_ids, mined, report
+                self._settler(submission.mode), [(submission.payment_ids, mined)], report
             )
         return list(reports.values())
 
     async def _record_mined(
         self,
         settler: Settler,
-        payment_ids: Sequence[str],
-        mined: MinedTransaction,
+        results: Sequence[tuple[Sequence[str], MinedTransaction]],
         report: RoundReport,
     ) -> None:
-        report.transactions += 1
-        report.mined.append(mined)
-        if not mined.succeeded:
-            # A whole transaction reverted: nothing moved, so its payments return to the queue.
-            await self.store.abandon_submission(mined.submission_id, SubmissionState.REVERTED)
-            report.requeued += len(payment_ids)
-            return
-        outcomes = settler.outcomes(payment_ids, mined)
-        await self.store.complete_submission(
-            mined.submission_id,
-            mined_tx_hash=mined.tx_hash,
-            block_number=mined.block_number,
-            gas_used=mined.gas_used,
-            effective_gas_price_wei=mined.effective_gas_price_wei,
-            outcomes=outcomes,
-        )
-        report.settled += sum(outcome.settled for outcome in outcomes)
-        report.failed += sum(not outcome.settled for outcome in outcomes)
+        completions: list[Completion] = []
+        for payment_ids, mined in results:
+            report.transactions += 1
+            report.mined.append(mined)
+            if not mined.succeeded:
+                # A whole transaction reverted: nothing moved, so its payments return to the
+                # queue.
+                await self.store.abandon_submission(mined.submission_id, SubmissionState.REVERTED)
+                report.requeued += len(payment_ids)
+                continue
+            outcomes = settler.outcomes(payment_ids, mined)
+            completions.append(
+                Completion(
+                    submission_id=mined.submission_id,
+                    mined_tx_hash=mined.tx_hash,
+                    block_number=mined.block_number,
+                    gas_used=mined.gas_used,
+                    effective_gas_price_wei=mined.effective_gas_price_wei,
+                    outcomes=outcomes,
+                )
+            )
+            report.settled += sum(outcome.settled for outcome in outcomes)
+            report.failed += sum(not outcome.settled for outcome in outcomes)
+        await self.store.complete_submissions(completions)
 
     def _settler(self, mode: SettlementMode) -> Settler:
         settler = self.settlers.get(mode)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -26,6 +26,8 @@ from settlement.errors import (
 GAS_ESTIMATE_MARGIN_PERCENT = 20
 RECEIPT_POLL_INTERVAL_S = 0.01
 CONNECT_TIMEOUT_S = 10.0
+# Calls per JSON-RPC batch request: large enough to amortize HTTP, small enough for node limits.
+RPC_BATCH_SIZE = 500
 EMPTY_CALLDATA = HexStr("0x")
 
 
@@ -113,6 +115,22 @@ class ChainClient:
         base_fee = int(latest.get("baseFeePerGas", 0))
         tip = int(await self.w3.eth.max_priority_fee)
         return Fees(max_fee_per_gas_wei=2 * base_fee + tip, max_priority_fee_per_gas_wei=tip)
+
+    async def batch_request(
+        self, requests: Sequence[tuple[str, list[Any]]]
+    ) -> list[dict[str, Any]]:
+        """JSON-RPC calls sent as batches of ``RPC_BATCH_SIZE``; raw responses, errors included.
+
+        Unlike web3's batching, an error answer for one call does not hide the others' results:
+        the caller reads ``result`` or ``error`` per response.
+        """
+        responses: list[dict[str, Any]] = []
+        for start in range(0, len(requests), RPC_BATCH_SIZE):
+            chunk = list(requests[start : start + RPC_BATCH_SIZE])
+            answered = await self.w3.provider.make_batch_request(chunk)  # type: ignore[arg-type]
+            assert isinstance(answered, list), f"batch answered with {answered!r}"
+            responses.extend(cast(list[dict[str, Any]], answered))
+        return responses
 
     async def latest_block_timestamp(self) -> int:
         """The chain's notion of now, which validity windows are checked against."""

@@ -1,11 +1,12 @@
-"""The relayer: sends the service's settlement transactions so that none is lost or doubled.
+"""The relayer: sends settlement transactions so that none is lost or doubled.
 
-Each transaction is signed, recorded in the store with its hash, and only then broadcast. It is
-then watched until it has the configured confirmation depth. A transaction that sits unmined past
-``stuck_after_s`` is replaced: the same nonce, fees raised by at least the 10% nodes demand, the
-new attempt recorded before it is sent. Whichever attempt is mined settles the payments; the nonce
-guarantees that at most one can be. A mined transaction that reverted is reported as such, and its
-payments go back to the queue.
+Every transaction of a round is signed, recorded in the store with its hash (all in one database
+transaction), and only then broadcast, in JSON-RPC batches. Receipts are polled in batches too,
+until each transaction has the configured confirmation depth. A transaction the relayer signed that
+sits unmined past ``stuck_after_s`` is replaced: the same nonce, fees raised by at least the 10%
+nodes demand, the new attempt recorded before it is sent. Whichever attempt is mined settles the
+payments; the nonce guarantees that at most one can be. A payer's own pre-signed transaction
+(direct mode) cannot be re-signed, so it is only rebroadcast.
 
 After a crash, ``reconcile`` looks at every submission still pending in the store: mined ones are
 completed, unmined ones are broadcast again (the same signed bytes, so they cannot settle twice),
@@ -17,18 +18,18 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from eth_account.types import AccessList
 from eth_typing import ChecksumAddress, HexStr
-from hexbytes import HexBytes
-from web3.exceptions import TransactionNotFound, Web3RPCError
 
 from settlement.chain.client import ChainClient, Fees
 from settlement.domain.payments import SettlementMode
-from settlement.errors import TransactionTimeoutError
+from settlement.errors import ChainError, TransactionTimeoutError
 from settlement.store import (
+    NewSubmission,
     SqlPaymentStore,
     SubmissionRecord,
     SubmissionState,
@@ -40,6 +41,18 @@ FEE_BUMP_NUMERATOR = 1125
 FEE_BUMP_DENOMINATOR = 1000
 MAX_REPLACEMENTS = 5
 RECEIPT_POLL_INTERVAL_S = 0.02
+# Answers that mean the node has, or had, this transaction: confirmation finds out which.
+HARMLESS_BROADCAST_ERRORS = ("already known", "already imported", "nonce too low")
+
+
+@dataclass(frozen=True)
+class PresignedTransaction:
+    """A transaction signed by someone else (a payer), relayed as it is."""
+
+    raw: bytes
+    sender: ChecksumAddress
+    nonce: int
+    tx_hash: str
 
 
 @dataclass(frozen=True)
@@ -50,6 +63,7 @@ class PlannedTransaction:
     data: HexStr
     gas: int
     payment_ids: list[str]
+    presigned: PresignedTransaction | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +87,21 @@ class MinedTransaction:
     succeeded: bool
     logs: list[EventLog]
     mined_at: float
+
+
+@dataclass
+class _InFlight:
+    """A recorded submission being watched until one of its attempts is mined."""
+
+    submission_id: int
+    nonce: int
+    attempts: list[TransactionAttempt]
+    planned: PlannedTransaction | None
+    replace_at: float = field(default=0.0)
+
+    @property
+    def replaceable(self) -> bool:
+        return self.planned is not None and self.planned.presigned is None
 
 
 class Relayer:
@@ -103,45 +132,68 @@ class Relayer:
     async def submit(
         self, mode: SettlementMode, planned: PlannedTransaction, lease_owner: str
     ) -> MinedTransaction:
-        """Record, send and confirm one transaction settling its planned payments."""
-        nonce = await self.client.nonces.allocate(self.address)
+        """Record, send and confirm one transaction."""
+        (mined,) = await self.submit_many(mode, [planned], lease_owner)
+        return mined
+
+    async def submit_many(
+        self, mode: SettlementMode, planned: Sequence[PlannedTransaction], lease_owner: str
+    ) -> list[MinedTransaction]:
+        """Record, send and confirm a round's transactions; results in the order given."""
+        if not planned:
+            return []
         fees = await self.client.fees()
-        attempt = self._sign(planned, nonce, fees)
-        submission_id = await self.store.record_submission(
-            mode=mode,
-            sender=self.address,
-            nonce=nonce,
-            attempt=attempt,
-            payment_ids=planned.payment_ids,
-            owner=lease_owner,
+        entries = [await self._prepare(each, fees) for each in planned]
+        submission_ids = await self.store.record_submissions(
+            mode=mode, owner=lease_owner, entries=entries
         )
-        await self._broadcast(attempt)
-        return await self._confirm(submission_id, nonce, [attempt], planned)
+        await self._broadcast([entry.attempt for entry in entries])
+        in_flight = [
+            _InFlight(submission_id, entry.nonce, [entry.attempt], each)
+            for submission_id, entry, each in zip(submission_ids, entries, planned, strict=True)
+        ]
+        return await self._confirm(in_flight)
 
     async def reconcile(self) -> tuple[list[tuple[SubmissionRecord, MinedTransaction]], list[int]]:
         """After a restart: (mined submissions to complete, submission ids abandoned)."""
-        mined: list[tuple[SubmissionRecord, MinedTransaction]] = []
+        pending = await self.store.pending_submissions()
+        mined_now = await self._find_mined(
+            [_InFlight(s.submission_id, s.nonce, list(s.attempts), None) for s in pending]
+        )
         abandoned: list[int] = []
-        chain_nonce = await self.client.w3.eth.get_transaction_count(self.address, "latest")
-        for submission in await self.store.pending_submissions(self.address):
-            found = await self._find_mined(submission.submission_id, submission.attempts)
-            if found is not None:
-                mined.append((submission, await self._at_depth(found)))
-            elif submission.nonce < chain_nonce:
+        to_watch: list[_InFlight] = []
+        for submission in pending:
+            if submission.submission_id in mined_now:
+                continue
+            if submission.nonce < await self._mined_nonce(submission.sender):
                 # The nonce was spent by a transaction this store never recorded.
                 await self.store.abandon_submission(
                     submission.submission_id, SubmissionState.DROPPED
                 )
                 abandoned.append(submission.submission_id)
             else:
-                mined.append((submission, await self._rebroadcast_and_confirm(submission)))
+                to_watch.append(
+                    _InFlight(submission.submission_id, submission.nonce, submission.attempts, None)
+                )
+        await self._broadcast([watched.attempts[-1] for watched in to_watch])
+        watched_mined = {m.submission_id: m for m in await self._confirm(to_watch)}
+        await self._wait_for_depth(list(mined_now.values()))
+        by_id = {**mined_now, **watched_mined}
         self.client.nonces.forget(self.address)
-        return mined, abandoned
+        return [
+            (submission, by_id[submission.submission_id])
+            for submission in pending
+            if submission.submission_id in by_id
+        ], abandoned
 
-    async def _rebroadcast_and_confirm(self, submission: SubmissionRecord) -> MinedTransaction:
-        latest = submission.attempts[-1]
-        await self._broadcast(latest)
-        return await self._confirm(submission.submission_id, submission.nonce, submission.attempts)
+    async def _prepare(self, planned: PlannedTransaction, fees: Fees) -> NewSubmission:
+        presigned = planned.presigned
+        if presigned is not None:
+            attempt = TransactionAttempt(presigned.tx_hash, presigned.raw, 0, 0, time.time())
+            return NewSubmission(presigned.sender, presigned.nonce, attempt, planned.payment_ids)
+        nonce = await self.client.nonces.allocate(self.address)
+        attempt = self._sign(planned, nonce, fees)
+        return NewSubmission(self.address, nonce, attempt, planned.payment_ids)
 
     def _sign(self, planned: PlannedTransaction, nonce: int, fees: Fees) -> TransactionAttempt:
         transaction: dict[str, AccessList | bytes | HexStr | int] = {
@@ -164,49 +216,64 @@ class Relayer:
             created_at=time.time(),
         )
 
-    async def _broadcast(self, attempt: TransactionAttempt) -> None:
-        """Send the signed bytes; a node that already has them, or mined them, is not an error."""
-        try:
-            await self.client.w3.eth.send_raw_transaction(attempt.raw_transaction)
-        except Web3RPCError as error:
-            message = str(error).lower()
-            if "already known" in message or "nonce too low" in message:
-                return  # in the pool already, or mined: _confirm finds out which
-            raise
-
-    async def _confirm(
-        self,
-        submission_id: int,
-        nonce: int,
-        attempts: list[TransactionAttempt],
-        rebuild: PlannedTransaction | None = None,
-    ) -> MinedTransaction:
-        deadline = time.monotonic() + self.wait_limit_s
-        replace_at = time.monotonic() + self.stuck_after_s
-        while time.monotonic() < deadline:
-            found = await self._find_mined(submission_id, attempts)
-            if found is not None:
-                return await self._at_depth(found)
-            if rebuild is not None and time.monotonic() >= replace_at:
-                if len(attempts) > MAX_REPLACEMENTS:
-                    break
-                attempts.append(await self._replace(submission_id, nonce, attempts[-1], rebuild))
-                replace_at = time.monotonic() + self.stuck_after_s
-            await asyncio.sleep(RECEIPT_POLL_INTERVAL_S)
-        raise TransactionTimeoutError(
-            f"submission {submission_id} (nonce {nonce}) was not mined within "
-            f"{self.wait_limit_s:.0f} s; it stays pending and is reconciled on restart"
+    async def _broadcast(self, attempts: Sequence[TransactionAttempt]) -> None:
+        """Send signed bytes in batches; a node that has or had them is not an error."""
+        responses = await self.client.batch_request(
+            [
+                ("eth_sendRawTransaction", ["0x" + attempt.raw_transaction.hex()])
+                for attempt in attempts
+            ]
         )
+        for attempt, response in zip(attempts, responses, strict=True):
+            error = response.get("error")
+            if error is None:
+                continue
+            message = str(error.get("message", error)).lower()
+            if not any(harmless in message for harmless in HARMLESS_BROADCAST_ERRORS):
+                raise ChainError(f"node refused transaction {attempt.tx_hash}: {message}")
 
-    async def _replace(
-        self,
-        submission_id: int,
-        nonce: int,
-        stuck: TransactionAttempt,
-        rebuild: PlannedTransaction,
-    ) -> TransactionAttempt:
+    async def _confirm(self, in_flight: list[_InFlight]) -> list[MinedTransaction]:
+        """Watch until every submission is mined at depth, replacing the stuck; order kept."""
+        now = time.monotonic()
+        deadline = now + self.wait_limit_s
+        for watched in in_flight:
+            watched.replace_at = now + self.stuck_after_s
+        mined: dict[int, MinedTransaction] = {}
+        while len(mined) < len(in_flight):
+            waiting = [w for w in in_flight if w.submission_id not in mined]
+            mined.update(await self._find_mined(waiting))
+            if len(mined) == len(in_flight):
+                break
+            if time.monotonic() >= deadline:
+                raise TransactionTimeoutError(
+                    f"{len(in_flight) - len(mined)} settlement transactions were not mined within "
+                    f"{self.wait_limit_s:.0f} s; they stay pending and are reconciled on restart"
+                )
+            await self._replace_stuck([w for w in waiting if w.submission_id not in mined])
+            await asyncio.sleep(RECEIPT_POLL_INTERVAL_S)
+        results = [mined[watched.submission_id] for watched in in_flight]
+        await self._wait_for_depth(results)
+        return results
+
+    async def _replace_stuck(self, waiting: Sequence[_InFlight]) -> None:
+        now = time.monotonic()
+        for watched in waiting:
+            if not watched.replaceable or now < watched.replace_at:
+                continue
+            if len(watched.attempts) > MAX_REPLACEMENTS:
+                continue
+            assert watched.planned is not None
+            replacement = self._sign(
+                watched.planned, watched.nonce, await self._bumped_fees(watched.attempts[-1])
+            )
+            await self.store.add_attempt(watched.submission_id, replacement)
+            await self._broadcast([replacement])
+            watched.attempts.append(replacement)
+            watched.replace_at = now + self.stuck_after_s
+
+    async def _bumped_fees(self, stuck: TransactionAttempt) -> Fees:
         current = await self.client.fees()
-        fees = Fees(
+        return Fees(
             max_fee_per_gas_wei=max(
                 current.max_fee_per_gas_wei, _bumped(stuck.max_fee_per_gas_wei)
             ),
@@ -214,48 +281,51 @@ class Relayer:
                 current.max_priority_fee_per_gas_wei, _bumped(stuck.max_priority_fee_per_gas_wei)
             ),
         )
-        replacement = self._sign(rebuild, nonce, fees)
-        await self.store.add_attempt(submission_id, replacement)
-        await self._broadcast(replacement)
-        return replacement
 
-    async def _find_mined(
-        self, submission_id: int, attempts: Sequence[TransactionAttempt]
-    ) -> MinedTransaction | None:
-        for attempt in attempts:
-            try:
-                receipt = await self.client.w3.eth.get_transaction_receipt(
-                    HexBytes(attempt.tx_hash)
-                )
-            except TransactionNotFound:
-                continue
+    async def _find_mined(self, in_flight: Sequence[_InFlight]) -> dict[int, MinedTransaction]:
+        """Submission id -> mined transaction, for those with any attempt mined."""
+        lookups = [(watched, attempt) for watched in in_flight for attempt in watched.attempts]
+        responses = await self.client.batch_request(
+            [("eth_getTransactionReceipt", [attempt.tx_hash]) for _, attempt in lookups]
+        )
+        mined: dict[int, MinedTransaction] = {}
+        for (watched, attempt), response in zip(lookups, responses, strict=True):
+            receipt = response.get("result")
             if receipt is None or receipt.get("blockNumber") is None:
                 continue
-            return MinedTransaction(
-                submission_id=submission_id,
-                tx_hash=attempt.tx_hash,
-                block_number=receipt["blockNumber"],
-                gas_used=receipt["gasUsed"],
-                effective_gas_price_wei=receipt["effectiveGasPrice"],
-                succeeded=receipt["status"] == 1,
-                logs=[
-                    EventLog(
-                        address=str(log["address"]),
-                        topics=[bytes(topic) for topic in log["topics"]],
-                        data=bytes(log["data"]),
-                    )
-                    for log in receipt["logs"]
-                ],
-                mined_at=time.time(),
-            )
-        return None
+            mined[watched.submission_id] = _mined(watched.submission_id, attempt.tx_hash, receipt)
+        return mined
 
-    async def _at_depth(self, mined: MinedTransaction) -> MinedTransaction:
-        """Wait until the transaction's block is ``confirmations`` deep, its own block counted."""
-        target = mined.block_number + self.confirmations - 1
+    async def _wait_for_depth(self, mined: Sequence[MinedTransaction]) -> None:
+        """Wait until every block is ``confirmations`` deep, its own block counted."""
+        if not mined:
+            return
+        target = max(each.block_number for each in mined) + self.confirmations - 1
         while await self.client.w3.eth.block_number < target:  # noqa: ASYNC110 - polls the chain
             await asyncio.sleep(RECEIPT_POLL_INTERVAL_S)
-        return mined
+
+    async def _mined_nonce(self, sender: str) -> int:
+        return int(await self.client.w3.eth.get_transaction_count(sender, "latest"))  # type: ignore[arg-type]
+
+
+def _mined(submission_id: int, tx_hash: str, receipt: dict[str, Any]) -> MinedTransaction:
+    return MinedTransaction(
+        submission_id=submission_id,
+        tx_hash=tx_hash,
+        block_number=int(receipt["blockNumber"], 16),
+        gas_used=int(receipt["gasUsed"], 16),
+        effective_gas_price_wei=int(receipt["effectiveGasPrice"], 16),
+        succeeded=int(receipt["status"], 16) == 1,
+        logs=[
+            EventLog(
+                address=log["address"],
+                topics=[bytes.fromhex(topic[2:]) for topic in log["topics"]],
+                data=bytes.fromhex(log["data"][2:]),
+            )
+            for log in receipt["logs"]
+        ],
+        mined_at=time.time(),
+    )
 
 
 def _bumped(fee_wei: int) -> int:

@@ -2,7 +2,9 @@
 
 from settlement.store.records import (
     AcceptOutcome,
+    Completion,
     NewPayment,
+    NewSubmission,
     PaymentOutcome,
     PaymentRecord,
     SubmissionRecord,
@@ -13,7 +15,9 @@ from settlement.store.sql_store import SqlPaymentStore, normalize_database_url
 
 __all__ = [
     "AcceptOutcome",
+    "Completion",
     "NewPayment",
+    "NewSubmission",
     "PaymentOutcome",
     "PaymentRecord",
     "SqlPaymentStore",

@@ -114,3 +114,25 @@ class PaymentOutcome:
     payment_id: str
     settled: bool
     failure_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class NewSubmission:
+    """A signed transaction about to be sent, and the payments it settles."""
+
+    sender: str
+    nonce: int
+    attempt: TransactionAttempt
+    payment_ids: list[str]
+
+
+@dataclass(frozen=True)
+class Completion:
+    """A mined submission at its confirmation depth, with each payment's outcome."""
+
+    submission_id: int
+    mined_tx_hash: str
+    block_number: int
+    gas_used: int
+    effective_gas_price_wei: int
+    outcomes: list[PaymentOutcome]

@@ -21,8 +21,9 @@ from settlement.errors import ConfigurationError
 from settlement.store.migrations import migrate
 from settlement.store.records import (
     AcceptOutcome,
+    Completion,
     NewPayment,
-    PaymentOutcome,
+    NewSubmission,
     PaymentRecord,
     SubmissionRecord,
     SubmissionState,
@@ -213,80 +214,83 @@ class SqlPaymentStore:
             records = [_record(row._mapping) for row in result]
         return sorted(records, key=lambda record: record.accepted_at)
 
-    async def record_submission(
-        self,
-        *,
-        mode: SettlementMode,
-        sender: str,
-        nonce: int,
-        attempt: TransactionAttempt,
-        payment_ids: Sequence[str],
-        owner: str,
-    ) -> int:
-        """Record a signed transaction and move its payments to SUBMITTED, before it is sent."""
+    async def record_submissions(
+        self, *, mode: SettlementMode, owner: str, entries: Sequence[NewSubmission]
+    ) -> list[int]:
+        """Record signed transactions and move their payments to SUBMITTED, before any is sent.
+
+        One database transaction for all of them: a crash leaves either every transaction
+        recorded (and reconciled on restart) or none (and the payments still queued).
+        """
+        if not entries:
+            return []
         now = time.time()
         async with self._engine.begin() as connection:
-            submission_id = await _insert_submission(connection, mode, sender, nonce, now)
-            await _insert_attempt(connection, submission_id, attempt)
+            submission_ids = await _insert_submissions(connection, mode, entries, now)
+            await connection.execute(
+                transaction_attempts.insert(),
+                [
+                    _attempt_row(submission_id, entry.attempt)
+                    for submission_id, entry in zip(submission_ids, entries, strict=True)
+                ],
+            )
             moved = await connection.execute(
                 payments.update()
                 .where(
-                    payments.c.payment_id.in_(payment_ids),
+                    payments.c.payment_id == sa.bindparam("moved_payment_id"),
                     payments.c.state == PaymentState.QUEUED.value,
                     payments.c.lease_owner == owner,
                 )
                 .values(
                     state=PaymentState.SUBMITTED.value,
-                    submission_id=submission_id,
+                    submission_id=sa.bindparam("moved_submission_id"),
                     submitted_at=now,
                     lease_owner=None,
                     lease_expires_at=None,
-                )
+                ),
+                [
+                    {"moved_payment_id": payment_id, "moved_submission_id": submission_id}
+                    for submission_id, entry in zip(submission_ids, entries, strict=True)
+                    for payment_id in entry.payment_ids
+                ],
             )
-            assert moved.rowcount == len(payment_ids), (
-                f"{len(payment_ids) - moved.rowcount} payments were no longer leased to {owner}"
+            expected = sum(len(entry.payment_ids) for entry in entries)
+            assert moved.rowcount == expected, (
+                f"{expected - moved.rowcount} payments were no longer leased to {owner}"
             )
-        return submission_id
+        return submission_ids
 
     async def add_attempt(self, submission_id: int, attempt: TransactionAttempt) -> None:
         """Record a replacement transaction (same nonce, higher fees) before sending it."""
         async with self._engine.begin() as connection:
-            await _insert_attempt(connection, submission_id, attempt)
+            await connection.execute(
+                transaction_attempts.insert(), [_attempt_row(submission_id, attempt)]
+            )
 
-    async def complete_submission(
-        self,
-        submission_id: int,
-        *,
-        mined_tx_hash: str,
-        block_number: int,
-        gas_used: int,
-        effective_gas_price_wei: int,
-        outcomes: Sequence[PaymentOutcome],
-    ) -> None:
-        """A submission reached its confirmation depth: settle or fail each of its payments."""
+    async def complete_submissions(self, completions: Sequence[Completion]) -> None:
+        """Submissions reached their confirmation depth: settle or fail each of their payments."""
+        if not completions:
+            return
         now = time.time()
-        settled = [outcome.payment_id for outcome in outcomes if outcome.settled]
         async with self._engine.begin() as connection:
             await connection.execute(
                 submissions.update()
                 .where(
-                    submissions.c.submission_id == submission_id,
+                    submissions.c.submission_id == sa.bindparam("done_submission_id"),
                     submissions.c.state == SubmissionState.PENDING.value,
                 )
                 .values(
                     state=SubmissionState.CONFIRMED.value,
-                    mined_tx_hash=mined_tx_hash,
-                    block_number=block_number,
-                    gas_used=gas_used,
-                    effective_gas_price_wei=effective_gas_price_wei,
-                    settled_count=len(settled),
+                    mined_tx_hash=sa.bindparam("done_tx_hash"),
+                    block_number=sa.bindparam("done_block_number"),
+                    gas_used=sa.bindparam("done_gas_used"),
+                    effective_gas_price_wei=sa.bindparam("done_gas_price"),
+                    settled_count=sa.bindparam("done_settled_count"),
                     completed_at=now,
-                )
+                ),
+                [_completion_row(completion) for completion in completions],
             )
-            await _finish_payments(connection, submission_id, settled, now)
-            for outcome in outcomes:
-                if not outcome.settled:
-                    await _fail_submitted(connection, submission_id, outcome, now)
+            await _finish_payments(connection, completions, now)
 
     async def abandon_submission(self, submission_id: int, state: SubmissionState) -> None:
         """A submission reverted or was dropped: its payments return to the queue, unharmed."""
@@ -342,70 +346,82 @@ class SqlPaymentStore:
             return None if row is None else await _submission(connection, row._mapping)
 
 
-async def _insert_submission(
-    connection: AsyncConnection, mode: SettlementMode, sender: str, nonce: int, now: float
-) -> int:
+async def _insert_submissions(
+    connection: AsyncConnection,
+    mode: SettlementMode,
+    entries: Sequence[NewSubmission],
+    now: float,
+) -> list[int]:
     result = await connection.execute(
-        submissions.insert()
-        .values(
-            mode=mode.value,
-            sender=sender,
-            nonce=nonce,
-            state=SubmissionState.PENDING.value,
-            created_at=now,
-        )
-        .returning(submissions.c.submission_id)
+        submissions.insert().returning(submissions.c.submission_id, sort_by_parameter_order=True),
+        [
+            {
+                "mode": mode.value,
+                "sender": entry.sender,
+                "nonce": entry.nonce,
+                "state": SubmissionState.PENDING.value,
+                "created_at": now,
+            }
+            for entry in entries
+        ],
     )
-    submission_id: int = result.scalar_one()
-    return submission_id
+    return list(result.scalars())
 
 
-async def _insert_attempt(
-    connection: AsyncConnection, submission_id: int, attempt: TransactionAttempt
-) -> None:
-    await connection.execute(
-        transaction_attempts.insert().values(
-            tx_hash=attempt.tx_hash,
-            submission_id=submission_id,
-            raw_transaction=attempt.raw_transaction,
-            max_fee_per_gas_wei=attempt.max_fee_per_gas_wei,
-            max_priority_fee_per_gas_wei=attempt.max_priority_fee_per_gas_wei,
-            created_at=attempt.created_at,
-        )
-    )
+def _attempt_row(submission_id: int, attempt: TransactionAttempt) -> dict[str, Any]:
+    return {
+        "tx_hash": attempt.tx_hash,
+        "submission_id": submission_id,
+        "raw_transaction": attempt.raw_transaction,
+        "max_fee_per_gas_wei": attempt.max_fee_per_gas_wei,
+        "max_priority_fee_per_gas_wei": attempt.max_priority_fee_per_gas_wei,
+        "created_at": attempt.created_at,
+    }
+
+
+def _completion_row(completion: Completion) -> dict[str, Any]:
+    return {
+        "done_submission_id": completion.submission_id,
+        "done_tx_hash": completion.mined_tx_hash,
+        "done_block_number": completion.block_number,
+        "done_gas_used": completion.gas_used,
+        "done_gas_price": completion.effective_gas_price_wei,
+        "done_settled_count": sum(outcome.settled for outcome in completion.outcomes),
+    }
 
 
 async def _finish_payments(
-    connection: AsyncConnection, submission_id: int, settled: Sequence[str], now: float
+    connection: AsyncConnection, completions: Sequence[Completion], now: float
 ) -> None:
-    if not settled:
+    rows = [
+        {
+            "done_payment_id": outcome.payment_id,
+            "done_submission_id": completion.submission_id,
+            "done_state": (
+                PaymentState.CONFIRMED if outcome.settled else PaymentState.FAILED
+            ).value,
+            "done_reason": None
+            if outcome.settled
+            else (outcome.failure_reason or "failed on chain")[:500],
+        }
+        for completion in completions
+        for outcome in completion.outcomes
+    ]
+    if not rows:
         return
     await connection.execute(
         payments.update()
         .where(
-            payments.c.payment_id.in_(settled),
-            payments.c.submission_id == submission_id,
-            payments.c.state == PaymentState.SUBMITTED.value,
-        )
-        .values(state=PaymentState.CONFIRMED.value, confirmed_at=now)
-    )
-
-
-async def _fail_submitted(
-    connection: AsyncConnection, submission_id: int, outcome: PaymentOutcome, now: float
-) -> None:
-    await connection.execute(
-        payments.update()
-        .where(
-            payments.c.payment_id == outcome.payment_id,
-            payments.c.submission_id == submission_id,
+            payments.c.payment_id == sa.bindparam("done_payment_id"),
+            payments.c.submission_id == sa.bindparam("done_submission_id"),
             payments.c.state == PaymentState.SUBMITTED.value,
         )
         .values(
-            state=PaymentState.FAILED.value,
-            failure_reason=(outcome.failure_reason or "failed on chain")[:500],
+            state=sa.bindparam("done_state"),
+            failure_reason=sa.bindparam("done_reason"),
             confirmed_at=now,
-        )
+        ),
+        rows,
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -27,8 +27,8 @@ class SimulatedCrashBeforeSendError(Exception):
 
 
 class CrashingRelayer(Relayer):
-    async def _broadcast(self, attempt: TransactionAttempt) -> None:
-        raise SimulatedCrashBeforeSendError(attempt.tx_hash)
+    async def _broadcast(self, attempts: Sequence[TransactionAttempt]) -> None:
+        raise SimulatedCrashBeforeSendError(attempts[0].tx_hash)
 
 
 class SimulatedCrashAfterSendError(Exception):
@@ -36,9 +36,9 @@ class SimulatedCrashAfterSendError(Exception):
 
 
 class CrashAfterBroadcastRelayer(Relayer):
-    async def _broadcast(self, attempt: TransactionAttempt) -> None:
-        await super()._broadcast(attempt)
-        raise SimulatedCrashAfterSendError(attempt.tx_hash)
+    async def _broadcast(self, attempts: Sequence[TransactionAttempt]) -> None:
+        await super()._broadcast(attempts)
+        raise SimulatedCrashAfterSendError(attempts[0].tx_hash)
 
 
 @pytest.fixture

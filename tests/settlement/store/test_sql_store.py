@@ -10,7 +10,9 @@ from eth_account import Account
 from settlement.domain.payments import PaymentIntent, PaymentState, Purpose, SettlementMode
 from settlement.errors import ConfigurationError
 from settlement.store import (
+    Completion,
     NewPayment,
+    NewSubmission,
     PaymentOutcome,
     SqlPaymentStore,
     SubmissionState,
@@ -43,14 +45,16 @@ def attempt(tx_hash: str) -> TransactionAttempt:
 async def queue_and_submit(store: SqlPaymentStore, keys: list[str]) -> int:
     await store.accept([new_payment(key) for key in keys])
     leased = await store.lease_queued(SettlementMode.BATCH, 100, "worker", 60)
-    return await store.record_submission(
+    (submission_id,) = await store.record_submissions(
         mode=SettlementMode.BATCH,
-        sender=PAYER,
-        nonce=7,
-        attempt=attempt("0x" + "ab" * 32),
-        payment_ids=[record.payment_id for record in leased],
         owner="worker",
+        entries=[
+            NewSubmission(
+                PAYER, 7, attempt("0x" + "ab" * 32), [record.payment_id for record in leased]
+            )
+        ],
     )
+    return submission_id
 
 
 async def test_accept_stores_queued_payments(store: SqlPaymentStore) -> None:
@@ -136,16 +140,20 @@ async def test_completion_settles_some_and_fails_others_with_reasons(
 ) -> None:
     submission_id = await queue_and_submit(store, ["p1", "p2"])
     settled_id, failed_id = new_payment("p1").payment_id, new_payment("p2").payment_id
-    await store.complete_submission(
-        submission_id,
-        mined_tx_hash="0x" + "ab" * 32,
-        block_number=12,
-        gas_used=90_000,
-        effective_gas_price_wei=1_000_000_000,
-        outcomes=[
-            PaymentOutcome(settled_id, settled=True),
-            PaymentOutcome(failed_id, settled=False, failure_reason="InsufficientBalance"),
-        ],
+    await store.complete_submissions(
+        [
+            Completion(
+                submission_id,
+                mined_tx_hash="0x" + "ab" * 32,
+                block_number=12,
+                gas_used=90_000,
+                effective_gas_price_wei=1_000_000_000,
+                outcomes=[
+                    PaymentOutcome(settled_id, settled=True),
+                    PaymentOutcome(failed_id, settled=False, failure_reason="InsufficientBalance"),
+                ],
+            )
+        ]
     )
     settled, failed = await store.get(settled_id), await store.get(failed_id)
     assert settled is not None
