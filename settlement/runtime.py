@@ -19,9 +19,10 @@ from settlement.service import SettlementService
 from settlement.settlers.authorization import AuthorizationSettler
 from settlement.settlers.base import Settler
 from settlement.settlers.batch import BatchSettler
+from settlement.settlers.direct import DirectSettler
 from settlement.store import SqlPaymentStore
 
-SUPPORTED_MODES = (SettlementMode.AUTHORIZATION, SettlementMode.BATCH)
+SUPPORTED_MODES = (SettlementMode.DIRECT, SettlementMode.AUTHORIZATION, SettlementMode.BATCH)
 # Enough for a local fleet's funding; a real deployment configures its minters itself.
 EMBEDDED_MINT_ALLOWANCE_BASE_UNITS = 10**15
 
@@ -40,7 +41,9 @@ def build_settlers(
 ) -> dict[SettlementMode, Settler]:
     settlers: dict[SettlementMode, Settler] = {}
     for mode in modes:
-        if mode is SettlementMode.AUTHORIZATION:
+        if mode is SettlementMode.DIRECT:
+            settlers[mode] = DirectSettler(token.address, token.client.chain_id)
+        elif mode is SettlementMode.AUTHORIZATION:
             settlers[mode] = AuthorizationSettler(token.address, token.domain)
         elif mode is SettlementMode.BATCH:
             settlers[mode] = BatchSettler(token.address, token.domain)

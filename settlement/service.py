@@ -21,6 +21,7 @@ from settlement.store import (
     AcceptOutcome,
     Completion,
     NewPayment,
+    PaymentOutcome,
     SqlPaymentStore,
     SubmissionState,
 )
@@ -28,6 +29,7 @@ from settlement.store import (
 DEFAULT_MAX_QUEUED = 200_000
 QUEUE_FULL_RETRY_AFTER_S = 2
 LEASE_S = 300.0
+REVERTED_REASON = "settlement transaction reverted on chain"
 # Chain time moves in whole seconds; reading it once a second is exact enough for validity checks.
 CHAIN_TIME_REFRESH_S = 1.0
 
@@ -120,13 +122,19 @@ class SettlementService:
         for payment_ids, mined in results:
             report.transactions += 1
             report.mined.append(mined)
-            if not mined.succeeded:
-                # A whole transaction reverted: nothing moved, so its payments return to the
-                # queue.
+            if not mined.succeeded and settler.requeue_on_revert:
+                # Nothing moved, and nothing was wrong with the payments: queue them again.
                 await self.store.abandon_submission(mined.submission_id, SubmissionState.REVERTED)
                 report.requeued += len(payment_ids)
                 continue
-            outcomes = settler.outcomes(payment_ids, mined)
+            outcomes = (
+                settler.outcomes(payment_ids, mined)
+                if mined.succeeded
+                else [
+                    PaymentOutcome(payment_id, settled=False, failure_reason=REVERTED_REASON)
+                    for payment_id in payment_ids
+                ]
+            )
             completions.append(
                 Completion(
                     submission_id=mined.submission_id,

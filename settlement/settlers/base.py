@@ -81,6 +81,10 @@ class Settler(ABC):
     mode: ClassVar[SettlementMode]
     # How many queued payments one planning round may take.
     max_payments_per_round: ClassVar[int]
+    # Whether a reverted transaction's payments go back to the queue. Only where a revert says
+    # nothing about the payments themselves (a paused token stops a whole batch); a transaction
+    # carrying one payment reverts because of that payment, and resending it would revert again.
+    requeue_on_revert: ClassVar[bool] = False
 
     @abstractmethod
     def verify(self, submission: PaymentSubmission, chain_time: int) -> NewPayment:

@@ -71,6 +71,7 @@ def batch_payment_from(
 class BatchSettler(Settler):
     mode: ClassVar[SettlementMode] = SettlementMode.BATCH
     max_payments_per_round: ClassVar[int] = 4 * MAX_BATCH_PAYMENTS
+    requeue_on_revert: ClassVar[bool] = True
 
     def __init__(
         self,

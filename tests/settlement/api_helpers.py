@@ -13,6 +13,7 @@ from settlement.service import DEFAULT_MAX_QUEUED, SettlementService
 from settlement.settlers.authorization import AuthorizationSettler
 from settlement.settlers.base import PaymentSubmission
 from settlement.settlers.batch import BatchSettler
+from settlement.settlers.direct import DirectSettler, transfer_calldata
 from settlement.store import SqlPaymentStore
 
 
@@ -25,6 +26,7 @@ def make_service(
     max_queued: int = DEFAULT_MAX_QUEUED,
 ) -> SettlementService:
     settlers = {
+        SettlementMode.DIRECT: DirectSettler(coin.address, chain.chain_id),
         SettlementMode.AUTHORIZATION: AuthorizationSettler(coin.address, coin.domain),
         SettlementMode.BATCH: BatchSettler(coin.address, coin.domain),
     }
@@ -80,3 +82,35 @@ def as_json(submission: PaymentSubmission) -> dict[str, object]:
         "purpose": intent.purpose.value,
         "instrument": {"mode": submission.mode.value, **submission.instrument},
     }
+
+
+def direct_payment(
+    coin: StablecoinContract,
+    payer: LocalAccount,
+    payee: str,
+    key: str,
+    amount: int,
+    nonce: int,
+    *,
+    chain_id: int | None = None,
+    to: str | None = None,
+    calldata_payee: str | None = None,
+) -> PaymentSubmission:
+    """The payer's own signed transfer; the keyword arguments forge a mismatch for tests."""
+    transaction = {
+        "type": 2,
+        "chainId": chain_id if chain_id is not None else coin.client.chain_id,
+        "nonce": nonce,
+        "to": to or coin.address,
+        "value": 0,
+        "gas": 100_000,
+        "maxFeePerGas": 20 * 10**9,
+        "maxPriorityFeePerGas": 10**9,
+        "data": "0x" + transfer_calldata(calldata_payee or payee, amount).hex(),
+    }
+    raw = payer.sign_transaction(transaction).raw_transaction
+    return PaymentSubmission(
+        intent=PaymentIntent(key, payer.address, payee, amount, Purpose.GOODS),
+        mode=SettlementMode.DIRECT,
+        instrument={"raw_transaction": "0x" + bytes(raw).hex()},
+    )

@@ -1,0 +1,128 @@
+"""Direct mode, the peer the other modes are measured against: each payer sends its own transfer.
+
+The payer signs an ordinary EIP-1559 transaction calling ``transfer(payee, amount)`` on the token
+and pays its own gas. The service checks that the signed bytes say exactly what the payment says,
+then relays them unchanged, many per JSON-RPC batch, the way a careful web3.py user would; it
+cannot re-sign them, so a stuck one is only rebroadcast.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import ClassVar
+
+import rlp
+from eth_abi.abi import encode
+from eth_typing import ChecksumAddress, HexStr
+from eth_utils.abi import function_signature_to_4byte_selector
+from eth_utils.address import to_checksum_address
+
+from settlement.chain.relayer import MinedTransaction, PresignedTransaction
+from settlement.domain.eip712 import keccak256, recover_address_bytes
+from settlement.domain.payments import SettlementMode
+from settlement.errors import PaymentRejectedError, SignatureError
+from settlement.settlers.base import PaymentSubmission, PlannedTransaction, Settler, hex_bytes
+from settlement.store import NewPayment, PaymentOutcome, PaymentRecord
+
+TRANSFER = function_signature_to_4byte_selector("transfer(address,uint256)")
+EIP1559_TYPE = 0x02
+EIP1559_FIELDS = 12
+UNSIGNED_FIELDS = 9
+MAX_RAW_TRANSACTION_BYTES = 1_024
+# A transfer between existing holders costs about 41k gas, to a new one about 58k.
+MAX_DIRECT_GAS = 200_000
+
+
+def transfer_calldata(payee: str, amount_base_units: int) -> bytes:
+    return TRANSFER + encode(["address", "uint256"], [payee, amount_base_units])
+
+
+class DirectSettler(Settler):
+    mode: ClassVar[SettlementMode] = SettlementMode.DIRECT
+    max_payments_per_round: ClassVar[int] = 2_000
+
+    def __init__(self, token: ChecksumAddress, chain_id: int) -> None:
+        self.token = token
+        self.chain_id = chain_id
+
+    def verify(self, submission: PaymentSubmission, chain_time: int) -> NewPayment:
+        started = time.thread_time_ns()
+        raw = hex_bytes(submission.instrument, "raw_transaction")
+        presigned = self.decode(raw)
+        intent = submission.intent
+        if presigned.sender != intent.payer:
+            raise PaymentRejectedError(
+                f"transaction is signed by {presigned.sender}, not the payer {intent.payer}"
+            )
+        fields = rlp.decode(raw[1:])
+        if fields[7] != transfer_calldata(intent.payee, intent.amount_base_units):
+            raise PaymentRejectedError("transaction does not transfer the amount to the payee")
+        replay_key = f"direct:{intent.payer}:{presigned.nonce}"
+        return self.new_payment(submission, replay_key, started)
+
+    def decode(self, raw: bytes) -> PresignedTransaction:
+        """Check an EIP-1559 token transaction's envelope and recover its sender."""
+        if not 0 < len(raw) <= MAX_RAW_TRANSACTION_BYTES or raw[0] != EIP1559_TYPE:
+            raise PaymentRejectedError("raw_transaction must be an EIP-1559 (type 2) transaction")
+        try:
+            fields = rlp.decode(raw[1:])
+        except rlp.exceptions.DecodingError:
+            raise PaymentRejectedError("raw_transaction is not valid RLP") from None
+        if not isinstance(fields, list) or len(fields) != EIP1559_FIELDS:
+            raise PaymentRejectedError("raw_transaction does not have the 12 EIP-1559 fields")
+        chain_id, nonce, gas, to, value = (
+            _uint(fields[0]),
+            _uint(fields[1]),
+            _uint(fields[4]),
+            fields[5],
+            _uint(fields[6]),
+        )
+        if chain_id != self.chain_id:
+            raise PaymentRejectedError(f"transaction is for chain {chain_id}, not {self.chain_id}")
+        if to != bytes.fromhex(self.token[2:]) or value != 0:
+            raise PaymentRejectedError("transaction must call the stablecoin and send no ether")
+        if gas > MAX_DIRECT_GAS:
+            raise PaymentRejectedError(f"transaction gas limit {gas} is above {MAX_DIRECT_GAS}")
+        signing_hash = keccak256(bytes([EIP1559_TYPE]) + rlp.encode(fields[:UNSIGNED_FIELDS]))
+        signature = (
+            _uint(fields[10]).to_bytes(32, "big")
+            + _uint(fields[11]).to_bytes(32, "big")
+            + bytes([_uint(fields[9]) + 27])
+        )
+        try:
+            sender = recover_address_bytes(signing_hash, signature)
+        except SignatureError as error:
+            raise PaymentRejectedError(f"raw_transaction signature: {error}") from None
+        return PresignedTransaction(
+            raw=raw,
+            sender=to_checksum_address(sender),
+            nonce=nonce,
+            tx_hash="0x" + keccak256(raw).hex(),
+        )
+
+    def plan(self, payments: Sequence[PaymentRecord]) -> list[PlannedTransaction]:
+        planned = []
+        for record in payments:
+            raw = hex_bytes(record.instrument, "raw_transaction")
+            planned.append(
+                PlannedTransaction(
+                    to=self.token,
+                    data=HexStr(
+                        "0x" + transfer_calldata(record.payee, record.amount_base_units).hex()
+                    ),
+                    gas=MAX_DIRECT_GAS,
+                    payment_ids=[record.payment_id],
+                    presigned=self.decode(raw),
+                )
+            )
+        return planned
+
+    def outcomes(
+        self, planned_payment_ids: Sequence[str], mined: MinedTransaction
+    ) -> list[PaymentOutcome]:
+        return [PaymentOutcome(payment_id, settled=True) for payment_id in planned_payment_ids]
+
+
+def _uint(value: bytes) -> int:
+    return int.from_bytes(value, "big")
