@@ -56,7 +56,7 @@ format: setup ## Apply ruff and forge formatting
 	cd $(CONTRACTS) && $(FORGE) fmt
 
 contracts-test: setup ## Foundry unit, fuzz and invariant tests, then the gas snapshot check
-	cd $(CONTRACTS) && $(FORGE) test
+	cd $(CONTRACTS) && FORGE_SNAPSHOT_CHECK=true $(FORGE) test
 	cd $(CONTRACTS) && $(FORGE) snapshot --check $(SNAPSHOT_FILTER)
 
 gas-snapshot: setup ## Rewrite contracts/.gas-snapshot after an intended cost change

@@ -9,14 +9,18 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 
+import {BatchSettlement} from "./extensions/BatchSettlement.sol";
 import {IERC3009} from "./interfaces/IERC3009.sol";
 import {IStablecoin} from "./interfaces/IStablecoin.sol";
 
 /// @title Stablecoin
-/// @notice The settlement asset of the robot economy. See {IStablecoin} and {IERC3009}.
+/// @notice The settlement asset of the robot economy. See {IStablecoin}, {IERC3009} and
+/// {IBatchSettlement}.
 /// @dev Built from OpenZeppelin 5 parts. Every balance change goes through `_update`, so pause and
 /// the blocklist are enforced in one place for transfers, mints, burns and authorizations alike.
-contract Stablecoin is IStablecoin, ERC20Permit, AccessControl, Pausable {
+/// The one exception is {BatchSettlement}, which checks pause and the blocklist itself, so that a
+/// blocked payment is skipped rather than reverting its batch, and then calls `ERC20._update`.
+contract Stablecoin is IStablecoin, ERC20Permit, AccessControl, Pausable, BatchSettlement {
     using SafeERC20 for IERC20;
 
     bytes32 public constant MINTER_ROLE = keccak256("MINTER_ROLE");
@@ -320,5 +324,10 @@ contract Stablecoin is IStablecoin, ERC20Permit, AccessControl, Pausable {
 
     function _requireNotBlocklisted(address account) private view {
         if (_blocklisted[account]) revert AccountBlocklisted(account);
+    }
+
+    /// @dev The blocklist as {BatchSettlement} sees it.
+    function _isBlocklisted(address account) internal view override returns (bool) {
+        return _blocklisted[account];
     }
 }

@@ -221,6 +221,20 @@ class ChainClient:
         )
         return params
 
+    async def estimate_gas(
+        self,
+        sender: ChecksumAddress,
+        to: ChecksumAddress,
+        data: HexStr,
+        decoder: RevertDecoder | None = None,
+    ) -> int:
+        """The node's gas estimate; a call that would revert raises ``ContractRevertedError``."""
+        params: TxParams = {"from": sender, "to": to, "data": data}
+        try:
+            return int(await self.w3.eth.estimate_gas(params))
+        except (ContractLogicError, Web3RPCError) as error:
+            raise (decoder or RevertDecoder()).decode(_revert_data(error)) from None
+
     async def _estimate_gas(self, params: TxParams, decoder: RevertDecoder) -> int:
         try:
             estimate = int(await self.w3.eth.estimate_gas(params))

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
@@ -43,6 +43,9 @@ MAX_REPLACEMENTS = 5
 RECEIPT_POLL_INTERVAL_S = 0.02
 # Answers that mean the node has, or had, this transaction: confirmation finds out which.
 HARMLESS_BROADCAST_ERRORS = ("already known", "already imported", "nonce too low")
+GAS_MARGIN_PERCENT = 20
+# Post-Osaka chains cap one transaction at 2**24 gas (EIP-7825).
+MAX_TRANSACTION_GAS = 2**24
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,9 @@ class PlannedTransaction:
 
     to: ChecksumAddress
     data: HexStr
-    gas: int
+    # None: ask the node (eth_estimateGas plus a margin), for transactions whose cost depends on
+    # state, such as a batch touching accounts for the first time.
+    gas: int | None
     payment_ids: list[str]
     presigned: PresignedTransaction | None = None
 
@@ -191,11 +196,18 @@ class Relayer:
         if presigned is not None:
             attempt = TransactionAttempt(presigned.tx_hash, presigned.raw, 0, 0, time.time())
             return NewSubmission(presigned.sender, presigned.nonce, attempt, planned.payment_ids)
+        if planned.gas is None:
+            planned = replace(planned, gas=await self._estimate_gas(planned))
         nonce = await self.client.nonces.allocate(self.address)
         attempt = self._sign(planned, nonce, fees)
         return NewSubmission(self.address, nonce, attempt, planned.payment_ids)
 
+    async def _estimate_gas(self, planned: PlannedTransaction) -> int:
+        estimate = await self.client.estimate_gas(self.address, planned.to, planned.data)
+        return min(estimate + estimate * GAS_MARGIN_PERCENT // 100, MAX_TRANSACTION_GAS)
+
     def _sign(self, planned: PlannedTransaction, nonce: int, fees: Fees) -> TransactionAttempt:
+        assert planned.gas is not None, "gas is estimated before signing"
         transaction: dict[str, AccessList | bytes | HexStr | int] = {
             "type": 2,
             "chainId": self.client.chain_id,

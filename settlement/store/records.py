@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 from settlement.domain.payments import PaymentIntent, PaymentState, Purpose, SettlementMode
@@ -27,7 +28,7 @@ class NewPayment:
     accepted_at: float
     verify_cpu_ns: int
 
-    @property
+    @cached_property
     def payment_id(self) -> str:
         return "0x" + self.intent.payment_id.hex()
 

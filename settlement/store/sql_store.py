@@ -88,32 +88,50 @@ class SqlPaymentStore:
     # ------------------------------------------------------------ acceptance
 
     async def accept(self, new_payments: Sequence[NewPayment]) -> list[AcceptOutcome]:
-        """Store verified payments as QUEUED; retries return the first result, conflicts refuse."""
+        """Store verified payments as QUEUED; retries return the first result, conflicts refuse.
+
+        The payments already stored are read first; the rest are inserted with ON CONFLICT DO
+        NOTHING and read back by id. A row that is then missing collided on its replay key. Should
+        a replica insert the same payment at the same moment, the read-back sees its row: same
+        fingerprint, the same payment, stored once.
+        """
         if not new_payments:
             return []
         async with self._engine.begin() as connection:
-            inserted = await self._insert_new(connection, new_payments)
-            existing = await self._records_by_id(
-                connection, [p.payment_id for p in new_payments if p.payment_id not in inserted]
-            )
-            replay_owners = await self._replay_key_owners(
-                connection,
-                [
-                    p.replay_key
-                    for p in new_payments
-                    if p.payment_id not in existing | inserted.keys()
-                ],
-            )
+            existing = await self._records_by_id(connection, [p.payment_id for p in new_payments])
+            fresh = _unique([p for p in new_payments if p.payment_id not in existing])
+            if fresh:
+                await connection.execute(
+                    self._insert(payments).on_conflict_do_nothing(),
+                    [_payment_row(payment) for payment in fresh],
+                )
+            stored = await self._fingerprints(connection, [p.payment_id for p in fresh])
+            inserted = {
+                p.payment_id: _queued_record(p)
+                for p in fresh
+                if stored.get(p.payment_id) == p.fingerprint
+            }
+            raced = [
+                p.payment_id
+                for p in fresh
+                if stored.get(p.payment_id, p.fingerprint) != p.fingerprint
+            ]
+            existing.update(await self._records_by_id(connection, raced))
+            missing = [p.replay_key for p in fresh if p.payment_id not in stored]
+            replay_owners = await self._replay_key_owners(connection, missing)
         return [_outcome(payment, inserted, existing, replay_owners) for payment in new_payments]
 
-    async def _insert_new(
-        self, connection: AsyncConnection, new_payments: Sequence[NewPayment]
-    ) -> dict[str, PaymentRecord]:
-        rows = [_payment_row(payment) for payment in new_payments]
-        statement = self._insert(payments).on_conflict_do_nothing().returning(*payments.c)
-        result = await connection.execute(statement, rows)
-        records = [_record(row._mapping) for row in result]
-        return {record.payment_id: record for record in records}
+    async def _fingerprints(
+        self, connection: AsyncConnection, payment_ids: Sequence[str]
+    ) -> dict[str, str]:
+        if not payment_ids:
+            return {}
+        result = await connection.execute(
+            sa.select(payments.c.payment_id, payments.c.fingerprint).where(
+                payments.c.payment_id.in_(payment_ids)
+            )
+        )
+        return {row.payment_id: row.fingerprint for row in result}
 
     async def _records_by_id(
         self, connection: AsyncConnection, payment_ids: Sequence[str]
@@ -482,6 +500,36 @@ def _payment_row(payment: NewPayment) -> dict[str, Any]:
         "confirmed_at": None,
         "verify_cpu_ns": payment.verify_cpu_ns,
     }
+
+
+def _unique(new_payments: Sequence[NewPayment]) -> list[NewPayment]:
+    """The first of each payment id: a retry inside one request is answered from the first."""
+    seen: dict[str, NewPayment] = {}
+    for payment in new_payments:
+        seen.setdefault(payment.payment_id, payment)
+    return list(seen.values())
+
+
+def _queued_record(payment: NewPayment) -> PaymentRecord:
+    intent = payment.intent
+    return PaymentRecord(
+        payment_id=payment.payment_id,
+        idempotency_key=intent.idempotency_key,
+        payer=intent.payer,
+        payee=intent.payee,
+        amount_base_units=intent.amount_base_units,
+        purpose=intent.purpose,
+        mode=payment.mode,
+        state=PaymentState.QUEUED,
+        failure_reason=None,
+        instrument=payment.instrument,
+        fingerprint=payment.fingerprint,
+        submission_id=None,
+        accepted_at=payment.accepted_at,
+        submitted_at=None,
+        confirmed_at=None,
+        verify_cpu_ns=payment.verify_cpu_ns,
+    )
 
 
 def _record(row: sa.RowMapping) -> PaymentRecord:

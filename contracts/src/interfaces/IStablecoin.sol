@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
+import {IBatchSettlement} from "./IBatchSettlement.sol";
 import {IERC3009} from "./IERC3009.sol";
 
 /// @title A fiat-backed stablecoin for machine payments, modelled on Circle's USDC (FiatToken v2.2)
-/// @notice ERC-20 with 6 decimals, EIP-2612 permit, EIP-3009 authorizations, minters with allowances,
-/// pause, a blocklist and rescue of tokens sent to the contract by mistake.
+/// @notice ERC-20 with 6 decimals, EIP-2612 permit, EIP-3009 authorizations, batch settlement of
+/// signed payments with bitmap nonces, minters with allowances, pause, a blocklist and rescue of
+/// tokens sent to the contract by mistake.
 /// Roles (OpenZeppelin AccessControl): the default admin configures minters and grants every role;
 /// `PAUSER_ROLE` pauses; `BLOCKLISTER_ROLE` keeps the blocklist; `RESCUER_ROLE` rescues tokens.
-interface IStablecoin is IERC3009 {
+interface IStablecoin is IERC3009, IBatchSettlement {
     /// @notice Emitted when `minter` was allowed to mint up to `allowance` base units.
     event MinterConfigured(address indexed minter, uint256 allowance);
 
@@ -59,7 +61,8 @@ interface IStablecoin is IERC3009 {
     /// @notice Burns `amount` of the caller's own balance. Only a minter.
     function burn(uint256 amount) external;
 
-    /// @notice Stops transfers, mints, burns, approvals and authorizations. Only `PAUSER_ROLE`.
+    /// @notice Stops transfers, mints, burns, approvals, authorizations and batch settlements.
+    /// Only `PAUSER_ROLE`.
     function pause() external;
 
     /// @notice Resumes what `pause` stopped. Only `PAUSER_ROLE`.

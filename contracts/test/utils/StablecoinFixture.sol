@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+
 import {Stablecoin} from "../../src/Stablecoin.sol";
+import {IBatchSettlement} from "../../src/interfaces/IBatchSettlement.sol";
 import {ERC1271WalletMock} from "../mocks/ERC1271WalletMock.sol";
 import {StablecoinTypedData} from "./StablecoinTypedData.sol";
 import {Test} from "./Test.sol";
@@ -152,6 +155,16 @@ abstract contract StablecoinFixture is Test {
         return StablecoinTypedData.digest(_domainSeparator(), StablecoinTypedData.cancelStructHash(authorizer, nonce));
     }
 
+    function _batchPaymentDigest(address from, address to, uint256 value, uint256 nonce, uint256 validBefore)
+        internal
+        view
+        returns (bytes32)
+    {
+        return StablecoinTypedData.digest(
+            _domainSeparator(), StablecoinTypedData.batchPaymentStructHash(from, to, value, nonce, validBefore)
+        );
+    }
+
     // ---------------------------------------------------------------- signing
 
     function _sign(uint256 privateKey, bytes32 digest) internal pure returns (Sig memory sig) {
@@ -181,5 +194,41 @@ abstract contract StablecoinFixture is Test {
             validBefore: block.timestamp + 1 hours,
             nonce: nonce
         });
+    }
+
+    /// @notice The EIP-2098 compact form `(r, vs)`: the parity of `v` goes into the top bit of `s`.
+    function _signCompact(uint256 privateKey, bytes32 digest) internal pure returns (bytes32 r, bytes32 vs) {
+        Sig memory sig = _sign(privateKey, digest);
+        r = sig.r;
+        vs = bytes32(uint256(sig.s) | (uint256(sig.v - 27) << 255));
+    }
+
+    /// @notice A batch payment from `accounts[fromIndex]`, signed with `privateKey` (normally that
+    /// account's key), valid for one hour from now.
+    function _batchPayment(
+        uint256 privateKey,
+        address[] memory accounts,
+        uint256 fromIndex,
+        uint256 toIndex,
+        uint256 value,
+        uint256 nonce
+    ) internal view returns (IBatchSettlement.BatchPayment memory payment) {
+        payment.fromIndex = SafeCast.toUint32(fromIndex);
+        payment.toIndex = SafeCast.toUint32(toIndex);
+        payment.value = value;
+        payment.nonce = nonce;
+        payment.validBefore = block.timestamp + 1 hours;
+        _signBatchPayment(privateKey, accounts[fromIndex], accounts[toIndex], payment);
+    }
+
+    /// @notice (Re)signs `payment` as a payment from `from` to `to` with `privateKey`.
+    function _signBatchPayment(
+        uint256 privateKey,
+        address from,
+        address to,
+        IBatchSettlement.BatchPayment memory payment
+    ) internal view {
+        bytes32 digest = _batchPaymentDigest(from, to, payment.value, payment.nonce, payment.validBefore);
+        (payment.r, payment.vs) = _signCompact(privateKey, digest);
     }
 }

@@ -23,6 +23,9 @@ library StablecoinTypedData {
     );
     bytes32 internal constant CANCEL_AUTHORIZATION_TYPEHASH =
         keccak256("CancelAuthorization(address authorizer,bytes32 nonce)");
+    /// @dev Batch settlement (IBatchSettlement).
+    bytes32 internal constant BATCH_PAYMENT_TYPEHASH =
+        keccak256("BatchPayment(address from,address to,uint256 value,uint256 nonce,uint256 validBefore)");
 
     /// @notice The domain separator of a token named `name` at `token` on the current chain.
     function domainSeparator(string memory name, address token) internal view returns (bytes32) {
@@ -59,5 +62,13 @@ library StablecoinTypedData {
 
     function cancelStructHash(address authorizer, bytes32 nonce) internal pure returns (bytes32) {
         return keccak256(abi.encode(CANCEL_AUTHORIZATION_TYPEHASH, authorizer, nonce));
+    }
+
+    function batchPaymentStructHash(address from, address to, uint256 value, uint256 nonce, uint256 validBefore)
+        internal
+        pure
+        returns (bytes32)
+    {
+        return keccak256(abi.encode(BATCH_PAYMENT_TYPEHASH, from, to, value, nonce, validBefore));
     }
 }

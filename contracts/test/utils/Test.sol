@@ -95,6 +95,10 @@ abstract contract Test {
         vm.assertEq(left, right, "bool mismatch");
     }
 
+    function assertEq(bool left, bool right, string memory error) internal pure {
+        vm.assertEq(left, right, error);
+    }
+
     function assertEq(uint256 left, uint256 right) internal pure {
         vm.assertEq(left, right, "uint256 mismatch");
     }

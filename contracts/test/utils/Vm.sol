@@ -7,6 +7,12 @@ pragma solidity 0.8.30;
 /// @dev Kept deliberately small instead of vendoring forge-std. Add a cheatcode here only when a test
 /// needs it. The `assert*` cheatcodes revert with "<error>: <left> != <right>" style messages.
 interface Vm {
+    /// @notice An event as `getRecordedLogs` returns it.
+    struct Log {
+        bytes32[] topics;
+        bytes data;
+        address emitter;
+    }
     // ---------------------------------------------------------------- caller and block environment
 
     /// @notice Sets `msg.sender` for the next call only.
@@ -42,6 +48,14 @@ interface Vm {
     /// @notice As `expectEmit()`, choosing which topics (1 to 3) and whether the data are compared.
     function expectEmit(bool checkTopic1, bool checkTopic2, bool checkTopic3, bool checkData) external;
 
+    // ---------------------------------------------------------------- recorded events
+
+    /// @notice Starts recording every event emitted, for `getRecordedLogs`.
+    function recordLogs() external;
+
+    /// @notice The events emitted since `recordLogs` or the last call of this, which it clears.
+    function getRecordedLogs() external returns (Log[] memory logs);
+
     // ---------------------------------------------------------------- keys and signatures
 
     /// @notice Signs `digest` with `privateKey` (deterministic, RFC 6979), returning v in {27, 28}.
@@ -52,6 +66,15 @@ interface Vm {
 
     /// @notice Gives `account` a name in traces.
     function label(address account, string calldata newLabel) external;
+
+    // ---------------------------------------------------------------- gas snapshots (written to snapshots/)
+
+    /// @notice Records, under `name` in the group named after the test contract, the gas the last
+    /// call used from the callee's side (execution only: no intrinsic or calldata gas), and returns it.
+    function snapshotGasLastCall(string calldata name) external returns (uint256 gasUsed);
+
+    /// @notice Records `value` under `name` in the group named after the test contract.
+    function snapshotValue(string calldata name, uint256 value) external;
 
     // ---------------------------------------------------------------- fuzzing
 

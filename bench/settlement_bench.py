@@ -1,0 +1,308 @@
+"""Replay one recorded workload through each settlement mode on a fresh Anvil; print the figures.
+
+    python bench/settlement_bench.py                       # the reference workload, every mode
+    python bench/settlement_bench.py --modes batch --payments 2000
+
+Each mode gets its own Anvil (automine, the default a user gets) and its own store, so no mode
+inherits another's warm state. Payers and payees hold tokens before the run (steady state).
+Signing is the robots' work and is timed apart; "accepted/s" is the service verifying and storing
+payments; "settled/s" runs from the first settlement round to the last confirmation; "end to end"
+from the first submission to the last confirmation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from settlement.chain.anvil import EmbeddedAnvil, find_anvil_binary
+from settlement.config import Settings
+from settlement.domain.payments import PaymentState, SettlementMode
+from settlement.runtime import SUPPORTED_MODES, Runtime, running_service
+from settlement.settlers.base import PaymentSubmission
+from settlement.wallet import ChainTerms, PayerWallet
+from settlement.workload import Workload, reference_workload
+
+ACCEPT_CHUNK = 1_000
+ETH_FOR_DIRECT_PAYERS_WEI = 10 * 10**18
+console = Console()
+
+
+@dataclass
+class ModeResult:
+    mode: str
+    payments: int
+    settled: int
+    failed: int
+    transactions: int
+    sign_s: float
+    accept_s: float
+    settle_s: float
+    end_to_end_s: float
+    gas_total: int
+    latency_ms_p50: float
+    latency_ms_p95: float
+    latency_ms_p99: float
+
+    @property
+    def accepted_per_s(self) -> float:
+        return self.payments / self.accept_s
+
+    @property
+    def settled_per_s(self) -> float:
+        return self.settled / self.settle_s
+
+    @property
+    def end_to_end_per_s(self) -> float:
+        return self.settled / self.end_to_end_s
+
+    @property
+    def gas_per_payment(self) -> float:
+        return self.gas_total / max(self.settled, 1)
+
+
+async def bench_mode(mode: SettlementMode, workload: Workload, anvil_bin: Path) -> ModeResult:
+    with EmbeddedAnvil(anvil_bin) as rpc_url:
+        settings = Settings(rpc_url=rpc_url, window_max_payments=1_000)
+        async with running_service(settings, [mode]) as runtime:
+            wallets = await fund_participants(runtime, workload, mode)
+            terms = await chain_terms(runtime)
+            started = time.perf_counter()
+            submissions = sign_all(mode, workload, wallets, terms)
+            sign_s = time.perf_counter() - started
+            return await run(runtime, mode, submissions, sign_s)
+
+
+async def fund_participants(
+    runtime: Runtime, workload: Workload, mode: SettlementMode
+) -> list[PayerWallet]:
+    token, operator, client = runtime.token, runtime.session.operator, runtime.session.client
+    owed = [0] * workload.payer_count
+    for payment in workload.payments:
+        owed[payment.payer] += payment.amount_base_units
+    wallets = [PayerWallet(workload.payer_key(index)) for index in range(workload.payer_count)]
+    for wallet, amount in zip(wallets, owed, strict=True):
+        await token.mint(operator, wallet.address, max(amount, 1))
+    for index in range(workload.payee_count):
+        await token.mint(operator, PayerWallet(workload.payee_key(index)).address, 1)
+    if mode is SettlementMode.DIRECT:
+        await client.batch_request(
+            [("anvil_setBalance", [w.address, hex(ETH_FOR_DIRECT_PAYERS_WEI)]) for w in wallets]
+        )
+    return wallets
+
+
+async def chain_terms(runtime: Runtime) -> ChainTerms:
+    client = runtime.session.client
+    fees = await client.fees()
+    return ChainTerms(
+        chain_id=client.chain_id,
+        token=runtime.token.address,
+        token_domain=runtime.token.domain,
+        chain_time=await client.latest_block_timestamp(),
+        # Direct payers sign once for the whole run, so their fee cap must outlast base fee rises.
+        max_fee_per_gas_wei=4 * fees.max_fee_per_gas_wei,
+        max_priority_fee_per_gas_wei=fees.max_priority_fee_per_gas_wei,
+    )
+
+
+def sign_all(
+    mode: SettlementMode, workload: Workload, wallets: list[PayerWallet], terms: ChainTerms
+) -> list[PaymentSubmission]:
+    """Every payer signs its payments; direct transactions are signed in parallel processes."""
+    payees = [PayerWallet(workload.payee_key(i)).address for i in range(workload.payee_count)]
+    if mode is not SettlementMode.DIRECT:
+        return [
+            wallets[p.payer].submission(
+                mode, f"w{index}", payees[p.payee], p.amount_base_units, p.purpose, terms
+            )
+            for index, p in enumerate(workload.payments)
+        ]
+    by_payer: dict[int, list[tuple[int, str, int, str]]] = {}
+    for index, p in enumerate(workload.payments):
+        by_payer.setdefault(p.payer, []).append(
+            (index, payees[p.payee], p.amount_base_units, p.purpose.value)
+        )
+    with ProcessPoolExecutor() as pool:
+        chunks = pool.map(
+            sign_direct_chunk,
+            [workload.payer_key(payer) for payer in by_payer],
+            list(by_payer.values()),
+            [terms] * len(by_payer),
+        )
+        signed = [item for chunk in chunks for item in chunk]
+    return [submission for _, submission in sorted(signed, key=lambda item: item[0])]
+
+
+def sign_direct_chunk(
+    private_key: bytes, payments: list[tuple[int, str, int, str]], terms: ChainTerms
+) -> list[tuple[int, PaymentSubmission]]:
+    from settlement.domain.payments import Purpose  # noqa: PLC0415 - runs in a worker process
+
+    wallet = PayerWallet(private_key)
+    return [
+        (
+            index,
+            wallet.submission(
+                SettlementMode.DIRECT, f"w{index}", payee, amount, Purpose(purpose), terms
+            ),
+        )
+        for index, payee, amount, purpose in payments
+    ]
+
+
+async def run(
+    runtime: Runtime, mode: SettlementMode, submissions: list[PaymentSubmission], sign_s: float
+) -> ModeResult:
+    service = runtime.service
+    accept_started = time.perf_counter()
+    for start in range(0, len(submissions), ACCEPT_CHUNK):
+        outcomes = await service.submit(submissions[start : start + ACCEPT_CHUNK])
+        refused = [outcome.rejection for outcome in outcomes if not outcome.created]
+        assert not refused, f"the workload must be accepted whole: {refused[:3]}"
+    accept_s = time.perf_counter() - accept_started
+    settle_started = time.perf_counter()
+    settled = failed = transactions = gas_total = 0
+    while True:
+        report = await service.settle_round(mode)
+        if report.transactions == 0:
+            break
+        settled, failed = settled + report.settled, failed + report.failed
+        transactions += report.transactions
+        gas_total += sum(mined.gas_used for mined in report.mined)
+    finished = time.perf_counter()
+    latencies = await confirmation_latencies_ms(runtime, mode)
+    return ModeResult(
+        mode=mode.value,
+        payments=len(submissions),
+        settled=settled,
+        failed=failed,
+        transactions=transactions,
+        sign_s=sign_s,
+        accept_s=accept_s,
+        settle_s=finished - settle_started,
+        end_to_end_s=finished - accept_started,
+        gas_total=gas_total,
+        latency_ms_p50=percentile(latencies, 50),
+        latency_ms_p95=percentile(latencies, 95),
+        latency_ms_p99=percentile(latencies, 99),
+    )
+
+
+async def confirmation_latencies_ms(runtime: Runtime, mode: SettlementMode) -> list[float]:
+    """Acceptance to confirmation of every settled payment, from the store's timestamps."""
+    import sqlalchemy as sa  # noqa: PLC0415 - only the benchmark reads the store directly
+
+    from settlement.store.schema import payments  # noqa: PLC0415
+
+    query = sa.select(payments.c.accepted_at, payments.c.confirmed_at).where(
+        payments.c.mode == mode.value, payments.c.state == PaymentState.CONFIRMED.value
+    )
+    async with runtime.store._engine.connect() as connection:
+        rows = (await connection.execute(query)).all()
+    return [(confirmed - accepted) * 1000 for accepted, confirmed in rows]
+
+
+def percentile(values: list[float], rank: int) -> float:
+    if not values:
+        return float("nan")
+    return statistics.quantiles(values, n=100, method="inclusive")[rank - 1]
+
+
+def print_results(results: list[ModeResult], workload: Workload) -> None:
+    direct = next((r for r in results if r.mode == SettlementMode.DIRECT.value), None)
+    table = Table(
+        title=f"{len(workload.payments):,} payments, {workload.payer_count} payers, "
+        f"{workload.payee_count} payees (seed {workload.seed})"
+    )
+    columns = [
+        "mode",
+        "settled",
+        "txs",
+        "gas/payment",
+        "accepted/s",
+        "settled/s",
+        "end to end/s",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "gas vs direct",
+        "speed vs direct",
+    ]
+    for column in columns:
+        table.add_column(column, justify="left" if column == "mode" else "right")
+    for result in results:
+        gas_ratio = f"{result.gas_per_payment / direct.gas_per_payment:.3f}x" if direct else "-"
+        speed_ratio = f"{result.end_to_end_per_s / direct.end_to_end_per_s:.1f}x" if direct else "-"
+        table.add_row(
+            result.mode,
+            f"{result.settled:,}",
+            f"{result.transactions:,}",
+            f"{result.gas_per_payment:,.0f}",
+            f"{result.accepted_per_s:,.0f}",
+            f"{result.settled_per_s:,.0f}",
+            f"{result.end_to_end_per_s:,.0f}",
+            f"{result.latency_ms_p50:,.0f}",
+            f"{result.latency_ms_p95:,.0f}",
+            f"{result.latency_ms_p99:,.0f}",
+            gas_ratio,
+            speed_ratio,
+        )
+    console.print(table)
+
+
+def parse_arguments(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--payments", type=int, default=10_000)
+    parser.add_argument("--payers", type=int, default=100)
+    parser.add_argument("--payees", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--workload", type=Path, help="replay a recorded workload file instead")
+    parser.add_argument("--modes", default=",".join(mode.value for mode in SUPPORTED_MODES))
+    parser.add_argument("--out", type=Path, default=Path("runs") / f"bench-{int(time.time())}")
+    arguments = parser.parse_args(argv)
+    if not 1 <= arguments.payments <= 1_000_000:
+        parser.error("--payments must be between 1 and 1,000,000")
+    return arguments
+
+
+async def main(argv: list[str]) -> int:
+    arguments = parse_arguments(argv)
+    workload = (
+        Workload.load(arguments.workload)
+        if arguments.workload
+        else reference_workload(
+            arguments.seed, arguments.payments, arguments.payers, arguments.payees
+        )
+    )
+    modes = [SettlementMode(mode) for mode in arguments.modes.split(",")]
+    arguments.out.mkdir(parents=True, exist_ok=True)
+    workload.save(arguments.out / "workload.json")
+    anvil_bin = find_anvil_binary(Settings().contracts_dir)
+    results = []
+    for mode in modes:
+        console.print(f"[bold]{mode.value}[/bold]: replaying {len(workload.payments):,} payments")
+        result = await bench_mode(mode, workload, anvil_bin)
+        console.print(
+            f"  {result.settled:,} settled, {result.failed} failed in {result.end_to_end_s:.1f} s"
+        )
+        results.append(result)
+    print_results(results, workload)
+    document = [asdict(result) | {"gas_per_payment": result.gas_per_payment} for result in results]
+    (arguments.out / "results.json").write_text(json.dumps(document, indent=2))
+    console.print(f"workload and results in {arguments.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main(sys.argv[1:])))

@@ -1,0 +1,90 @@
+"""Batch mode through the service on Anvil: one transaction, bitmap nonces, skips with reasons."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+
+from settlement.chain.client import ChainClient
+from settlement.chain.stablecoin import StablecoinContract
+from settlement.domain.payments import PaymentState, SettlementMode
+from settlement.store import SqlPaymentStore
+from tests.settlement.api_helpers import batch_payment, make_service
+
+pytestmark = pytest.mark.anvil
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqlPaymentStore]:
+    opened = await SqlPaymentStore.open(f"sqlite:///{tmp_path / 'batch.db'}")
+    yield opened
+    await opened.close()
+
+
+async def funded(coin: StablecoinContract, admin: LocalAccount, amount: int) -> LocalAccount:
+    account: LocalAccount = Account.create()
+    await coin.mint(admin, account.address, amount)
+    return account
+
+
+async def test_many_payments_settle_in_one_transaction(
+    store: SqlPaymentStore, chain: ChainClient, coin: StablecoinContract, admin: LocalAccount
+) -> None:
+    service = make_service(store, chain, coin, admin)
+    payers = [await funded(coin, admin, 1_000_000) for _ in range(3)]
+    payees = [Account.create().address for _ in range(2)]
+    submissions = [
+        await batch_payment(coin, payers[n % 3], payees[n % 2], f"b-{n}", 100 + n, n // 3)
+        for n in range(12)
+    ]
+    assert all(outcome.created for outcome in await service.submit(submissions))
+    report = await service.settle_round(SettlementMode.BATCH)
+    assert (report.transactions, report.settled, report.failed) == (1, 12, 0)
+    expected = [sum(100 + n for n in range(12) if n % 2 == side) for side in (0, 1)]
+    assert [await coin.balance_of(payee) for payee in payees] == expected
+    (mined,) = report.mined
+    assert mined.gas_used / 12 < 75_000, "a batch must beat one authorization per payment"
+
+
+async def test_skipped_payments_fail_with_the_contract_reason_and_the_rest_settle(
+    store: SqlPaymentStore, chain: ChainClient, coin: StablecoinContract, admin: LocalAccount
+) -> None:
+    service = make_service(store, chain, coin, admin)
+    rich, poor = await funded(coin, admin, 1_000_000), await funded(coin, admin, 50)
+    payee = Account.create().address
+    outcomes = await service.submit(
+        [
+            await batch_payment(coin, rich, payee, "ok-1", 500, 0),
+            await batch_payment(coin, poor, payee, "poor-1", 51, 0),
+            await batch_payment(coin, rich, payee, "ok-2", 700, 1),
+        ]
+    )
+    report = await service.settle_round(SettlementMode.BATCH)
+    assert (report.settled, report.failed) == (2, 1)
+    poor_record = await store.get(outcomes[1].payment_id)
+    assert poor_record is not None
+    assert poor_record.state is PaymentState.FAILED
+    assert poor_record.failure_reason == "InsufficientBalance"
+    assert await coin.balance_of(payee) == 1_200
+    assert await coin.balance_of(poor.address) == 50
+
+
+async def test_a_reused_bitmap_nonce_is_refused_at_acceptance(
+    store: SqlPaymentStore, chain: ChainClient, coin: StablecoinContract, admin: LocalAccount
+) -> None:
+    service = make_service(store, chain, coin, admin)
+    payer = await funded(coin, admin, 1_000)
+    payee = Account.create().address
+    first, second = await service.submit(
+        [
+            await batch_payment(coin, payer, payee, "n-1", 10, 7),
+            await batch_payment(coin, payer, payee, "n-2", 20, 7),
+        ]
+    )
+    assert first.created
+    assert second.conflict
+    assert f"batch:{payer.address}:7 is already spent" in (second.rejection or "")
