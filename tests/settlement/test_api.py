@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -19,20 +18,6 @@ from tests.settlement.api_helpers import as_json, authorized_payment, make_servi
 pytestmark = pytest.mark.anvil
 
 OPERATOR_KEY = "test-operator-key"
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqlPaymentStore]:
-    opened = await SqlPaymentStore.open(f"sqlite:///{tmp_path / 'api.db'}")
-    yield opened
-    await opened.close()
-
-
-@pytest.fixture
-async def payer(coin: StablecoinContract, admin: LocalAccount) -> LocalAccount:
-    account: LocalAccount = Account.create()
-    await coin.mint(admin, account.address, 10_000_000)
-    return account
 
 
 @pytest.fixture

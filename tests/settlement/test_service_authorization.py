@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 
 import pytest
 from eth_account import Account
@@ -39,20 +38,6 @@ class CrashAfterBroadcastRelayer(Relayer):
     async def _broadcast(self, attempts: Sequence[TransactionAttempt]) -> None:
         await super()._broadcast(attempts)
         raise SimulatedCrashAfterSendError(attempts[0].tx_hash)
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqlPaymentStore]:
-    opened = await SqlPaymentStore.open(f"sqlite:///{tmp_path / 'service.db'}")
-    yield opened
-    await opened.close()
-
-
-@pytest.fixture
-async def payer(coin: StablecoinContract, admin: LocalAccount) -> LocalAccount:
-    account: LocalAccount = Account.create()
-    await coin.mint(admin, account.address, FUNDING)
-    return account
 
 
 async def test_accepts_settles_and_records_each_payment_once(

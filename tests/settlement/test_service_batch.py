@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -16,13 +13,6 @@ from settlement.store import SqlPaymentStore
 from tests.settlement.api_helpers import batch_payment, make_service
 
 pytestmark = pytest.mark.anvil
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqlPaymentStore]:
-    opened = await SqlPaymentStore.open(f"sqlite:///{tmp_path / 'batch.db'}")
-    yield opened
-    await opened.close()
 
 
 async def funded(coin: StablecoinContract, admin: LocalAccount, amount: int) -> LocalAccount:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -20,18 +17,10 @@ pytestmark = pytest.mark.anvil
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqlPaymentStore]:
-    opened = await SqlPaymentStore.open(f"sqlite:///{tmp_path / 'direct.db'}")
-    yield opened
-    await opened.close()
-
-
-@pytest.fixture
-async def payer(coin: StablecoinContract, admin: LocalAccount, chain: ChainClient) -> LocalAccount:
-    account: LocalAccount = Account.create()
-    await coin.mint(admin, account.address, 10_000_000)
-    await chain.send_transaction(admin, to=account.address, value_wei=10**17, gas=21_000)
-    return account
+async def payer(payer: LocalAccount, admin: LocalAccount, chain: ChainClient) -> LocalAccount:
+    """A funded payer that also holds ether, since in direct mode it pays its own gas."""
+    await chain.send_transaction(admin, to=payer.address, value_wei=10**17, gas=21_000)
+    return payer
 
 
 async def test_payers_own_transfers_settle_once_each(
