@@ -20,7 +20,7 @@ ifneq ($(findstring $(SOLC_VERSION),$(shell solc --version 2>/dev/null)),)
 export FOUNDRY_SOLC := $(shell command -v solc)
 endif
 
-.PHONY: help setup demo test lint format chain contracts-test gas-snapshot clean
+.PHONY: help setup demo test lint format chain contracts-test gas-snapshot bench serve clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -61,6 +61,12 @@ contracts-test: setup ## Foundry unit, fuzz and invariant tests, then the gas sn
 
 gas-snapshot: setup ## Rewrite contracts/.gas-snapshot after an intended cost change
 	cd $(CONTRACTS) && $(FORGE) snapshot $(SNAPSHOT_FILTER)
+
+bench: setup ## Replay the reference workload (10,000 payments) through every mode; print figures
+	$(BIN)/python bench/settlement_bench.py
+
+serve: setup ## Run the settlement service on 127.0.0.1:8000 with an embedded Anvil
+	$(BIN)/settlement serve
 
 chain: setup ## Run an Anvil in the foreground on 127.0.0.1:8545 (chain id 31337)
 	$(ANVIL) --host 127.0.0.1 --port 8545 --chain-id 31337

@@ -35,7 +35,7 @@ from settlement.workload import Workload, reference_workload
 
 ACCEPT_CHUNK = 1_000
 ETH_FOR_DIRECT_PAYERS_WEI = 10 * 10**18
-console = Console()
+console = Console(width=170)
 
 
 @dataclass

@@ -245,27 +245,59 @@ class Relayer:
                 raise ChainError(f"node refused transaction {attempt.tx_hash}: {message}")
 
     async def _confirm(self, in_flight: list[_InFlight]) -> list[MinedTransaction]:
-        """Watch until every submission is mined at depth, replacing the stuck; order kept."""
+        """Watch until every submission is mined at depth, replacing the stuck; order kept.
+
+        Rather than asking for every pending receipt on every poll (which, with thousands in
+        flight, slows the node that is mining them), the relayer reads each new block's receipts
+        once, with ``eth_getBlockReceipts``, and picks out its own transactions.
+        """
         now = time.monotonic()
         deadline = now + self.wait_limit_s
         for watched in in_flight:
             watched.replace_at = now + self.stuck_after_s
-        mined: dict[int, MinedTransaction] = {}
+        # The block number is read before the receipts, so that a transaction mined in between is
+        # in a block the scan below still reads.
+        scanned = int(await self.client.w3.eth.block_number)
+        mined = await self._find_mined(in_flight)
         while len(mined) < len(in_flight):
-            waiting = [w for w in in_flight if w.submission_id not in mined]
-            mined.update(await self._find_mined(waiting))
-            if len(mined) == len(in_flight):
-                break
+            waiting = {
+                attempt.tx_hash: watched
+                for watched in in_flight
+                if watched.submission_id not in mined
+                for attempt in watched.attempts
+            }
+            latest = int(await self.client.w3.eth.block_number)
+            if latest > scanned:
+                mined.update(await self._scan_blocks(scanned + 1, latest, waiting))
+                scanned = latest
+                continue
             if time.monotonic() >= deadline:
                 raise TransactionTimeoutError(
                     f"{len(in_flight) - len(mined)} settlement transactions were not mined within "
                     f"{self.wait_limit_s:.0f} s; they stay pending and are reconciled on restart"
                 )
-            await self._replace_stuck([w for w in waiting if w.submission_id not in mined])
+            await self._replace_stuck([w for w in in_flight if w.submission_id not in mined])
             await asyncio.sleep(RECEIPT_POLL_INTERVAL_S)
         results = [mined[watched.submission_id] for watched in in_flight]
         await self._wait_for_depth(results)
         return results
+
+    async def _scan_blocks(
+        self, first: int, last: int, waiting: dict[str, _InFlight]
+    ) -> dict[int, MinedTransaction]:
+        """Our transactions among the receipts of blocks ``first``..``last``."""
+        responses = await self.client.batch_request(
+            [("eth_getBlockReceipts", [hex(block)]) for block in range(first, last + 1)]
+        )
+        mined: dict[int, MinedTransaction] = {}
+        for response in responses:
+            for receipt in response.get("result") or []:
+                watched = waiting.get(receipt["transactionHash"])
+                if watched is not None:
+                    mined[watched.submission_id] = _mined(
+                        watched.submission_id, receipt["transactionHash"], receipt
+                    )
+        return mined
 
     async def _replace_stuck(self, waiting: Sequence[_InFlight]) -> None:
         now = time.monotonic()
