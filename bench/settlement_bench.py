@@ -3,8 +3,11 @@
     python bench/settlement_bench.py                       # the reference workload, every mode
     python bench/settlement_bench.py --modes batch --payments 2000
 
-Each mode gets its own Anvil (automine, the default a user gets) and its own store, so no mode
-inherits another's warm state. Payers and payees hold tokens before the run (steady state).
+Each mode gets its own Anvil and its own store, so no mode inherits another's warm state.
+Anvil mines a block every ``--block-time`` seconds (1 by default, like a fast L2). Its default,
+one block per transaction as it arrives, slows to about 40 transactions/s once thousands are
+pending, which would measure Anvil's mempool rather than settlement; ``--block-time 0`` keeps it.
+Payers and payees hold tokens before the run (steady state).
 Signing is the robots' work and is timed apart; "accepted/s" is the service verifying and storing
 payments; "settled/s" runs from the first settlement round to the last confirmation; "end to end"
 from the first submission to the last confirmation.
@@ -71,8 +74,11 @@ class ModeResult:
         return self.gas_total / max(self.settled, 1)
 
 
-async def bench_mode(mode: SettlementMode, workload: Workload, anvil_bin: Path) -> ModeResult:
-    with EmbeddedAnvil(anvil_bin) as rpc_url:
+async def bench_mode(
+    mode: SettlementMode, workload: Workload, anvil_bin: Path, block_time_s: int
+) -> ModeResult:
+    mining = ["--block-time", str(block_time_s)] if block_time_s > 0 else []
+    with EmbeddedAnvil(anvil_bin, extra_args=mining) as rpc_url:
         settings = Settings(rpc_url=rpc_url, window_max_payments=1_000)
         async with running_service(settings, [mode]) as runtime:
             wallets = await fund_participants(runtime, workload, mode)
@@ -86,20 +92,49 @@ async def bench_mode(mode: SettlementMode, workload: Workload, anvil_bin: Path) 
 async def fund_participants(
     runtime: Runtime, workload: Workload, mode: SettlementMode
 ) -> list[PayerWallet]:
-    token, operator, client = runtime.token, runtime.session.operator, runtime.session.client
+    client = runtime.session.client
     owed = [0] * workload.payer_count
     for payment in workload.payments:
         owed[payment.payer] += payment.amount_base_units
     wallets = [PayerWallet(workload.payer_key(index)) for index in range(workload.payer_count)]
-    for wallet, amount in zip(wallets, owed, strict=True):
-        await token.mint(operator, wallet.address, max(amount, 1))
-    for index in range(workload.payee_count):
-        await token.mint(operator, PayerWallet(workload.payee_key(index)).address, 1)
+    payees = [
+        PayerWallet(workload.payee_key(index)).address for index in range(workload.payee_count)
+    ]
+    mints = [(wallet.address, max(amount, 1)) for wallet, amount in zip(wallets, owed, strict=True)]
+    await mint_all(runtime, mints + [(payee, 1) for payee in payees])
     if mode is SettlementMode.DIRECT:
         await client.batch_request(
             [("anvil_setBalance", [w.address, hex(ETH_FOR_DIRECT_PAYERS_WEI)]) for w in wallets]
         )
     return wallets
+
+
+async def mint_all(runtime: Runtime, mints: list[tuple[str, int]]) -> None:
+    """Send every mint at once and wait for all: with interval mining, one by one takes a block
+    each."""
+    client, operator, token = runtime.session.client, runtime.session.operator, runtime.token
+    fees = await client.fees()
+    first_nonce = await client.nonces.allocate(operator.address)
+    raw = []
+    for offset, (address, amount) in enumerate(mints):
+        transaction = {
+            "type": 2,
+            "chainId": client.chain_id,
+            "nonce": first_nonce + offset,
+            "to": token.address,
+            "value": 0,
+            "gas": 120_000,
+            "maxFeePerGas": 4 * fees.max_fee_per_gas_wei,
+            "maxPriorityFeePerGas": fees.max_priority_fee_per_gas_wei,
+            "data": token.encode("mint", address, amount),
+        }
+        raw.append(operator.sign_transaction(transaction))
+    client.nonces.forget(operator.address)
+    await client.batch_request(
+        [("eth_sendRawTransaction", ["0x" + bytes(s.raw_transaction).hex()]) for s in raw]
+    )
+    for signed in raw:
+        await client.wait_for_receipt(signed.hash)
 
 
 async def chain_terms(runtime: Runtime) -> ChainTerms:
@@ -219,11 +254,11 @@ def percentile(values: list[float], rank: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[rank - 1]
 
 
-def print_results(results: list[ModeResult], workload: Workload) -> None:
+def print_results(results: list[ModeResult], workload: Workload, block_time_s: int) -> None:
     direct = next((r for r in results if r.mode == SettlementMode.DIRECT.value), None)
     table = Table(
         title=f"{len(workload.payments):,} payments, {workload.payer_count} payers, "
-        f"{workload.payee_count} payees (seed {workload.seed})"
+        f"{workload.payee_count} payees (seed {workload.seed}), Anvil block time {block_time_s} s"
     )
     columns = [
         "mode",
@@ -269,6 +304,9 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--workload", type=Path, help="replay a recorded workload file instead")
     parser.add_argument("--modes", default=",".join(mode.value for mode in SUPPORTED_MODES))
+    parser.add_argument(
+        "--block-time", type=int, default=1, help="seconds; 0 mines per transaction"
+    )
     parser.add_argument("--out", type=Path, default=Path("runs") / f"bench-{int(time.time())}")
     arguments = parser.parse_args(argv)
     if not 1 <= arguments.payments <= 1_000_000:
@@ -292,12 +330,12 @@ async def main(argv: list[str]) -> int:
     results = []
     for mode in modes:
         console.print(f"[bold]{mode.value}[/bold]: replaying {len(workload.payments):,} payments")
-        result = await bench_mode(mode, workload, anvil_bin)
+        result = await bench_mode(mode, workload, anvil_bin, arguments.block_time)
         console.print(
             f"  {result.settled:,} settled, {result.failed} failed in {result.end_to_end_s:.1f} s"
         )
         results.append(result)
-    print_results(results, workload)
+    print_results(results, workload, arguments.block_time)
     document = [asdict(result) | {"gas_per_payment": result.gas_per_payment} for result in results]
     (arguments.out / "results.json").write_text(json.dumps(document, indent=2))
     console.print(f"workload and results in {arguments.out}")

@@ -55,7 +55,7 @@ class AuthorizationSettler(Settler):
     """Relays each EIP-3009 ``transferWithAuthorization`` as its own transaction."""
 
     mode: ClassVar[SettlementMode] = SettlementMode.AUTHORIZATION
-    max_payments_per_round: ClassVar[int] = 200
+    max_payments_per_round: ClassVar[int] = 2_000
 
     def __init__(self, token: ChecksumAddress, token_domain: Eip712Domain) -> None:
         self.token = token
