@@ -93,7 +93,15 @@ class SettlementService:
         if not leased:
             return report
         planned = settler.plan(leased)
-        mined = await self.relayer.submit_many(mode, planned, self.lease_owner)
+        try:
+            mined = await self.relayer.submit_many(mode, planned, self.lease_owner)
+        except BaseException:
+            # Payments the round did not get to record are still queued: free them now rather
+            # than when the lease runs out. Recorded ones are pending and reconciled.
+            await self.store.release_leases(
+                [record.payment_id for record in leased], self.lease_owner
+            )
+            raise
         await self._record_mined(
             settler,
             [(each.payment_ids, result) for each, result in zip(planned, mined, strict=True)],

@@ -148,10 +148,16 @@ class Relayer:
         if not planned:
             return []
         fees = await self.client.fees()
-        entries = [await self._prepare(each, fees) for each in planned]
-        submission_ids = await self.store.record_submissions(
-            mode=mode, owner=lease_owner, entries=entries
-        )
+        try:
+            entries = [await self._prepare(each, fees) for each in planned]
+            submission_ids = await self.store.record_submissions(
+                mode=mode, owner=lease_owner, entries=entries
+            )
+        except BaseException:
+            # Nothing was sent, so the nonces allocated for this round are unused: forget the
+            # local count, and the next round starts again from the chain's, leaving no gap.
+            self.client.nonces.forget(self.address)
+            raise
         await self._broadcast([entry.attempt for entry in entries])
         in_flight = [
             _InFlight(submission_id, entry.nonce, [entry.attempt], each)

@@ -278,6 +278,19 @@ class SqlPaymentStore:
             )
         return submission_ids
 
+    async def release_leases(self, payment_ids: Sequence[str], owner: str) -> None:
+        """Give back leased payments that were not submitted, so the next round can take them."""
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                payments.update()
+                .where(
+                    payments.c.payment_id.in_(list(payment_ids)),
+                    payments.c.state == PaymentState.QUEUED.value,
+                    payments.c.lease_owner == owner,
+                )
+                .values(lease_owner=None, lease_expires_at=None)
+            )
+
     async def add_attempt(self, submission_id: int, attempt: TransactionAttempt) -> None:
         """Record a replacement transaction (same nonce, higher fees) before sending it."""
         async with self._engine.begin() as connection:

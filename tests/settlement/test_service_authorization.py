@@ -159,3 +159,33 @@ async def test_a_crash_after_sending_completes_from_the_receipt_on_restart(
     assert await coin.balance_of(payee) == 900
     counts = await store.count_by_state()
     assert counts == {(SettlementMode.AUTHORIZATION, PaymentState.CONFIRMED): 1}
+
+
+class SimulatedDatabaseOutageError(Exception):
+    """Stands for the database failing while a round is being recorded."""
+
+
+async def test_a_round_that_fails_before_recording_leaves_no_nonce_gap(
+    store: SqlPaymentStore,
+    chain: ChainClient,
+    coin: StablecoinContract,
+    admin: LocalAccount,
+    payer: LocalAccount,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    service = make_service(store, chain, coin, admin)
+    payee = Account.create().address
+    await service.submit([await authorized_payment(coin, payer, payee, "outage-1", 321)])
+    record_submissions = store.record_submissions
+
+    async def fail_once(**kwargs: object) -> list[int]:
+        monkeypatch.setattr(store, "record_submissions", record_submissions)
+        raise SimulatedDatabaseOutageError
+
+    monkeypatch.setattr(store, "record_submissions", fail_once)
+    with pytest.raises(SimulatedDatabaseOutageError):
+        await service.settle_round(SettlementMode.AUTHORIZATION)
+    # The payment is free again at once, and the relayer's next nonce is the chain's.
+    report = await service.settle_round(SettlementMode.AUTHORIZATION)
+    assert (report.transactions, report.settled) == (1, 1)
+    assert await coin.balance_of(payee) == 321
