@@ -79,6 +79,10 @@ async def running_service(
             store = await SqlPaymentStore.open(database_url)
             try:
                 token = await attach_or_deploy_token(session, settings)
+                genesis = await session.client.w3.eth.get_block(0)
+                await store.bind_to_chain(
+                    session.client.chain_id, genesis["hash"].to_0x_hex(), token.address
+                )
                 relayer = Relayer(
                     session.client, session.operator, store, confirmations=settings.confirmations
                 )

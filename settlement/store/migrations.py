@@ -32,8 +32,13 @@ def _create_initial_tables(connection: sa.Connection) -> None:
     schema.metadata.create_all(connection, tables=tables)
 
 
+def _create_service_meta(connection: sa.Connection) -> None:
+    schema.metadata.create_all(connection, tables=[schema.service_meta])
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "payments, submissions and transaction attempts", _create_initial_tables),
+    Migration(2, "service_meta: the chain and contracts a store belongs to", _create_service_meta),
 )
 
 

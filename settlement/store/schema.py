@@ -81,3 +81,10 @@ transaction_attempts = sa.Table(
     sa.Column("max_priority_fee_per_gas_wei", sa.BigInteger, nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
 )
+
+service_meta = sa.Table(
+    "service_meta",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.String(200), nullable=False),
+)

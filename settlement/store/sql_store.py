@@ -29,7 +29,7 @@ from settlement.store.records import (
     SubmissionState,
     TransactionAttempt,
 )
-from settlement.store.schema import payments, submissions, transaction_attempts
+from settlement.store.schema import payments, service_meta, submissions, transaction_attempts
 
 MAX_LIST_LIMIT = 1_000
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -84,6 +84,36 @@ class SqlPaymentStore:
 
     async def close(self) -> None:
         await self._engine.dispose()
+
+    async def bind_to_chain(self, chain_id: int, genesis_hash: str, token_address: str) -> None:
+        """Tie this store to one chain and token; refuse one that belongs to another.
+
+        Payments and pending submissions only make sense on the chain they were made for: a store
+        reopened against a fresh embedded chain would reconcile transactions that chain never saw.
+        The genesis hash tells two Anvil runs apart even though both are chain 31337 and deploy
+        the token at the same address.
+        """
+        wanted = {
+            "chain_id": str(chain_id),
+            "genesis_hash": genesis_hash.lower(),
+            "token_address": token_address.lower(),
+        }
+        async with self._engine.begin() as connection:
+            result = await connection.execute(sa.select(service_meta.c.key, service_meta.c.value))
+            recorded = {row.key: row.value for row in result}
+            if not recorded:
+                await connection.execute(
+                    service_meta.insert(), [{"key": k, "value": v} for k, v in wanted.items()]
+                )
+                return
+        if recorded != wanted:
+            recorded_genesis = recorded.get("genesis_hash", "?")[:10]
+            raise ConfigurationError(
+                f"this database belongs to chain {recorded.get('chain_id')} (genesis "
+                f"{recorded_genesis}, token {recorded.get('token_address')}), "
+                f"not to chain {chain_id} (genesis {genesis_hash[:10]}, token "
+                f"{token_address.lower()}): use another database or the same chain"
+            )
 
     # ------------------------------------------------------------ acceptance
 

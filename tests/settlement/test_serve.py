@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -18,8 +19,9 @@ pytestmark = pytest.mark.anvil
 STARTUP_LIMIT_S = 60.0
 
 
-def test_serve_answers_health_and_stops_on_sigint() -> None:
+def test_serve_answers_health_and_stops_on_sigint(tmp_path: Path) -> None:
     port = free_loopback_port()
+    database_url = f"sqlite:///{tmp_path / 'served.db'}"
     env = dict(os.environ, SETTLEMENT_API_KEY="serve-test-key")
     process = subprocess.Popen(
         [
@@ -31,6 +33,8 @@ def test_serve_answers_health_and_stops_on_sigint() -> None:
             str(port),
             "--window-seconds",
             "0.5",
+            "--database-url",
+            database_url,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -53,6 +57,27 @@ def test_serve_answers_health_and_stops_on_sigint() -> None:
     assert process.returncode == 0, output
     assert "settlement service on" in output
     assert "serve-test-key" not in output
+
+    # The database now belongs to that (stopped) embedded chain: a new one is refused.
+    again = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from settlement.cli import main; main()",
+            "serve",
+            "--port",
+            str(port),
+            "--database-url",
+            database_url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert again.returncode == 1
+    assert again.stderr.startswith("settlement: error: this database belongs to chain 31337")
+    assert len(again.stderr.strip().splitlines()) == 1
 
 
 def wait_for_health(port: int, process: subprocess.Popen[str]) -> dict[str, object]:

@@ -211,3 +211,15 @@ async def test_migrations_are_applied_once(database_url: str) -> None:
     await first.close()
     second = await SqlPaymentStore.open(database_url)
     await second.close()
+
+
+async def test_a_store_belongs_to_one_chain_and_token(store: SqlPaymentStore) -> None:
+    token, genesis = "0x5FbDB2315678afecb367f032d93F642f64180aa3", "0x" + "ab" * 32
+    await store.bind_to_chain(31337, genesis, token)
+    await store.bind_to_chain(31337, genesis, token.lower())  # the same binding again is fine
+    with pytest.raises(ConfigurationError, match="belongs to chain 31337"):
+        await store.bind_to_chain(8453, genesis, token)
+    with pytest.raises(ConfigurationError, match="use another database"):
+        await store.bind_to_chain(31337, genesis, "0x" + "11" * 20)
+    with pytest.raises(ConfigurationError, match="genesis 0xabababab"):
+        await store.bind_to_chain(31337, "0x" + "cd" * 32, token)  # a fresh Anvil, same address
