@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from eth_account.signers.local import LocalAccount
 
@@ -14,6 +17,33 @@ from settlement.chain.client import ChainClient
 from settlement.chain.dev_accounts import anvil_dev_account
 from settlement.chain.stablecoin import STABLECOIN_ARTIFACT, Role, StablecoinContract
 from settlement.config import REPOSITORY_ROOT
+
+POSTGRES_URL = os.environ.get(
+    "SETTLEMENT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+@pytest.fixture(scope="session")
+def postgres_schema() -> Iterator[str]:
+    """A private schema in the test database, dropped at the end of the session."""
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    try:
+        connection = psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as error:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI needs PostgreSQL at {POSTGRES_URL}: {error}")
+        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_URL}")
+    with connection:
+        connection.execute(f"CREATE SCHEMA {schema}")
+        try:
+            yield schema
+        finally:
+            connection.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def postgres_url_for(schema: str) -> str:
+    return f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+
 
 GAS_RECORDS: list[tuple[str, int]] = []
 RecordGas = Callable[[str, int], None]

@@ -1,25 +1,42 @@
-"""Fixtures for the service tests: a SQLite store of the test's own and a funded payer."""
+"""Fixtures for the service tests: a store of the test's own (SQLite and PostgreSQL), a payer."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from settlement.chain.stablecoin import StablecoinContract
 from settlement.store import SqlPaymentStore
+from tests.conftest import POSTGRES_URL, postgres_url_for
 
 PAYER_FUNDING_BASE_UNITS = 10_000_000
 
 
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqlPaymentStore]:
-    opened = await SqlPaymentStore.open(f"sqlite:///{tmp_path / 'service.db'}")
-    yield opened
-    await opened.close()
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SqlPaymentStore]:
+    """Every service test runs on a SQLite file and on a PostgreSQL schema of its own."""
+    if request.param == "sqlite":
+        opened = await SqlPaymentStore.open(f"sqlite:///{tmp_path / 'service.db'}")
+        yield opened
+        await opened.close()
+        return
+    schema = request.getfixturevalue("postgres_schema")
+    own_schema = f"{schema}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
+        connection.execute(f"CREATE SCHEMA {own_schema}")
+    opened = await SqlPaymentStore.open(postgres_url_for(own_schema))
+    try:
+        yield opened
+    finally:
+        await opened.close()
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
+            connection.execute(f"DROP SCHEMA {own_schema} CASCADE")
 
 
 @pytest.fixture

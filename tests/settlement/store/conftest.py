@@ -2,41 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from settlement.store import SqlPaymentStore
-
-POSTGRES_URL = os.environ.get(
-    "SETTLEMENT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
-
-
-@pytest.fixture(scope="session")
-def postgres_schema() -> Iterator[str]:
-    """A private schema in the test database, dropped at the end of the session."""
-    schema = f"test_{uuid.uuid4().hex[:12]}"
-    try:
-        connection = psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as error:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI needs PostgreSQL at {POSTGRES_URL}: {error}")
-        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_URL}")
-    with connection:
-        connection.execute(f"CREATE SCHEMA {schema}")
-        try:
-            yield schema
-        finally:
-            connection.execute(f"DROP SCHEMA {schema} CASCADE")
-
-
-def postgres_url_for(schema: str) -> str:
-    return f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+from tests.conftest import POSTGRES_URL, postgres_url_for
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
