@@ -154,36 +154,32 @@ class SqlPaymentStore:
     async def _fingerprints(
         self, connection: AsyncConnection, payment_ids: Sequence[str]
     ) -> dict[str, str]:
-        if not payment_ids:
-            return {}
-        result = await connection.execute(
-            sa.select(payments.c.payment_id, payments.c.fingerprint).where(
-                payments.c.payment_id.in_(payment_ids)
-            )
+        rows = await _rows_where_in(
+            connection,
+            [payments.c.payment_id, payments.c.fingerprint],
+            payments.c.payment_id,
+            payment_ids,
         )
-        return {row.payment_id: row.fingerprint for row in result}
+        return {row.payment_id: row.fingerprint for row in rows}
 
     async def _records_by_id(
         self, connection: AsyncConnection, payment_ids: Sequence[str]
     ) -> dict[str, PaymentRecord]:
-        if not payment_ids:
-            return {}
-        result = await connection.execute(
-            sa.select(payments).where(payments.c.payment_id.in_(payment_ids))
+        rows = await _rows_where_in(
+            connection, list(payments.c), payments.c.payment_id, payment_ids
         )
-        return {row.payment_id: _record(row._mapping) for row in result}
+        return {row.payment_id: _record(row._mapping) for row in rows}
 
     async def _replay_key_owners(
         self, connection: AsyncConnection, replay_keys: Sequence[str]
     ) -> dict[str, str]:
-        if not replay_keys:
-            return {}
-        result = await connection.execute(
-            sa.select(payments.c.replay_key, payments.c.payment_id).where(
-                payments.c.replay_key.in_(replay_keys)
-            )
+        rows = await _rows_where_in(
+            connection,
+            [payments.c.replay_key, payments.c.payment_id],
+            payments.c.replay_key,
+            replay_keys,
         )
-        return {row.replay_key: row.payment_id for row in result}
+        return {row.replay_key: row.payment_id for row in rows}
 
     # ------------------------------------------------------------ reads
 
@@ -405,6 +401,18 @@ class SqlPaymentStore:
                 )
             ).first()
             return None if row is None else await _submission(connection, row._mapping)
+
+
+async def _rows_where_in(
+    connection: AsyncConnection,
+    columns: Sequence[sa.ColumnElement[Any]],
+    key: sa.ColumnElement[str],
+    values: Sequence[str],
+) -> Sequence[sa.Row[Any]]:
+    """``SELECT columns WHERE key IN values``, skipping the query when there are no values."""
+    if not values:
+        return []
+    return (await connection.execute(sa.select(*columns).where(key.in_(values)))).all()
 
 
 async def _insert_submissions(
