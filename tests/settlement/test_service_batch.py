@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
+
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from settlement.chain.client import ChainClient
+from settlement.chain.relayer import Relayer
 from settlement.chain.stablecoin import StablecoinContract
 from settlement.domain.payments import PaymentState, SettlementMode
-from settlement.store import SqlPaymentStore
+from settlement.service import RoundReport
+from settlement.store import SqlPaymentStore, TransactionAttempt
+from settlement.windows import WindowPolicy, run_windows
 from tests.settlement.api_helpers import batch_payment, make_service
 
 pytestmark = pytest.mark.anvil
@@ -78,3 +84,58 @@ async def test_a_reused_bitmap_nonce_is_refused_at_acceptance(
     assert first.created
     assert second.conflict
     assert f"batch:{payer.address}:7 is already spent" in (second.rejection or "")
+
+
+class SimulatedCrashAfterSendError(Exception):
+    """Stands for the process dying after the batch was sent, before its receipt was read."""
+
+
+class CrashAfterSendRelayer(Relayer):
+    async def _broadcast(self, attempts: Sequence[TransactionAttempt]) -> None:
+        await super()._broadcast(attempts)
+        raise SimulatedCrashAfterSendError(attempts[0].tx_hash)
+
+
+async def test_a_restart_in_the_middle_of_a_window_settles_each_payment_once(
+    store: SqlPaymentStore, chain: ChainClient, coin: StablecoinContract, admin: LocalAccount
+) -> None:
+    payer = await funded(coin, admin, 1_000_000)
+    payee = Account.create().address
+    crashing = make_service(store, chain, coin, admin, CrashAfterSendRelayer)
+    await crashing.submit(
+        [await batch_payment(coin, payer, payee, f"r-{n}", 10 + n, n) for n in range(5)]
+    )
+    with pytest.raises(SimulatedCrashAfterSendError):
+        await crashing.settle_round(SettlementMode.BATCH)
+    # Payments accepted after the crash wait in the queue; the restart must not mix them up.
+    restarted = make_service(store, chain, coin, admin)
+    await restarted.submit([await batch_payment(coin, payer, payee, "r-late", 100, 5)])
+    (recovered,) = await restarted.reconcile()
+    assert (recovered.transactions, recovered.settled) == (1, 5)
+    late = await restarted.settle_round(SettlementMode.BATCH)
+    assert (late.transactions, late.settled) == (1, 1)
+    assert await coin.balance_of(payee) == sum(10 + n for n in range(5)) + 100
+    counts = await store.count_by_state()
+    assert counts == {(SettlementMode.BATCH, PaymentState.CONFIRMED): 6}
+
+
+async def test_windows_close_by_time_and_settle_without_an_operator(
+    store: SqlPaymentStore, chain: ChainClient, coin: StablecoinContract, admin: LocalAccount
+) -> None:
+    service = make_service(store, chain, coin, admin)
+    payer = await funded(coin, admin, 1_000)
+    payee = Account.create().address
+    await service.submit([await batch_payment(coin, payer, payee, "w-1", 42, 0)])
+    stop = asyncio.Event()
+    rounds: list[RoundReport] = []
+
+    def settled(report: RoundReport) -> None:
+        rounds.append(report)
+        stop.set()
+
+    policy = WindowPolicy(max_payments=1_000, max_wait_s=0.2)
+    await asyncio.wait_for(
+        run_windows(service, {SettlementMode.BATCH: policy}, stop, settled), timeout=30
+    )
+    assert [report.settled for report in rounds] == [1]
+    assert await coin.balance_of(payee) == 42
