@@ -91,6 +91,7 @@ async def running_service(
                     session.client,
                     relayer,
                     build_settlers(modes, token),
+                    token=token,
                     max_queued=settings.max_queued,
                 )
                 await service.reconcile()

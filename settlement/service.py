@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from settlement.chain.client import ChainClient
 from settlement.chain.relayer import MinedTransaction, Relayer
+from settlement.chain.stablecoin import StablecoinContract
 from settlement.domain.payments import SettlementMode
 from settlement.errors import PaymentRejectedError, QueueFullError
 from settlement.settlers.base import PaymentSubmission, Settler
@@ -54,10 +55,12 @@ class SettlementService:
         relayer: Relayer,
         settlers: Mapping[SettlementMode, Settler],
         *,
+        token: StablecoinContract,
         max_queued: int = DEFAULT_MAX_QUEUED,
     ) -> None:
         self.store = store
         self.client = client
+        self.token = token
         self.relayer = relayer
         self.settlers = dict(settlers)
         self.max_queued = max_queued

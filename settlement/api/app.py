@@ -12,7 +12,6 @@ import hmac
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-from eth_utils.address import is_checksum_address, to_checksum_address
 from fastapi import (
     APIRouter,
     Depends,
@@ -29,6 +28,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, g
 
 from settlement import __version__
 from settlement.api.models import (
+    BalanceOut,
     ErrorOut,
     FlushOut,
     HealthOut,
@@ -41,6 +41,7 @@ from settlement.api.models import (
     RoundOut,
     StatsOut,
 )
+from settlement.domain.addresses import to_checksummed
 from settlement.domain.payments import PaymentIntent, PaymentState, SettlementMode
 from settlement.errors import PaymentRejectedError, QueueFullError
 from settlement.service import RoundReport, SettlementService
@@ -227,15 +228,22 @@ def _submission(body: PaymentIn) -> PaymentSubmission:
 
 
 def _address(value: str, role: str, status_code: int = 400) -> str:
-    """A checksummed address; mixed case must carry a valid EIP-55 checksum."""
-    hex_part = value[2:]
-    if hex_part.lower() == hex_part or hex_part.upper() == hex_part:
-        return to_checksum_address(value)
-    if not is_checksum_address(value):
-        if status_code == 400:
-            raise PaymentRejectedError(f"{role} {value} has a wrong EIP-55 checksum")
-        raise HTTPException(status_code, detail=f"{role} {value} has a wrong EIP-55 checksum")
-    return value
+    """A checksummed address; mixed case must carry a valid EIP-55 checksum.
+
+    Body fields are refused as invalid payments (400); path parameters as malformed (422).
+    """
+    try:
+        checksummed = to_checksummed(value)
+    except ValueError:
+        reason = f"{role} {value!r} is not a 20-byte hex address"
+    else:
+        hex_part = value[2:]
+        if hex_part in (hex_part.lower(), hex_part.upper()) or value == checksummed:
+            return checksummed
+        reason = f"{role} {value} has a wrong EIP-55 checksum"
+    if status_code == 400:
+        raise PaymentRejectedError(reason)
+    raise HTTPException(status_code, detail=reason)
 
 
 def _result(outcome: AcceptOutcome, metrics: ApiMetrics, mode: str) -> PaymentResultOut:
@@ -313,6 +321,20 @@ async def flush_windows(
 # ---------------------------------------------------------------- status
 
 status_router = APIRouter(tags=["status"])
+
+
+@payments_router.get("/balances/{address}", response_model=BalanceOut)
+async def balance(address: str, service: Service) -> BalanceOut:
+    """The account's on-chain balance, and the sum of its payments still waiting to settle."""
+    account = _address(address, "address", status_code=422)
+    block_number = int(await service.client.w3.eth.block_number)
+    return BalanceOut(
+        address=account,
+        token=service.token.address,
+        balance_base_units=await service.token.balance_of(account),
+        queued_outgoing_base_units=await service.store.pending_outgoing(account),
+        block_number=block_number,
+    )
 
 
 @status_router.get("/v1/stats", response_model=StatsOut)

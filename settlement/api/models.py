@@ -148,6 +148,16 @@ class StatsOut(BaseModel):
     max_queued: int
 
 
+class BalanceOut(BaseModel):
+    """An account's stablecoin balance on chain, in base units, and what it has queued to pay."""
+
+    address: str
+    token: str
+    balance_base_units: int
+    queued_outgoing_base_units: int
+    block_number: int
+
+
 class HealthOut(BaseModel):
     status: Literal["ok", "degraded"]
     chain_id: int | None

@@ -201,6 +201,16 @@ class SqlPaymentStore:
             result = await connection.execute(query)
             return [_record(row._mapping) for row in result]
 
+    async def pending_outgoing(self, payer: str) -> int:
+        """Base units the payer has accepted but not yet settled or failed, in every mode."""
+        query = sa.select(sa.func.coalesce(sa.func.sum(payments.c.amount_base_units), 0)).where(
+            payments.c.payer == payer,
+            payments.c.state.in_([PaymentState.QUEUED.value, PaymentState.SUBMITTED.value]),
+        )
+        async with self._engine.connect() as connection:
+            total: int = (await connection.execute(query)).scalar_one()
+            return int(total)
+
     async def count_queued(self) -> int:
         query = sa.select(sa.func.count()).where(payments.c.state == PaymentState.QUEUED.value)
         async with self._engine.connect() as connection:

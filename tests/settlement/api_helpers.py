@@ -31,7 +31,7 @@ def make_service(
         SettlementMode.BATCH: BatchSettler(coin.address, coin.domain),
     }
     relayer = relayer_class(chain, relayer_account, store)
-    return SettlementService(store, chain, relayer, settlers, max_queued=max_queued)
+    return SettlementService(store, chain, relayer, settlers, token=coin, max_queued=max_queued)
 
 
 async def authorized_payment(

@@ -167,3 +167,18 @@ async def test_openapi_document_has_examples(api: httpx.AsyncClient) -> None:
     document = (await api.get("/openapi.json")).json()
     assert "/v1/payments" in document["paths"]
     assert document["components"]["schemas"]["PaymentIn"]["examples"]
+
+
+async def test_balances_show_chain_and_queued_amounts(
+    api: httpx.AsyncClient, coin: StablecoinContract, payer: LocalAccount
+) -> None:
+    payee = Account.create().address
+    body = as_json(await authorized_payment(coin, payer, payee, "bal-1", 2_500))
+    assert (await api.post("/v1/payments", json=body)).status_code == 201
+    balance = (await api.get(f"/v1/balances/{payer.address.lower()}")).json()
+    assert balance["address"] == payer.address
+    assert balance["token"] == coin.address
+    assert balance["balance_base_units"] == await coin.balance_of(payer.address)
+    assert balance["queued_outgoing_base_units"] == 2_500
+    wrong = await api.get("/v1/balances/0x1234")
+    assert wrong.status_code == 422

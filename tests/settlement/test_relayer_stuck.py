@@ -73,7 +73,9 @@ def service_with(
     store: SqlPaymentStore, chain: ChainClient, coin: StablecoinContract, relayer: Relayer
 ) -> SettlementService:
     settler = AuthorizationSettler(coin.address, coin.domain)
-    return SettlementService(store, chain, relayer, {SettlementMode.AUTHORIZATION: settler})
+    return SettlementService(
+        store, chain, relayer, {SettlementMode.AUTHORIZATION: settler}, token=coin
+    )
 
 
 async def test_a_stuck_transaction_is_replaced_and_settles_once(
