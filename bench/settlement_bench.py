@@ -30,7 +30,7 @@ from rich.table import Table
 
 from settlement.chain.anvil import EmbeddedAnvil, find_anvil_binary
 from settlement.config import Settings
-from settlement.domain.payments import PaymentState, SettlementMode
+from settlement.domain.payments import SettlementMode
 from settlement.runtime import SUPPORTED_MODES, Runtime, running_service
 from settlement.settlers.base import PaymentSubmission
 from settlement.wallet import ChainTerms, PayerWallet
@@ -236,16 +236,8 @@ async def run(
 
 async def confirmation_latencies_ms(runtime: Runtime, mode: SettlementMode) -> list[float]:
     """Acceptance to confirmation of every settled payment, from the store's timestamps."""
-    import sqlalchemy as sa  # noqa: PLC0415 - only the benchmark reads the store directly
-
-    from settlement.store.schema import payments  # noqa: PLC0415
-
-    query = sa.select(payments.c.accepted_at, payments.c.confirmed_at).where(
-        payments.c.mode == mode.value, payments.c.state == PaymentState.CONFIRMED.value
-    )
-    async with runtime.store._engine.connect() as connection:
-        rows = (await connection.execute(query)).all()
-    return [(confirmed - accepted) * 1000 for accepted, confirmed in rows]
+    timings = await runtime.store.confirmation_timings(mode)
+    return [(confirmed - accepted) * 1000 for accepted, confirmed in timings]
 
 
 def percentile(values: list[float], rank: int) -> float:

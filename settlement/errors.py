@@ -7,8 +7,7 @@ Catch ``SettlementError`` to handle them all, or a branch to handle one kind::
     │   ├── ToolNotFoundError       a binary such as anvil is not installed (run `make setup`)
     │   └── ContractsNotBuiltError  forge artifacts are missing (run `make setup`)
     ├── PaymentRejectedError        a payment is invalid and was not accepted; the reason says why
-    │   ├── SignatureError          a signature is malformed or not by the expected signer
-    │   └── DuplicatePaymentError   the idempotency key was used before for different contents
+    │   └── SignatureError          a signature is malformed or not by the expected signer
     ├── QueueFullError              too many payments wait for settlement; retry after a pause
     └── ChainError                  talking to the EVM chain failed
         ├── ChainUnavailableError   the RPC endpoint does not answer, or Anvil did not start
@@ -46,10 +45,6 @@ class PaymentRejectedError(SettlementError):
 
 class SignatureError(PaymentRejectedError):
     """A signature is malformed, or recovers to someone other than the expected signer."""
-
-
-class DuplicatePaymentError(PaymentRejectedError):
-    """An idempotency key was reused for a payment with different contents."""
 
 
 class QueueFullError(SettlementError):

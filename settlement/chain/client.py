@@ -207,7 +207,8 @@ class ChainClient:
         if to is not None:
             params["to"] = to
         if gas is None:
-            gas = await self._estimate_gas(params, decoder or RevertDecoder())
+            estimate = await self._estimate(params, decoder)
+            gas = estimate + estimate * GAS_ESTIMATE_MARGIN_PERCENT // 100
         fees = await self.fees()
         params.update(
             {
@@ -229,18 +230,13 @@ class ChainClient:
         decoder: RevertDecoder | None = None,
     ) -> int:
         """The node's gas estimate; a call that would revert raises ``ContractRevertedError``."""
-        params: TxParams = {"from": sender, "to": to, "data": data}
+        return await self._estimate({"from": sender, "to": to, "data": data}, decoder)
+
+    async def _estimate(self, params: TxParams, decoder: RevertDecoder | None) -> int:
         try:
             return int(await self.w3.eth.estimate_gas(params))
         except (ContractLogicError, Web3RPCError) as error:
             raise (decoder or RevertDecoder()).decode(_revert_data(error)) from None
-
-    async def _estimate_gas(self, params: TxParams, decoder: RevertDecoder) -> int:
-        try:
-            estimate = int(await self.w3.eth.estimate_gas(params))
-        except (ContractLogicError, Web3RPCError) as error:
-            raise decoder.decode(_revert_data(error)) from None
-        return estimate + estimate * GAS_ESTIMATE_MARGIN_PERCENT // 100
 
     async def _pending_transaction_count(self, address: ChecksumAddress) -> int:
         return int(await self.w3.eth.get_transaction_count(address, "pending"))

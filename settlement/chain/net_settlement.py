@@ -7,14 +7,12 @@ from typing import Any
 
 from eth_abi.abi import decode
 from eth_account.signers.local import LocalAccount
-from eth_typing import ChecksumAddress, HexStr
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
-from web3.contract import AsyncContract
 
 from settlement.chain.artifacts import ContractArtifact
 from settlement.chain.client import ChainClient, Receipt
-from settlement.chain.reverts import RevertDecoder
+from settlement.chain.contract import ContractAdapter, deploy_contract
 from settlement.domain.messages import SignedMessage, TransferAuthorization
 
 NET_SETTLEMENT_ARTIFACT = "NetSettlement"
@@ -22,18 +20,8 @@ OPERATOR_ROLE = keccak(text="OPERATOR_ROLE")
 DEFAULT_WITHDRAWAL_DELAY_S = 3_600
 
 
-class NetSettlementContract:
+class NetSettlementContract(ContractAdapter):
     """Calls and transactions on one deployed NetSettlement."""
-
-    def __init__(
-        self, client: ChainClient, artifact: ContractArtifact, address: str, *extra_abis: Any
-    ) -> None:
-        self.client = client
-        self.address: ChecksumAddress = to_checksum_address(address)
-        self.decoder = RevertDecoder(artifact.abi, *extra_abis)
-        self._contract: AsyncContract = client.w3.eth.contract(
-            address=self.address, abi=artifact.abi
-        )
 
     @classmethod
     async def deploy(
@@ -46,15 +34,9 @@ class NetSettlementContract:
         token_abi: list[dict[str, Any]] | None = None,
     ) -> NetSettlementContract:
         """Deploy with ``admin`` as admin and operator."""
-        factory = client.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
-        data = factory.constructor(
-            to_checksum_address(token), admin.address, withdrawal_delay_s
-        ).data_in_transaction
-        receipt = await client.send_transaction(
-            admin, to=None, data=data, decoder=RevertDecoder(artifact.abi)
+        address, _ = await deploy_contract(
+            client, artifact, admin, to_checksum_address(token), admin.address, withdrawal_delay_s
         )
-        address = receipt.raw["contractAddress"]
-        assert address is not None, "a contract creation receipt always carries the address"
         contract = cls(client, artifact, address, *([token_abi] if token_abi else []))
         await contract._send(admin, "grantRole", OPERATOR_ROLE, admin.address)
         return contract
@@ -120,18 +102,3 @@ class NetSettlementContract:
             list(proof),
         )
         return bool(decode(["bool"], raw)[0])
-
-    def encode(self, function: str, *args: Any) -> HexStr:
-        return HexStr(self._contract.encode_abi(function, args=list(args)))
-
-    async def _send(self, sender: LocalAccount, function: str, *args: Any) -> Receipt:
-        return await self.client.send_transaction(
-            sender, to=self.address, data=self.encode(function, *args), decoder=self.decoder
-        )
-
-    async def _read(self, function: str, *args: Any) -> bytes:
-        return await self.client.call(self.address, self.encode(function, *args), self.decoder)
-
-    async def _read_uint(self, function: str, *args: Any) -> int:
-        (value,) = decode(["uint256"], await self._read(function, *args))
-        return int(value)

@@ -171,12 +171,12 @@ class Relayer:
         mined_now = await self._find_mined(
             [_InFlight(s.submission_id, s.nonce, list(s.attempts), None) for s in pending]
         )
+        unmined = [s for s in pending if s.submission_id not in mined_now]
+        mined_nonces = await self._mined_nonces({s.sender for s in unmined})
         abandoned: list[int] = []
         to_watch: list[_InFlight] = []
-        for submission in pending:
-            if submission.submission_id in mined_now:
-                continue
-            if submission.nonce < await self._mined_nonce(submission.sender):
+        for submission in unmined:
+            if submission.nonce < mined_nonces[submission.sender]:
                 # The nonce was spent by a transaction this store never recorded.
                 await self.store.abandon_submission(
                     submission.submission_id, SubmissionState.DROPPED
@@ -354,8 +354,16 @@ class Relayer:
         while await self.client.w3.eth.block_number < target:  # noqa: ASYNC110 - polls the chain
             await asyncio.sleep(RECEIPT_POLL_INTERVAL_S)
 
-    async def _mined_nonce(self, sender: str) -> int:
-        return int(await self.client.w3.eth.get_transaction_count(sender, "latest"))  # type: ignore[arg-type]
+    async def _mined_nonces(self, senders: set[str]) -> dict[str, int]:
+        """Each sender's count of mined transactions, in one JSON-RPC batch."""
+        ordered = sorted(senders)
+        responses = await self.client.batch_request(
+            [("eth_getTransactionCount", [sender, "latest"]) for sender in ordered]
+        )
+        return {
+            sender: int(response["result"], 16)
+            for sender, response in zip(ordered, responses, strict=True)
+        }
 
 
 def _mined(submission_id: int, tx_hash: str, receipt: dict[str, Any]) -> MinedTransaction:

@@ -7,14 +7,12 @@ from typing import Any
 
 from eth_abi.abi import decode
 from eth_account.signers.local import LocalAccount
-from eth_typing import ChecksumAddress, HexStr
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
-from web3.contract import AsyncContract
 
 from settlement.chain.artifacts import ContractArtifact
 from settlement.chain.client import ChainClient, Receipt
-from settlement.chain.reverts import RevertDecoder
+from settlement.chain.contract import ContractAdapter, deploy_contract
 from settlement.domain.eip712 import Eip712Domain
 from settlement.domain.messages import (
     CancelAuthorization,
@@ -44,17 +42,12 @@ class TokenIdentity:
     symbol: str = "RUSD"
 
 
-class StablecoinContract:
+class StablecoinContract(ContractAdapter):
     """Calls and transactions on one deployed stablecoin."""
 
     def __init__(self, client: ChainClient, artifact: ContractArtifact, address: str, name: str):
-        self.client = client
-        self.address: ChecksumAddress = to_checksum_address(address)
+        super().__init__(client, artifact, address)
         self.domain = Eip712Domain(name, EIP712_VERSION, client.chain_id, self.address)
-        self.decoder = RevertDecoder(artifact.abi)
-        self._contract: AsyncContract = client.w3.eth.contract(
-            address=self.address, abi=artifact.abi
-        )
 
     @classmethod
     async def deploy(
@@ -66,15 +59,9 @@ class StablecoinContract:
     ) -> tuple[StablecoinContract, Receipt]:
         """Deploy a new stablecoin with ``admin`` holding the default admin role."""
         identity = identity or TokenIdentity()
-        factory = client.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
-        data = factory.constructor(
-            identity.name, identity.symbol, admin.address
-        ).data_in_transaction
-        receipt = await client.send_transaction(
-            admin, to=None, data=data, decoder=RevertDecoder(artifact.abi)
+        address, receipt = await deploy_contract(
+            client, artifact, admin, identity.name, identity.symbol, admin.address
         )
-        address = receipt.raw["contractAddress"]
-        assert address is not None, "a contract creation receipt always carries the address"
         return cls(client, artifact, address, identity.name), receipt
 
     @classmethod
@@ -183,23 +170,6 @@ class StablecoinContract:
             to_checksum_address(payee),
             amount_base_units,
         )
-
-    # ------------------------------------------------------------ plumbing
-
-    def encode(self, function: str, *args: Any) -> HexStr:
-        return HexStr(self._contract.encode_abi(function, args=list(args)))
-
-    async def _send(self, sender: LocalAccount, function: str, *args: Any) -> Receipt:
-        return await self.client.send_transaction(
-            sender, to=self.address, data=self.encode(function, *args), decoder=self.decoder
-        )
-
-    async def _read(self, function: str, *args: Any) -> bytes:
-        return await self.client.call(self.address, self.encode(function, *args), self.decoder)
-
-    async def _read_uint(self, function: str, *args: Any) -> int:
-        (value,) = decode(["uint256"], await self._read(function, *args))
-        return int(value)
 
 
 def _signature_overload(function: str) -> str:

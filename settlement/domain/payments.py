@@ -1,7 +1,6 @@
 """Payments: who pays whom how much, under which idempotency key, and where each one stands.
 
-A payment moves through explicit states. Every state change goes through ``transition``, which
-refuses the moves that would let a payment be settled twice or vanish::
+A payment moves through explicit states::
 
     RECEIVED -> VERIFIED -> QUEUED -> SUBMITTED -> CONFIRMED
         |           |          |          |  ^
@@ -9,9 +8,12 @@ refuses the moves that would let a payment be settled twice or vanish::
                                ^          |  |
                                +----------+  +-- a transaction replaced or dropped: back to QUEUED
 
-A payment is CONFIRMED only once its transaction has the configured confirmation depth; a payment
-whose transaction vanished (dropped, or reorganised away) returns to QUEUED and is settled again,
-once, because the on-chain nonce or voucher it carries can be spent only once.
+RECEIVED and VERIFIED are the stages of acceptance, in memory: a payment is stored once verified,
+as QUEUED, so a refused one leaves no trace. The store makes every later move with a conditional
+update (``... WHERE state = <the state it must come from>``), so no move can skip a state or undo a
+final one. A payment is CONFIRMED only once its transaction has the configured confirmation
+depth; a payment whose transaction vanished (dropped, or reorganised away) returns to QUEUED and
+is settled again, once, because the on-chain nonce or voucher it carries can be spent only once.
 """
 
 from __future__ import annotations
@@ -58,27 +60,6 @@ class PaymentState(StrEnum):
     SUBMITTED = "submitted"
     CONFIRMED = "confirmed"
     FAILED = "failed"
-
-
-ALLOWED_TRANSITIONS: dict[PaymentState, frozenset[PaymentState]] = {
-    PaymentState.RECEIVED: frozenset({PaymentState.VERIFIED, PaymentState.FAILED}),
-    PaymentState.VERIFIED: frozenset({PaymentState.QUEUED, PaymentState.FAILED}),
-    PaymentState.QUEUED: frozenset({PaymentState.SUBMITTED, PaymentState.FAILED}),
-    PaymentState.SUBMITTED: frozenset(
-        {PaymentState.CONFIRMED, PaymentState.FAILED, PaymentState.QUEUED}
-    ),
-    PaymentState.CONFIRMED: frozenset(),
-    PaymentState.FAILED: frozenset(),
-}
-TERMINAL_STATES = frozenset({PaymentState.CONFIRMED, PaymentState.FAILED})
-
-
-def transition(current: PaymentState, target: PaymentState) -> PaymentState:
-    """``target`` if the move is allowed; an ``AssertionError`` otherwise, since it means a bug."""
-    assert target in ALLOWED_TRANSITIONS[current], (
-        f"illegal payment transition {current} -> {target}"
-    )
-    return target
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from settlement.settlers.base import (
     Settler,
     hex_bytes,
     instrument_field,
+    require_time_to_settle,
 )
 from settlement.store import NewPayment, PaymentOutcome, PaymentRecord
 
@@ -29,8 +30,6 @@ TRANSFER_WITH_AUTHORIZATION = function_signature_to_4byte_selector(
 )
 # Measured at 75-93k; the limit leaves room for a payee's first balance slot and cold accounts.
 AUTHORIZATION_GAS_LIMIT = 150_000
-# An authorization must stay valid long enough to be settled after it is accepted.
-MIN_REMAINING_VALIDITY_S = 30
 
 
 def authorization_from(
@@ -98,11 +97,7 @@ def check_validity_window(valid_after: int, valid_before: int, chain_time: int) 
         raise PaymentRejectedError(
             f"authorization is not valid yet: valid after {valid_after}, chain time {chain_time}"
         )
-    if valid_before < chain_time + MIN_REMAINING_VALIDITY_S:
-        raise PaymentRejectedError(
-            f"authorization expires at {valid_before}, too soon to settle "
-            f"(chain time {chain_time}, at least {MIN_REMAINING_VALIDITY_S} s needed)"
-        )
+    require_time_to_settle("authorization", valid_before, chain_time)
 
 
 def encode_transfer_with_authorization(signed: SignedMessage[TransferAuthorization]) -> HexStr:

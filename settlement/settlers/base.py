@@ -75,6 +75,19 @@ def hex_bytes(instrument: Mapping[str, Any], name: str, length: int | None = Non
     return raw
 
 
+# A signed payment must stay valid long enough to be settled after it is accepted.
+MIN_REMAINING_VALIDITY_S = 30
+
+
+def require_time_to_settle(what: str, valid_before: int, chain_time: int) -> None:
+    """Refuse a payment that would expire before a settlement window could close on it."""
+    if valid_before < chain_time + MIN_REMAINING_VALIDITY_S:
+        raise PaymentRejectedError(
+            f"{what} expires at {valid_before}, too soon to settle "
+            f"(chain time {chain_time}, at least {MIN_REMAINING_VALIDITY_S} s needed)"
+        )
+
+
 class Settler(ABC):
     """Verifies, plans and interprets the settlement of one mode's payments."""
 

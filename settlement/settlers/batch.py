@@ -22,13 +22,13 @@ from settlement.domain.eip712 import Eip712Domain, compact_signature, keccak256
 from settlement.domain.messages import BatchPayment, SignedMessage
 from settlement.domain.payments import SettlementMode
 from settlement.errors import PaymentRejectedError
-from settlement.settlers.authorization import MIN_REMAINING_VALIDITY_S
 from settlement.settlers.base import (
     PaymentSubmission,
     PlannedTransaction,
     Settler,
     hex_bytes,
     instrument_field,
+    require_time_to_settle,
 )
 from settlement.store import NewPayment, PaymentOutcome, PaymentRecord
 
@@ -93,11 +93,7 @@ class BatchSettler(Settler):
         signed = batch_payment_from(
             intent.payer, intent.payee, intent.amount_base_units, submission.instrument
         )
-        if signed.message.valid_before < chain_time + MIN_REMAINING_VALIDITY_S:
-            raise PaymentRejectedError(
-                f"payment expires at {signed.message.valid_before}, too soon to settle "
-                f"(chain time {chain_time})"
-            )
+        require_time_to_settle("payment", signed.message.valid_before, chain_time)
         signed.verify(self.domain)
         replay_key = f"batch:{intent.payer}:{signed.message.nonce}"
         return self.new_payment(submission, replay_key, started)

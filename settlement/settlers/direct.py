@@ -49,20 +49,20 @@ class DirectSettler(Settler):
     def verify(self, submission: PaymentSubmission, chain_time: int) -> NewPayment:
         started = time.thread_time_ns()
         raw = hex_bytes(submission.instrument, "raw_transaction")
-        presigned = self.decode(raw)
+        fields = self._checked_fields(raw)
         intent = submission.intent
-        if presigned.sender != intent.payer:
+        sender = _recover_sender(fields)
+        if sender != intent.payer:
             raise PaymentRejectedError(
-                f"transaction is signed by {presigned.sender}, not the payer {intent.payer}"
+                f"transaction is signed by {sender}, not the payer {intent.payer}"
             )
-        fields = rlp.decode(raw[1:])
         if fields[7] != transfer_calldata(intent.payee, intent.amount_base_units):
             raise PaymentRejectedError("transaction does not transfer the amount to the payee")
-        replay_key = f"direct:{intent.payer}:{presigned.nonce}"
+        replay_key = f"direct:{intent.payer}:{_uint(fields[1])}"
         return self.new_payment(submission, replay_key, started)
 
-    def decode(self, raw: bytes) -> PresignedTransaction:
-        """Check an EIP-1559 token transaction's envelope and recover its sender."""
+    def _checked_fields(self, raw: bytes) -> list[bytes]:
+        """The RLP fields of an EIP-1559 transaction calling the token with no ether."""
         if not 0 < len(raw) <= MAX_RAW_TRANSACTION_BYTES or raw[0] != EIP1559_TYPE:
             raise PaymentRejectedError("raw_transaction must be an EIP-1559 (type 2) transaction")
         try:
@@ -71,57 +71,56 @@ class DirectSettler(Settler):
             raise PaymentRejectedError("raw_transaction is not valid RLP") from None
         if not isinstance(fields, list) or len(fields) != EIP1559_FIELDS:
             raise PaymentRejectedError("raw_transaction does not have the 12 EIP-1559 fields")
-        chain_id, nonce, gas, to, value = (
-            _uint(fields[0]),
-            _uint(fields[1]),
-            _uint(fields[4]),
-            fields[5],
-            _uint(fields[6]),
-        )
+        chain_id, gas, to, value = _uint(fields[0]), _uint(fields[4]), fields[5], _uint(fields[6])
         if chain_id != self.chain_id:
             raise PaymentRejectedError(f"transaction is for chain {chain_id}, not {self.chain_id}")
         if to != bytes.fromhex(self.token[2:]) or value != 0:
             raise PaymentRejectedError("transaction must call the stablecoin and send no ether")
         if gas > MAX_DIRECT_GAS:
             raise PaymentRejectedError(f"transaction gas limit {gas} is above {MAX_DIRECT_GAS}")
-        signing_hash = keccak256(bytes([EIP1559_TYPE]) + rlp.encode(fields[:UNSIGNED_FIELDS]))
-        signature = (
-            _uint(fields[10]).to_bytes(32, "big")
-            + _uint(fields[11]).to_bytes(32, "big")
-            + bytes([_uint(fields[9]) + 27])
-        )
-        try:
-            sender = recover_address_bytes(signing_hash, signature)
-        except SignatureError as error:
-            raise PaymentRejectedError(f"raw_transaction signature: {error}") from None
-        return PresignedTransaction(
-            raw=raw,
-            sender=to_checksum_address(sender),
-            nonce=nonce,
-            tx_hash="0x" + keccak256(raw).hex(),
-        )
+        return fields
 
     def plan(self, payments: Sequence[PaymentRecord]) -> list[PlannedTransaction]:
-        planned = []
-        for record in payments:
-            raw = hex_bytes(record.instrument, "raw_transaction")
-            planned.append(
-                PlannedTransaction(
-                    to=self.token,
-                    data=HexStr(
-                        "0x" + transfer_calldata(record.payee, record.amount_base_units).hex()
-                    ),
-                    gas=MAX_DIRECT_GAS,
-                    payment_ids=[record.payment_id],
-                    presigned=self.decode(raw),
-                )
+        return [
+            PlannedTransaction(
+                to=self.token,
+                data=HexStr("0x" + transfer_calldata(record.payee, record.amount_base_units).hex()),
+                gas=MAX_DIRECT_GAS,
+                payment_ids=[record.payment_id],
+                presigned=_presigned(record),
             )
-        return planned
+            for record in payments
+        ]
 
     def outcomes(
         self, planned_payment_ids: Sequence[str], mined: MinedTransaction
     ) -> list[PaymentOutcome]:
         return [PaymentOutcome(payment_id, settled=True) for payment_id in planned_payment_ids]
+
+
+def _recover_sender(fields: list[bytes]) -> str:
+    signing_hash = keccak256(bytes([EIP1559_TYPE]) + rlp.encode(fields[:UNSIGNED_FIELDS]))
+    signature = (
+        _uint(fields[10]).to_bytes(32, "big")
+        + _uint(fields[11]).to_bytes(32, "big")
+        + bytes([_uint(fields[9]) + 27])
+    )
+    try:
+        return to_checksum_address(recover_address_bytes(signing_hash, signature))
+    except SignatureError as error:
+        raise PaymentRejectedError(f"raw_transaction signature: {error}") from None
+
+
+def _presigned(record: PaymentRecord) -> PresignedTransaction:
+    """The stored transaction, checked at acceptance: its signer is the payer, so settling needs
+    no second signature recovery, only the nonce and the hash."""
+    raw = hex_bytes(record.instrument, "raw_transaction")
+    return PresignedTransaction(
+        raw=raw,
+        sender=to_checksum_address(record.payer),
+        nonce=_uint(rlp.decode(raw[1:])[1]),
+        tx_hash="0x" + keccak256(raw).hex(),
+    )
 
 
 def _uint(value: bytes) -> int:

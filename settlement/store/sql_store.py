@@ -63,6 +63,8 @@ class SqlPaymentStore:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        # The migration versions this process applied when it opened the store.
+        self.applied_migrations: list[int] = []
         dialect = engine.dialect.name
         self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
 
@@ -76,7 +78,7 @@ class SqlPaymentStore:
         store = cls(engine)
         try:
             async with engine.begin() as connection:
-                await migrate(connection)
+                store.applied_migrations = await migrate(connection)
         except (OSError, sa.exc.OperationalError) as error:
             await engine.dispose()
             raise ConfigurationError(f"cannot open database {url!r}: {error.args[0]}") from None
@@ -227,6 +229,16 @@ class SqlPaymentStore:
         async with self._engine.connect() as connection:
             result = await connection.execute(query)
             return {SettlementMode(mode): (count, oldest) for mode, count, oldest in result}
+
+    async def confirmation_timings(self, mode: SettlementMode) -> list[tuple[float, float]]:
+        """(accepted_at, confirmed_at) of each confirmed payment of ``mode``: its latencies."""
+        query = sa.select(payments.c.accepted_at, payments.c.confirmed_at).where(
+            payments.c.mode == mode.value, payments.c.state == PaymentState.CONFIRMED.value
+        )
+        async with self._engine.connect() as connection:
+            return [
+                (accepted, confirmed) for accepted, confirmed in await connection.execute(query)
+            ]
 
     async def count_by_state(self) -> dict[tuple[SettlementMode, PaymentState], int]:
         query = sa.select(payments.c.mode, payments.c.state, sa.func.count()).group_by(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 from eth_account import Account
@@ -18,6 +19,7 @@ from settlement.store import (
     SubmissionState,
     TransactionAttempt,
 )
+from settlement.store.migrations import MIGRATIONS
 
 PAYER = Account.from_key(b"\x01" * 32).address
 PAYEE = Account.from_key(b"\x02" * 32).address
@@ -211,6 +213,14 @@ async def test_migrations_are_applied_once(database_url: str) -> None:
     await first.close()
     second = await SqlPaymentStore.open(database_url)
     await second.close()
+    assert set(first.applied_migrations) <= {migration.version for migration in MIGRATIONS}
+    assert second.applied_migrations == []
+
+
+async def test_a_new_database_gets_every_migration_in_order(tmp_path: Path) -> None:
+    store = await SqlPaymentStore.open(f"sqlite:///{tmp_path / 'new.db'}")
+    await store.close()
+    assert store.applied_migrations == [migration.version for migration in MIGRATIONS]
 
 
 async def test_a_store_belongs_to_one_chain_and_token(store: SqlPaymentStore) -> None:

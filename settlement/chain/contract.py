@@ -1,0 +1,63 @@
+"""What every deployed-contract adapter shares: deployment, encoding, sends and reads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eth_abi.abi import decode
+from eth_account.signers.local import LocalAccount
+from eth_typing import ChecksumAddress, HexStr
+from eth_utils.address import to_checksum_address
+from web3.contract import AsyncContract
+
+from settlement.chain.artifacts import ContractArtifact
+from settlement.chain.client import ChainClient, Receipt
+from settlement.chain.reverts import RevertDecoder
+
+
+async def deploy_contract(
+    client: ChainClient, artifact: ContractArtifact, deployer: LocalAccount, *arguments: Any
+) -> tuple[ChecksumAddress, Receipt]:
+    """Deploy ``artifact`` with constructor ``arguments``; its address and the receipt."""
+    factory = client.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
+    data = factory.constructor(*arguments).data_in_transaction
+    receipt = await client.send_transaction(
+        deployer, to=None, data=data, decoder=RevertDecoder(artifact.abi)
+    )
+    address = receipt.raw["contractAddress"]
+    assert address is not None, "a contract creation receipt always carries the address"
+    return to_checksum_address(address), receipt
+
+
+class ContractAdapter:
+    """One deployed contract: encode calls by ABI, send them, read views, decode reverts."""
+
+    def __init__(
+        self,
+        client: ChainClient,
+        artifact: ContractArtifact,
+        address: str,
+        *extra_error_abis: list[dict[str, Any]],
+    ) -> None:
+        self.client = client
+        self.address: ChecksumAddress = to_checksum_address(address)
+        # Errors of contracts this one calls (the token, for example) decode too.
+        self.decoder = RevertDecoder(artifact.abi, *extra_error_abis)
+        self._contract: AsyncContract = client.w3.eth.contract(
+            address=self.address, abi=artifact.abi
+        )
+
+    def encode(self, function: str, *args: Any) -> HexStr:
+        return HexStr(self._contract.encode_abi(function, args=list(args)))
+
+    async def _send(self, sender: LocalAccount, function: str, *args: Any) -> Receipt:
+        return await self.client.send_transaction(
+            sender, to=self.address, data=self.encode(function, *args), decoder=self.decoder
+        )
+
+    async def _read(self, function: str, *args: Any) -> bytes:
+        return await self.client.call(self.address, self.encode(function, *args), self.decoder)
+
+    async def _read_uint(self, function: str, *args: Any) -> int:
+        (value,) = decode(["uint256"], await self._read(function, *args))
+        return int(value)
