@@ -42,6 +42,12 @@ class Settings(BaseSettings):
     token_address: str | None = Field(
         default=None, description="An already deployed stablecoin; by default one is deployed"
     )
+    channels_address: str | None = Field(
+        default=None, description="An already deployed PaymentChannels; by default one is deployed"
+    )
+    net_address: str | None = Field(
+        default=None, description="An already deployed NetSettlement; by default one is deployed"
+    )
     confirmations: int = Field(default=1, ge=1, le=64)
     window_max_payments: int = Field(default=1_000, ge=1, le=100_000)
     window_max_wait_s: float = Field(default=2.0, gt=0, le=3600)

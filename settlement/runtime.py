@@ -9,20 +9,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from settlement.chain.artifacts import load_artifact
+from settlement.chain.net_settlement import NET_SETTLEMENT_ARTIFACT, NetSettlementContract
+from settlement.chain.payment_channels import PAYMENT_CHANNELS_ARTIFACT, PaymentChannelsContract
 from settlement.chain.relayer import Relayer
 from settlement.chain.session import ChainSession, open_chain
 from settlement.chain.stablecoin import STABLECOIN_ARTIFACT, Role, StablecoinContract
 from settlement.config import Settings
 from settlement.domain.payments import SettlementMode
-from settlement.errors import ConfigurationError
+from settlement.escrow import EscrowDesk
 from settlement.service import SettlementService
 from settlement.settlers.authorization import AuthorizationSettler
 from settlement.settlers.base import Settler
 from settlement.settlers.batch import BatchSettler
+from settlement.settlers.channel import ChannelSettler
 from settlement.settlers.direct import DirectSettler
+from settlement.settlers.net import NetSettler
 from settlement.store import SqlPaymentStore
 
-SUPPORTED_MODES = (SettlementMode.DIRECT, SettlementMode.AUTHORIZATION, SettlementMode.BATCH)
+SUPPORTED_MODES = tuple(SettlementMode)
 # Enough for a local fleet's funding; a real deployment configures its minters itself.
 EMBEDDED_MINT_ALLOWANCE_BASE_UNITS = 10**15
 
@@ -33,12 +37,23 @@ class Runtime:
     store: SqlPaymentStore
     token: StablecoinContract
     service: SettlementService
+    escrow: EscrowDesk
     database_url: str
 
 
+@dataclass(frozen=True)
+class Contracts:
+    """The deployed contracts a service settles through; escrows only for the modes using them."""
+
+    token: StablecoinContract
+    channels: PaymentChannelsContract | None = None
+    net: NetSettlementContract | None = None
+
+
 def build_settlers(
-    modes: Iterable[SettlementMode], token: StablecoinContract
+    modes: Iterable[SettlementMode], contracts: Contracts, store: SqlPaymentStore
 ) -> dict[SettlementMode, Settler]:
+    token = contracts.token
     settlers: dict[SettlementMode, Settler] = {}
     for mode in modes:
         if mode is SettlementMode.DIRECT:
@@ -47,11 +62,12 @@ def build_settlers(
             settlers[mode] = AuthorizationSettler(token.address, token.domain)
         elif mode is SettlementMode.BATCH:
             settlers[mode] = BatchSettler(token.address, token.domain)
+        elif mode is SettlementMode.CHANNEL:
+            assert contracts.channels is not None, "channel mode needs the channel contract"
+            settlers[mode] = ChannelSettler(contracts.channels, store)
         else:
-            raise ConfigurationError(
-                f"mode {mode.value!r} is not available yet; choose from "
-                + ", ".join(m.value for m in SUPPORTED_MODES)
-            )
+            assert contracts.net is not None, "net mode needs the net-settlement contract"
+            settlers[mode] = NetSettler(contracts.net, store)
     return settlers
 
 
@@ -66,6 +82,36 @@ async def attach_or_deploy_token(session: ChainSession, settings: Settings) -> S
     await token.grant_role(operator, Role.PAUSER, operator.address)
     await token.grant_role(operator, Role.BLOCKLISTER, operator.address)
     return token
+
+
+async def attach_or_deploy_escrows(
+    session: ChainSession,
+    settings: Settings,
+    token: StablecoinContract,
+    modes: Iterable[SettlementMode],
+) -> Contracts:
+    """The channel and net contracts the modes need: configured ones, else new deployments."""
+    modes = set(modes)
+    channels = net = None
+    if SettlementMode.CHANNEL in modes:
+        artifact = load_artifact(settings.contracts_dir, PAYMENT_CHANNELS_ARTIFACT)
+        if settings.channels_address:
+            channels = PaymentChannelsContract(
+                session.client, artifact, settings.channels_address, token.abi
+            )
+        else:
+            channels = await PaymentChannelsContract.deploy(
+                session.client, artifact, session.operator, token.address, token_abi=token.abi
+            )
+    if SettlementMode.NET in modes:
+        artifact = load_artifact(settings.contracts_dir, NET_SETTLEMENT_ARTIFACT)
+        if settings.net_address:
+            net = NetSettlementContract(session.client, artifact, settings.net_address, token.abi)
+        else:
+            net = await NetSettlementContract.deploy(
+                session.client, artifact, session.operator, token.address, token_abi=token.abi
+            )
+    return Contracts(token, channels, net)
 
 
 @asynccontextmanager
@@ -83,6 +129,7 @@ async def running_service(
                 await store.bind_to_chain(
                     session.client.chain_id, genesis["hash"].to_0x_hex(), token.address
                 )
+                contracts = await attach_or_deploy_escrows(session, settings, token, modes)
                 relayer = Relayer(
                     session.client, session.operator, store, confirmations=settings.confirmations
                 )
@@ -90,11 +137,14 @@ async def running_service(
                     store,
                     session.client,
                     relayer,
-                    build_settlers(modes, token),
+                    build_settlers(modes, contracts, store),
                     token=token,
                     max_queued=settings.max_queued,
                 )
+                escrow = EscrowDesk(
+                    token, store, session.operator, contracts.channels, contracts.net
+                )
                 await service.reconcile()
-                yield Runtime(session, store, token, service, database_url)
+                yield Runtime(session, store, token, service, escrow, database_url)
             finally:
                 await store.close()

@@ -23,6 +23,7 @@ from settlement.store import (
     Completion,
     NewPayment,
     PaymentOutcome,
+    PaymentRecord,
     SqlPaymentStore,
     SubmissionState,
 )
@@ -72,18 +73,29 @@ class SettlementService:
         """Verify and accept payments; one outcome per submission, in order."""
         await self._refuse_when_full(len(submissions))
         chain_time = await self._current_chain_time()
-        verified: list[NewPayment] = []
-        outcomes: dict[int, AcceptOutcome] = {}
+        verified: dict[int, NewPayment] = {}
+        rejections: dict[int, str] = {}
         for index, submission in enumerate(submissions):
             try:
-                verified.append(self._settler(submission.mode).verify(submission, chain_time))
+                verified[index] = self._settler(submission.mode).verify(submission, chain_time)
             except PaymentRejectedError as rejection:
-                payment_id = "0x" + submission.intent.payment_id.hex()
-                outcomes[index] = AcceptOutcome(payment_id, None, rejection=str(rejection))
-        stored = iter(await self.store.accept(verified))
+                rejections[index] = str(rejection)
+        refused: dict[str, str] = {}
+        for mode, group in _by_mode(list(verified.values())).items():
+            refused.update(await self.settlers[mode].admit(group))
+        for index, payment in verified.items():
+            if payment.payment_id in refused:
+                rejections[index] = refused[payment.payment_id]
+        stored = iter(
+            await self.store.accept([p for i, p in verified.items() if i not in rejections])
+        )
         return [
-            outcomes[index] if index in outcomes else next(stored)
-            for index in range(len(submissions))
+            AcceptOutcome(
+                "0x" + submission.intent.payment_id.hex(), None, rejection=rejections[index]
+            )
+            if index in rejections
+            else next(stored)
+            for index, submission in enumerate(submissions)
         ]
 
     async def settle_round(self, mode: SettlementMode) -> RoundReport:
@@ -95,8 +107,16 @@ class SettlementService:
         report = RoundReport(mode)
         if not leased:
             return report
-        planned = settler.plan(leased)
         try:
+            prepared = await settler.prepare(leased)
+            await self._fail_refused(prepared.refused, report)
+            ready = {record.payment_id for record in prepared.ready}
+            handled = ready | {outcome.payment_id for outcome in prepared.refused}
+            await self.store.release_leases(
+                [record.payment_id for record in leased if record.payment_id not in handled],
+                self.lease_owner,
+            )
+            planned = settler.plan(prepared.ready)
             mined = await self.relayer.submit_many(mode, planned, self.lease_owner)
         except BaseException:
             # Payments the round did not get to record are still queued: free them now rather
@@ -105,9 +125,13 @@ class SettlementService:
                 [record.payment_id for record in leased], self.lease_owner
             )
             raise
+        records = {record.payment_id: record for record in leased}
         await self._record_mined(
             settler,
-            [(each.payment_ids, result) for each, result in zip(planned, mined, strict=True)],
+            [
+                ([records[payment_id] for payment_id in each.payment_ids], result)
+                for each, result in zip(planned, mined, strict=True)
+            ],
             report,
         )
         return report
@@ -118,32 +142,32 @@ class SettlementService:
         reports: dict[SettlementMode, RoundReport] = {}
         for submission, mined in mined_submissions:
             report = reports.setdefault(submission.mode, RoundReport(submission.mode))
-            await self._record_mined(
-                self._settler(submission.mode), [(submission.payment_ids, mined)], report
-            )
+            records = await self.store.records(submission.payment_ids)
+            planned = [records[payment_id] for payment_id in submission.payment_ids]
+            await self._record_mined(self._settler(submission.mode), [(planned, mined)], report)
         return list(reports.values())
 
     async def _record_mined(
         self,
         settler: Settler,
-        results: Sequence[tuple[Sequence[str], MinedTransaction]],
+        results: Sequence[tuple[Sequence[PaymentRecord], MinedTransaction]],
         report: RoundReport,
     ) -> None:
         completions: list[Completion] = []
-        for payment_ids, mined in results:
+        for planned, mined in results:
             report.transactions += 1
             report.mined.append(mined)
             if not mined.succeeded and settler.requeue_on_revert:
                 # Nothing moved, and nothing was wrong with the payments: queue them again.
                 await self.store.abandon_submission(mined.submission_id, SubmissionState.REVERTED)
-                report.requeued += len(payment_ids)
+                report.requeued += len(planned)
                 continue
             outcomes = (
-                settler.outcomes(payment_ids, mined)
+                settler.outcomes(planned, mined)
                 if mined.succeeded
                 else [
-                    PaymentOutcome(payment_id, settled=False, failure_reason=REVERTED_REASON)
-                    for payment_id in payment_ids
+                    PaymentOutcome(record.payment_id, settled=False, failure_reason=REVERTED_REASON)
+                    for record in planned
                 ]
             )
             completions.append(
@@ -159,6 +183,15 @@ class SettlementService:
             report.settled += sum(outcome.settled for outcome in outcomes)
             report.failed += sum(not outcome.settled for outcome in outcomes)
         await self.store.complete_submissions(completions)
+
+    async def _fail_refused(self, refused: Sequence[PaymentOutcome], report: RoundReport) -> None:
+        """Fail, each with its reason, the leased payments a settler found can never settle."""
+        by_reason: dict[str, list[str]] = {}
+        for outcome in refused:
+            by_reason.setdefault(outcome.failure_reason or "refused", []).append(outcome.payment_id)
+        for reason, payment_ids in by_reason.items():
+            await self.store.fail_queued(payment_ids, reason)
+        report.failed += len(refused)
 
     def _settler(self, mode: SettlementMode) -> Settler:
         settler = self.settlers.get(mode)
@@ -177,3 +210,10 @@ class SettlementService:
             self._chain_time_read_at = time.monotonic()
         # Between reads the chain's clock advances with ours.
         return self._chain_time + int(time.monotonic() - self._chain_time_read_at)
+
+
+def _by_mode(payments: Sequence[NewPayment]) -> dict[SettlementMode, list[NewPayment]]:
+    groups: dict[SettlementMode, list[NewPayment]] = {}
+    for payment in payments:
+        groups.setdefault(payment.mode, []).append(payment)
+    return groups

@@ -27,6 +27,8 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 
 from settlement import __version__
+from settlement.api.escrow_routes import escrow_router
+from settlement.api.inputs import checked_address
 from settlement.api.models import (
     BalanceOut,
     ErrorOut,
@@ -41,9 +43,9 @@ from settlement.api.models import (
     RoundOut,
     StatsOut,
 )
-from settlement.domain.addresses import to_checksummed
 from settlement.domain.payments import PaymentIntent, PaymentState, SettlementMode
 from settlement.errors import PaymentRejectedError, QueueFullError
+from settlement.escrow import EscrowDesk
 from settlement.service import RoundReport, SettlementService
 from settlement.settlers.base import PaymentSubmission
 from settlement.store import AcceptOutcome, PaymentRecord
@@ -81,8 +83,13 @@ class ApiMetrics:
         self.gas.labels(mode).inc(sum(mined.gas_used for mined in report.mined))
 
 
-def create_app(service: SettlementService, operator_api_key: str | None) -> FastAPI:
-    """The app around a running service; without an operator key the operator routes refuse."""
+def create_app(
+    service: SettlementService, operator_api_key: str | None, escrow: EscrowDesk | None = None
+) -> FastAPI:
+    """The app around a running service; without an operator key the operator routes refuse.
+
+    ``escrow`` serves the channel and net-settlement funding routes; without it they answer 404.
+    """
     app = FastAPI(
         title="Robot settlement",
         version=__version__,
@@ -91,8 +98,10 @@ def create_app(service: SettlementService, operator_api_key: str | None) -> Fast
     app.state.service = service
     app.state.metrics = ApiMetrics()
     app.state.operator_api_key = operator_api_key
+    app.state.escrow = escrow
     app.add_exception_handler(QueueFullError, _queue_full)  # type: ignore[arg-type]
     app.include_router(payments_router)
+    app.include_router(escrow_router)
     app.include_router(operator_router)
     app.include_router(status_router)
     return app
@@ -185,7 +194,7 @@ async def list_payer_payments(
     accepted_before: Annotated[float | None, Query(ge=0)] = None,
 ) -> list[PaymentOut]:
     """A payer's payments, newest first; page with ``accepted_before``."""
-    address = _address(payer, "payer", status_code=422)
+    address = checked_address(payer, "payer", status_code=422)
     records = await service.store.list_for_payer(address, limit, accepted_before)
     return [_payment_out(record) for record in records]
 
@@ -218,32 +227,13 @@ async def _submit(
 def _submission(body: PaymentIn) -> PaymentSubmission:
     intent = PaymentIntent(
         idempotency_key=body.idempotency_key,
-        payer=_address(body.payer, "payer"),
-        payee=_address(body.payee, "payee"),
+        payer=checked_address(body.payer, "payer"),
+        payee=checked_address(body.payee, "payee"),
         amount_base_units=body.amount_base_units,
         purpose=body.purpose,
     )
     instrument = body.instrument.model_dump(exclude={"mode"})
     return PaymentSubmission(intent, SettlementMode(body.instrument.mode), instrument)
-
-
-def _address(value: str, role: str, status_code: int = 400) -> str:
-    """A checksummed address; mixed case must carry a valid EIP-55 checksum.
-
-    Body fields are refused as invalid payments (400); path parameters as malformed (422).
-    """
-    try:
-        checksummed = to_checksummed(value)
-    except ValueError:
-        reason = f"{role} {value!r} is not a 20-byte hex address"
-    else:
-        hex_part = value[2:]
-        if hex_part in (hex_part.lower(), hex_part.upper()) or value == checksummed:
-            return checksummed
-        reason = f"{role} {value} has a wrong EIP-55 checksum"
-    if status_code == 400:
-        raise PaymentRejectedError(reason)
-    raise HTTPException(status_code, detail=reason)
 
 
 def _result(outcome: AcceptOutcome, metrics: ApiMetrics, mode: str) -> PaymentResultOut:
@@ -326,7 +316,7 @@ status_router = APIRouter(tags=["status"])
 @payments_router.get("/balances/{address}", response_model=BalanceOut)
 async def balance(address: str, service: Service) -> BalanceOut:
     """The account's on-chain balance, and the sum of its payments still waiting to settle."""
-    account = _address(address, "address", status_code=422)
+    account = checked_address(address, "address", status_code=422)
     block_number = int(await service.client.w3.eth.block_number)
     return BalanceOut(
         address=account,

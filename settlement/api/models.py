@@ -15,6 +15,7 @@ from settlement.domain.payments import (
 
 MAX_PAYMENTS_PER_REQUEST = 1_000
 UINT64_MAX = 2**64 - 1
+UINT96_MAX = 2**96 - 1
 UINT256_MAX = 2**256 - 1
 
 Address = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{40}$")]
@@ -47,7 +48,28 @@ class BatchInstrument(_Strict):
     signature: Signature
 
 
-Instrument = Annotated[AuthorizationInstrument | BatchInstrument, Field(discriminator="mode")]
+class ChannelInstrument(_Strict):
+    """A ``Voucher`` for the channel's new cumulative total: the last one accepted plus this
+    payment's amount, within the deposit."""
+
+    mode: Literal["channel"] = "channel"
+    channel_id: Hex32
+    cumulative_amount: Annotated[int, Field(ge=1, le=UINT96_MAX)]
+    signature: Signature
+
+
+class NetInstrument(_Strict):
+    """A ``NetPayment`` over this payment's id, signed under the net-settlement domain."""
+
+    mode: Literal["net"] = "net"
+    valid_before: UnixTime
+    signature: Signature
+
+
+Instrument = Annotated[
+    AuthorizationInstrument | BatchInstrument | ChannelInstrument | NetInstrument,
+    Field(discriminator="mode"),
+]
 
 
 class PaymentIn(_Strict):
@@ -163,3 +185,53 @@ class HealthOut(BaseModel):
     chain_id: int | None
     latest_block: int | None
     database: Literal["ok", "unreachable"]
+
+
+class FundingIn(_Strict):
+    """The payer's EIP-3009 ``ReceiveWithAuthorization`` moving ``amount_base_units`` into escrow.
+
+    The nonce is not sent: it is the channel id (opening), the top-up nonce (top-up) or, for a
+    net-settlement deposit, given beside it.
+    """
+
+    payer: Address
+    amount_base_units: Annotated[int, Field(ge=1, le=MAX_PAYMENT_BASE_UNITS)]
+    valid_after: UnixTime
+    valid_before: UnixTime
+    signature: Signature
+
+
+class ChannelOpenIn(_Strict):
+    payee: Address
+    salt: Hex32 = Field(description="Any 32 bytes; the channel id is keccak(payer, payee, salt)")
+    funding: FundingIn
+
+
+class ChannelTopUpIn(_Strict):
+    top_up_salt: Hex32
+    funding: FundingIn
+
+
+class DepositIn(_Strict):
+    nonce: Hex32
+    funding: FundingIn
+
+
+class ChannelOut(BaseModel):
+    """A channel on chain (deposit, claimed) beside the vouchers the service has accepted."""
+
+    channel_id: str
+    payer: str
+    payee: str
+    deposit_base_units: int
+    claimed_base_units: int
+    accepted_base_units: int
+    withdrawable_at: int
+
+
+class NetAccountOut(BaseModel):
+    """An account's net-settlement deposit, and what its accepted payments have committed."""
+
+    address: str
+    deposit_base_units: int
+    committed_base_units: int

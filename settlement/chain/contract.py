@@ -41,6 +41,7 @@ class ContractAdapter:
     ) -> None:
         self.client = client
         self.address: ChecksumAddress = to_checksum_address(address)
+        self.abi = artifact.abi
         # Errors of contracts this one calls (the token, for example) decode too.
         self.decoder = RevertDecoder(artifact.abi, *extra_error_abis)
         self._contract: AsyncContract = client.w3.eth.contract(

@@ -13,15 +13,33 @@ from eth_utils.crypto import keccak
 from settlement.chain.artifacts import ContractArtifact
 from settlement.chain.client import ChainClient, Receipt
 from settlement.chain.contract import ContractAdapter, deploy_contract
+from settlement.domain.eip712 import Eip712Domain
 from settlement.domain.messages import SignedMessage, TransferAuthorization
+from settlement.errors import ChainError
 
 NET_SETTLEMENT_ARTIFACT = "NetSettlement"
+# The contract never checks payment signatures (the operator does, off-chain), so this domain
+# exists only in the signed messages: it binds a NetPayment to one deployment on one chain.
+NET_PAYMENT_DOMAIN_NAME = "Robot Net Settlement"
+NET_PAYMENT_DOMAIN_VERSION = "1"
 OPERATOR_ROLE = keccak(text="OPERATOR_ROLE")
 DEFAULT_WITHDRAWAL_DELAY_S = 3_600
 
 
 class NetSettlementContract(ContractAdapter):
     """Calls and transactions on one deployed NetSettlement."""
+
+    def __init__(
+        self,
+        client: ChainClient,
+        artifact: ContractArtifact,
+        address: str,
+        *extra_error_abis: list[dict[str, Any]],
+    ) -> None:
+        super().__init__(client, artifact, address, *extra_error_abis)
+        self.payment_domain = Eip712Domain(
+            NET_PAYMENT_DOMAIN_NAME, NET_PAYMENT_DOMAIN_VERSION, client.chain_id, self.address
+        )
 
     @classmethod
     async def deploy(
@@ -79,6 +97,27 @@ class NetSettlementContract(ContractAdapter):
 
     async def balance_of(self, account: str) -> int:
         return await self._read_uint("balanceOf", to_checksum_address(account))
+
+    async def balances(self, accounts: Sequence[str]) -> dict[str, int]:
+        """Several accounts' deposits, read in one batch of calls at the latest block."""
+        responses = await self.client.batch_request(
+            [
+                (
+                    "eth_call",
+                    [
+                        {"to": self.address, "data": self.encode("balanceOf", account)},
+                        "latest",
+                    ],
+                )
+                for account in accounts
+            ]
+        )
+        balances: dict[str, int] = {}
+        for account, response in zip(accounts, responses, strict=True):
+            if "result" not in response:
+                raise ChainError(f"balanceOf({account}) failed: {response.get('error')}")
+            balances[account] = int(response["result"], 16)
+        return balances
 
     async def next_window_id(self) -> int:
         return await self._read_uint("nextWindowId")

@@ -19,6 +19,7 @@ from settlement.settlers.base import (
     PaymentSubmission,
     PlannedTransaction,
     Settler,
+    all_settled,
     hex_bytes,
     instrument_field,
     require_time_to_settle,
@@ -87,9 +88,9 @@ class AuthorizationSettler(Settler):
         ]
 
     def outcomes(
-        self, planned_payment_ids: Sequence[str], mined: MinedTransaction
+        self, planned: Sequence[PaymentRecord], mined: MinedTransaction
     ) -> list[PaymentOutcome]:
-        return [PaymentOutcome(payment_id, settled=True) for payment_id in planned_payment_ids]
+        return all_settled(planned)
 
 
 def check_validity_window(valid_after: int, valid_before: int, chain_time: int) -> None:

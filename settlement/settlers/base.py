@@ -16,16 +16,16 @@ import json
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from settlement.chain.relayer import MinedTransaction, PlannedTransaction
 from settlement.domain.eip712 import keccak256
 from settlement.domain.payments import PaymentIntent, SettlementMode
 from settlement.errors import PaymentRejectedError
-from settlement.store import NewPayment, PaymentOutcome, PaymentRecord
+from settlement.store import ChannelStep, NewPayment, PaymentOutcome, PaymentRecord
 
-__all__ = ["PaymentSubmission", "PlannedTransaction", "Settler", "fingerprint"]
+__all__ = ["PaymentSubmission", "PlannedTransaction", "Preparation", "Settler", "fingerprint"]
 
 
 @dataclass(frozen=True)
@@ -88,6 +88,23 @@ def require_time_to_settle(what: str, valid_before: int, chain_time: int) -> Non
         )
 
 
+@dataclass(frozen=True)
+class Preparation:
+    """A round's leased payments sorted by what ``prepare`` found on chain.
+
+    ``ready`` are planned now and ``refused`` fail with their reason; any other leased payment
+    (one that did not fit this round) goes back to the queue for the next.
+    """
+
+    ready: list[PaymentRecord]
+    refused: list[PaymentOutcome] = field(default_factory=list)
+
+
+def all_settled(planned: Sequence[PaymentRecord]) -> list[PaymentOutcome]:
+    """The outcomes of a transaction that settles every payment it carries once it succeeds."""
+    return [PaymentOutcome(record.payment_id, settled=True) for record in planned]
+
+
 class Settler(ABC):
     """Verifies, plans and interprets the settlement of one mode's payments."""
 
@@ -103,18 +120,34 @@ class Settler(ABC):
     def verify(self, submission: PaymentSubmission, chain_time: int) -> NewPayment:
         """Check a submission off-chain; ``PaymentRejectedError`` says why it is refused."""
 
+    async def admit(self, verified: Sequence[NewPayment]) -> dict[str, str]:
+        """Checks against chain state before acceptance: payment id -> reason, for those refused.
+
+        ``verify`` is pure; a mode whose acceptance depends on the chain (a channel's deposit, a
+        net-settlement balance) reads it here. By default every verified payment is admitted.
+        """
+        return {}
+
+    async def prepare(self, payments: Sequence[PaymentRecord]) -> Preparation:
+        """Chain reads a round needs before planning; by default every leased payment is ready."""
+        return Preparation(list(payments))
+
     @abstractmethod
     def plan(self, payments: Sequence[PaymentRecord]) -> list[PlannedTransaction]:
-        """The transactions that settle ``payments`` (leased, all of this mode)."""
+        """The transactions that settle ``payments`` (prepared, all of this mode)."""
 
     @abstractmethod
     def outcomes(
-        self, planned_payment_ids: Sequence[str], mined: MinedTransaction
+        self, planned: Sequence[PaymentRecord], mined: MinedTransaction
     ) -> list[PaymentOutcome]:
-        """What a successfully mined transaction did to each of its payments."""
+        """What a successfully mined transaction did to each of its payments (in planned order)."""
 
     def new_payment(
-        self, submission: PaymentSubmission, replay_key: str, verify_started_ns: int
+        self,
+        submission: PaymentSubmission,
+        replay_key: str,
+        verify_started_ns: int,
+        channel_step: ChannelStep | None = None,
     ) -> NewPayment:
         """The store record for a verified submission, its verification CPU time included."""
         return NewPayment(
@@ -125,4 +158,5 @@ class Settler(ABC):
             fingerprint=fingerprint(submission),
             accepted_at=time.time(),
             verify_cpu_ns=time.thread_time_ns() - verify_started_ns,
+            channel_step=channel_step,
         )

@@ -117,14 +117,14 @@ class BatchSettler(Settler):
         return [batch for batch in batches if batch]
 
     def outcomes(
-        self, planned_payment_ids: Sequence[str], mined: MinedTransaction
+        self, planned: Sequence[PaymentRecord], mined: MinedTransaction
     ) -> list[PaymentOutcome]:
         skipped = skipped_payments(mined, self.token)
         return [
-            PaymentOutcome(payment_id, settled=False, failure_reason=skipped[index])
+            PaymentOutcome(record.payment_id, settled=False, failure_reason=skipped[index])
             if index in skipped
-            else PaymentOutcome(payment_id, settled=True)
-            for index, payment_id in enumerate(planned_payment_ids)
+            else PaymentOutcome(record.payment_id, settled=True)
+            for index, record in enumerate(planned)
         ]
 
     def _plan_batch(self, records: Sequence[PaymentRecord]) -> PlannedTransaction:

@@ -22,7 +22,13 @@ from settlement.chain.relayer import MinedTransaction, PresignedTransaction
 from settlement.domain.eip712 import keccak256, recover_address_bytes
 from settlement.domain.payments import SettlementMode
 from settlement.errors import PaymentRejectedError, SignatureError
-from settlement.settlers.base import PaymentSubmission, PlannedTransaction, Settler, hex_bytes
+from settlement.settlers.base import (
+    PaymentSubmission,
+    PlannedTransaction,
+    Settler,
+    all_settled,
+    hex_bytes,
+)
 from settlement.store import NewPayment, PaymentOutcome, PaymentRecord
 
 TRANSFER = function_signature_to_4byte_selector("transfer(address,uint256)")
@@ -93,9 +99,9 @@ class DirectSettler(Settler):
         ]
 
     def outcomes(
-        self, planned_payment_ids: Sequence[str], mined: MinedTransaction
+        self, planned: Sequence[PaymentRecord], mined: MinedTransaction
     ) -> list[PaymentOutcome]:
-        return [PaymentOutcome(payment_id, settled=True) for payment_id in planned_payment_ids]
+        return all_settled(planned)
 
 
 def _recover_sender(fields: list[bytes]) -> str:

@@ -2,6 +2,8 @@
 
 from settlement.store.records import (
     AcceptOutcome,
+    ChannelRecord,
+    ChannelStep,
     Completion,
     NewPayment,
     NewSubmission,
@@ -15,6 +17,8 @@ from settlement.store.sql_store import SqlPaymentStore, normalize_database_url
 
 __all__ = [
     "AcceptOutcome",
+    "ChannelRecord",
+    "ChannelStep",
     "Completion",
     "NewPayment",
     "NewSubmission",

@@ -36,9 +36,14 @@ def _create_service_meta(connection: sa.Connection) -> None:
     schema.metadata.create_all(connection, tables=[schema.service_meta])
 
 
+def _create_channels(connection: sa.Connection) -> None:
+    schema.metadata.create_all(connection, tables=[schema.channels])
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "payments, submissions and transaction attempts", _create_initial_tables),
     Migration(2, "service_meta: the chain and contracts a store belongs to", _create_service_meta),
+    Migration(3, "channels: deposits and accepted voucher amounts", _create_channels),
 )
 
 

@@ -11,6 +11,25 @@ from settlement.domain.payments import PaymentIntent, PaymentState, Purpose, Set
 
 
 @dataclass(frozen=True)
+class ChannelStep:
+    """A voucher payment's move of its channel from ``cumulative - amount`` to ``cumulative``."""
+
+    channel_id: str
+    cumulative_base_units: int
+
+
+@dataclass(frozen=True)
+class ChannelRecord:
+    """What the store knows of a channel: its parties, last-seen deposit, and vouchers accepted."""
+
+    channel_id: str
+    payer: str
+    payee: str
+    deposit_base_units: int
+    accepted_cumulative_base_units: int
+
+
+@dataclass(frozen=True)
 class NewPayment:
     """A verified payment about to be accepted.
 
@@ -27,6 +46,8 @@ class NewPayment:
     fingerprint: str
     accepted_at: float
     verify_cpu_ns: int
+    # Set for a channel voucher: acceptance must advance the channel by exactly this payment.
+    channel_step: ChannelStep | None = None
 
     @cached_property
     def payment_id(self) -> str:

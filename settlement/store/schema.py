@@ -88,3 +88,20 @@ service_meta = sa.Table(
     sa.Column("key", sa.String(64), primary_key=True),
     sa.Column("value", sa.String(200), nullable=False),
 )
+
+# The service's view of each payment channel: the deposit the chain last showed, and the cumulative
+# voucher amount accepted so far. Accepting a voucher is a compare-and-set on that amount, so two
+# vouchers racing for the same channel cannot both follow the same predecessor.
+channels = sa.Table(
+    "channels",
+    metadata,
+    sa.Column("channel_id", sa.String(66), primary_key=True),
+    sa.Column("payer", sa.String(42), nullable=False),
+    sa.Column("payee", sa.String(42), nullable=False),
+    sa.Column("deposit_base_units", sa.BigInteger, nullable=False),
+    sa.Column("accepted_cumulative_base_units", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.CheckConstraint(
+        "accepted_cumulative_base_units <= deposit_base_units", name="channels_within_deposit"
+    ),
+)

@@ -18,9 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from settlement.domain.payments import PaymentState, Purpose, SettlementMode
 from settlement.errors import ConfigurationError
+from settlement.store.channel_book import advance_channels, booked_row, channels_by_id
 from settlement.store.migrations import migrate
 from settlement.store.records import (
     AcceptOutcome,
+    ChannelRecord,
     Completion,
     NewPayment,
     NewSubmission,
@@ -29,7 +31,13 @@ from settlement.store.records import (
     SubmissionState,
     TransactionAttempt,
 )
-from settlement.store.schema import payments, service_meta, submissions, transaction_attempts
+from settlement.store.schema import (
+    channels,
+    payments,
+    service_meta,
+    submissions,
+    transaction_attempts,
+)
 
 MAX_LIST_LIMIT = 1_000
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -143,6 +151,16 @@ class SqlPaymentStore:
                 for p in fresh
                 if stored.get(p.payment_id) == p.fingerprint
             }
+            refused = await advance_channels(
+                connection, [p for p in fresh if p.payment_id in inserted]
+            )
+            if refused:
+                # A voucher that does not follow on from its channel is not stored at all.
+                await connection.execute(
+                    payments.delete().where(payments.c.payment_id.in_(list(refused)))
+                )
+                for payment_id in refused:
+                    del inserted[payment_id]
             raced = [
                 p.payment_id
                 for p in fresh
@@ -151,7 +169,12 @@ class SqlPaymentStore:
             existing.update(await self._records_by_id(connection, raced))
             missing = [p.replay_key for p in fresh if p.payment_id not in stored]
             replay_owners = await self._replay_key_owners(connection, missing)
-        return [_outcome(payment, inserted, existing, replay_owners) for payment in new_payments]
+        return [
+            AcceptOutcome(payment.payment_id, None, rejection=refused[payment.payment_id])
+            if payment.payment_id in refused
+            else _outcome(payment, inserted, existing, replay_owners)
+            for payment in new_payments
+        ]
 
     async def _fingerprints(
         self, connection: AsyncConnection, payment_ids: Sequence[str]
@@ -183,6 +206,31 @@ class SqlPaymentStore:
         )
         return {row.replay_key: row.payment_id for row in rows}
 
+    # ------------------------------------------------------------ channels
+
+    async def book_channel(self, channel: ChannelRecord) -> ChannelRecord:
+        """Record a channel seen on chain, or raise its deposit to what the chain now shows.
+
+        A new channel starts from what is already claimed on chain; the amount accepted so far is
+        never changed here, only by accepting vouchers.
+        """
+        row = booked_row(channel)
+        statement = self._insert(channels).values(row)
+        statement = statement.on_conflict_do_update(
+            index_elements=[channels.c.channel_id],
+            set_={
+                "deposit_base_units": statement.excluded.deposit_base_units,
+                "updated_at": statement.excluded.updated_at,
+            },
+        )
+        async with self._engine.begin() as connection:
+            await connection.execute(statement)
+            return (await channels_by_id(connection, [channel.channel_id]))[channel.channel_id]
+
+    async def channels(self, channel_ids: Sequence[str]) -> dict[str, ChannelRecord]:
+        async with self._engine.connect() as connection:
+            return await channels_by_id(connection, channel_ids)
+
     # ------------------------------------------------------------ reads
 
     async def get(self, payment_id: str) -> PaymentRecord | None:
@@ -203,15 +251,40 @@ class SqlPaymentStore:
             result = await connection.execute(query)
             return [_record(row._mapping) for row in result]
 
-    async def pending_outgoing(self, payer: str) -> int:
-        """Base units the payer has accepted but not yet settled or failed, in every mode."""
+    async def pending_outgoing(self, payer: str, mode: SettlementMode | None = None) -> int:
+        """Base units the payer has accepted but not yet settled or failed, in one or every mode."""
         query = sa.select(sa.func.coalesce(sa.func.sum(payments.c.amount_base_units), 0)).where(
             payments.c.payer == payer,
             payments.c.state.in_([PaymentState.QUEUED.value, PaymentState.SUBMITTED.value]),
         )
+        if mode is not None:
+            query = query.where(payments.c.mode == mode.value)
         async with self._engine.connect() as connection:
             total: int = (await connection.execute(query)).scalar_one()
             return int(total)
+
+    async def pending_outgoing_by_payer(
+        self, payers: Sequence[str], mode: SettlementMode
+    ) -> dict[str, int]:
+        """``pending_outgoing`` of several payers in one mode, in one query (payers owing nothing
+        are left out)."""
+        if not payers:
+            return {}
+        query = (
+            sa.select(payments.c.payer, sa.func.sum(payments.c.amount_base_units))
+            .where(
+                payments.c.payer.in_(list(payers)),
+                payments.c.mode == mode.value,
+                payments.c.state.in_([PaymentState.QUEUED.value, PaymentState.SUBMITTED.value]),
+            )
+            .group_by(payments.c.payer)
+        )
+        async with self._engine.connect() as connection:
+            return {payer: int(total) for payer, total in await connection.execute(query)}
+
+    async def records(self, payment_ids: Sequence[str]) -> dict[str, PaymentRecord]:
+        async with self._engine.connect() as connection:
+            return await self._records_by_id(connection, payment_ids)
 
     async def count_queued(self) -> int:
         query = sa.select(sa.func.count()).where(payments.c.state == PaymentState.QUEUED.value)

@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
+from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
+from settlement.chain.artifacts import load_artifact
 from settlement.chain.client import ChainClient
+from settlement.chain.net_settlement import NET_SETTLEMENT_ARTIFACT, NetSettlementContract
+from settlement.chain.payment_channels import PAYMENT_CHANNELS_ARTIFACT, PaymentChannelsContract
 from settlement.chain.relayer import Relayer
 from settlement.chain.stablecoin import StablecoinContract
 from settlement.domain.messages import BatchPayment, TransferAuthorization, random_nonce
 from settlement.domain.payments import PaymentIntent, Purpose, SettlementMode
+from settlement.escrow import EscrowDesk, Funding
+from settlement.runtime import SUPPORTED_MODES, Contracts, build_settlers
 from settlement.service import DEFAULT_MAX_QUEUED, SettlementService
 from settlement.settlers.authorization import AuthorizationSettler
 from settlement.settlers.base import PaymentSubmission
 from settlement.settlers.batch import BatchSettler
 from settlement.settlers.direct import DirectSettler, transfer_calldata
 from settlement.store import SqlPaymentStore
+from settlement.wallet import ChainTerms, PayerWallet, SignedFunding
 
 
 def make_service(
@@ -114,3 +124,77 @@ def direct_payment(
         mode=SettlementMode.DIRECT,
         instrument={"raw_transaction": "0x" + bytes(raw).hex()},
     )
+
+
+@dataclass(frozen=True)
+class EscrowedService:
+    """A service with every mode, on freshly deployed channel and net contracts."""
+
+    service: SettlementService
+    escrow: EscrowDesk
+    channels: PaymentChannelsContract
+    net: NetSettlementContract
+
+
+async def make_escrowed_service(
+    store: SqlPaymentStore,
+    chain: ChainClient,
+    coin: StablecoinContract,
+    admin: LocalAccount,
+    contracts_dir: Path,
+) -> EscrowedService:
+    channels = await PaymentChannelsContract.deploy(
+        chain,
+        load_artifact(contracts_dir, PAYMENT_CHANNELS_ARTIFACT),
+        admin,
+        coin.address,
+        token_abi=coin.abi,
+    )
+    net = await NetSettlementContract.deploy(
+        chain,
+        load_artifact(contracts_dir, NET_SETTLEMENT_ARTIFACT),
+        admin,
+        coin.address,
+        token_abi=coin.abi,
+    )
+    contracts = Contracts(coin, channels, net)
+    service = SettlementService(
+        store,
+        chain,
+        Relayer(chain, admin, store),
+        build_settlers(SUPPORTED_MODES, contracts, store),
+        token=coin,
+    )
+    return EscrowedService(service, EscrowDesk(coin, store, admin, channels, net), channels, net)
+
+
+async def terms_for(coin: StablecoinContract, escrowed: EscrowedService) -> ChainTerms:
+    fees = await coin.client.fees()
+    return ChainTerms(
+        chain_id=coin.client.chain_id,
+        token=coin.address,
+        token_domain=coin.domain,
+        chain_time=await coin.client.latest_block_timestamp(),
+        max_fee_per_gas_wei=fees.max_fee_per_gas_wei,
+        max_priority_fee_per_gas_wei=fees.max_priority_fee_per_gas_wei,
+        channels_domain=escrowed.channels.voucher_domain,
+        net_domain=escrowed.net.payment_domain,
+    )
+
+
+def funding(signed: SignedFunding) -> Funding:
+    return Funding(
+        signed.payer,
+        signed.amount_base_units,
+        signed.valid_after,
+        signed.valid_before,
+        signed.signature,
+    )
+
+
+async def funded_wallet(
+    coin: StablecoinContract, admin: LocalAccount, amount: int = 1_000_000
+) -> PayerWallet:
+    wallet = PayerWallet(Account.create().key)
+    await coin.mint(admin, wallet.address, amount)
+    return wallet

@@ -1,0 +1,135 @@
+"""The deployed PaymentChannels contract, seen from Python: open, top up, read a channel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from eth_abi.abi import decode, encode
+from eth_account.signers.local import LocalAccount
+from eth_utils.address import to_checksum_address
+
+from settlement.chain.artifacts import ContractArtifact
+from settlement.chain.client import ChainClient, Receipt
+from settlement.chain.contract import ContractAdapter, deploy_contract
+from settlement.domain.eip712 import Eip712Domain, keccak256
+from settlement.domain.messages import SignedMessage, TransferAuthorization
+
+PAYMENT_CHANNELS_ARTIFACT = "PaymentChannels"
+VOUCHER_DOMAIN_NAME = "Robot Payment Channels"
+VOUCHER_DOMAIN_VERSION = "1"
+# Long enough for a payee that is briefly offline to claim; short enough to free a robot's funds
+# the same day if its payee disappears.
+DEFAULT_CHALLENGE_PERIOD_S = 3_600
+ZERO_ADDRESS = "0x" + "00" * 20
+
+
+def channel_id_of(payer: str, payee: str, salt: bytes) -> bytes:
+    """The channel id the contract derives, which is also the nonce of its opening deposit."""
+    return keccak256(encode(["address", "address", "bytes32"], [payer, payee, salt]))
+
+
+def top_up_nonce_of(channel_id: bytes, top_up_salt: bytes) -> bytes:
+    return keccak256(encode(["bytes32", "bytes32"], [channel_id, top_up_salt]))
+
+
+@dataclass(frozen=True)
+class ChannelState:
+    """A channel as the contract holds it; ``payer`` is None for an unknown (or closed) one."""
+
+    channel_id: bytes
+    payer: str | None
+    payee: str | None
+    deposit_base_units: int
+    claimed_base_units: int
+    withdrawable_at: int
+
+    @property
+    def exists(self) -> bool:
+        return self.payer is not None
+
+
+class PaymentChannelsContract(ContractAdapter):
+    """Calls and transactions on one deployed PaymentChannels."""
+
+    def __init__(
+        self,
+        client: ChainClient,
+        artifact: ContractArtifact,
+        address: str,
+        *extra_error_abis: list[dict[str, Any]],
+    ) -> None:
+        super().__init__(client, artifact, address, *extra_error_abis)
+        self.voucher_domain = Eip712Domain(
+            VOUCHER_DOMAIN_NAME, VOUCHER_DOMAIN_VERSION, client.chain_id, self.address
+        )
+
+    @classmethod
+    async def deploy(
+        cls,
+        client: ChainClient,
+        artifact: ContractArtifact,
+        deployer: LocalAccount,
+        token: str,
+        challenge_period_s: int = DEFAULT_CHALLENGE_PERIOD_S,
+        token_abi: list[dict[str, Any]] | None = None,
+    ) -> PaymentChannelsContract:
+        address, _ = await deploy_contract(
+            client, artifact, deployer, to_checksum_address(token), challenge_period_s
+        )
+        return cls(client, artifact, address, *([token_abi] if token_abi else []))
+
+    async def open(
+        self,
+        relayer: LocalAccount,
+        payee: str,
+        salt: bytes,
+        signed: SignedMessage[TransferAuthorization],
+    ) -> Receipt:
+        """Relay the payer's ReceiveWithAuthorization (nonce = channel id) that funds a channel."""
+        message = signed.message
+        return await self._send(
+            relayer,
+            "open",
+            to_checksum_address(message.payer),
+            to_checksum_address(payee),
+            salt,
+            message.value_base_units,
+            message.valid_after,
+            message.valid_before,
+            signed.signature,
+        )
+
+    async def top_up(
+        self,
+        relayer: LocalAccount,
+        channel_id: bytes,
+        top_up_salt: bytes,
+        signed: SignedMessage[TransferAuthorization],
+    ) -> Receipt:
+        message = signed.message
+        return await self._send(
+            relayer,
+            "topUp",
+            channel_id,
+            top_up_salt,
+            message.value_base_units,
+            message.valid_after,
+            message.valid_before,
+            signed.signature,
+        )
+
+    async def channel(self, channel_id: bytes) -> ChannelState:
+        raw = await self._read("channel", channel_id)
+        payer, payee, deposit, claimed, withdrawable_at = decode(
+            ["address", "address", "uint256", "uint256", "uint64"], raw
+        )
+        known = payer != ZERO_ADDRESS
+        return ChannelState(
+            channel_id=channel_id,
+            payer=to_checksum_address(payer) if known else None,
+            payee=to_checksum_address(payee) if known else None,
+            deposit_base_units=int(deposit),
+            claimed_base_units=int(claimed),
+            withdrawable_at=int(withdrawable_at),
+        )

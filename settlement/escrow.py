@@ -1,0 +1,145 @@
+"""Funding the escrowed modes: opening and topping up channels, net-settlement deposits.
+
+Every funding move is the payer's own EIP-3009 ``ReceiveWithAuthorization`` to the escrow contract,
+which the service relays (and pays the gas for). The signature is checked here first, so a bad one
+never costs gas; the contract checks it again and binds the nonce to the channel or top-up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from eth_account.signers.local import LocalAccount
+
+from settlement.chain.net_settlement import NetSettlementContract
+from settlement.chain.payment_channels import (
+    PaymentChannelsContract,
+    channel_id_of,
+    top_up_nonce_of,
+)
+from settlement.chain.stablecoin import StablecoinContract
+from settlement.domain.messages import AuthorizationKind, SignedMessage, TransferAuthorization
+from settlement.domain.payments import SettlementMode
+from settlement.errors import PaymentRejectedError
+from settlement.settlers.channel import booked_from_chain, channel_key
+from settlement.store import SqlPaymentStore
+
+
+@dataclass(frozen=True)
+class Funding:
+    """A payer's signed authorization to move ``amount`` into an escrow contract."""
+
+    payer: str
+    amount_base_units: int
+    valid_after: int
+    valid_before: int
+    signature: bytes
+
+
+@dataclass(frozen=True)
+class ChannelView:
+    """A channel on chain, beside what the service has accepted on it."""
+
+    channel_id: str
+    payer: str
+    payee: str
+    deposit_base_units: int
+    claimed_base_units: int
+    accepted_base_units: int
+    withdrawable_at: int
+
+
+@dataclass(frozen=True)
+class NetAccountView:
+    address: str
+    deposit_base_units: int
+    committed_base_units: int
+
+
+class EscrowDesk:
+    """Relays funding into the channel and net contracts of one running service."""
+
+    def __init__(
+        self,
+        token: StablecoinContract,
+        store: SqlPaymentStore,
+        relayer: LocalAccount,
+        channels: PaymentChannelsContract | None = None,
+        net: NetSettlementContract | None = None,
+    ) -> None:
+        self.token = token
+        self.store = store
+        self.relayer = relayer
+        self._channels = channels
+        self._net = net
+
+    async def open_channel(self, payee: str, salt: bytes, funding: Funding) -> ChannelView:
+        channels = self._channels_contract()
+        channel_id = channel_id_of(funding.payer, payee, salt)
+        signed = self._verified(funding, channels.address, channel_id)
+        await channels.open(self.relayer, payee, salt, signed)
+        return await self.channel(channel_id)
+
+    async def top_up_channel(
+        self, channel_id: bytes, top_up_salt: bytes, funding: Funding
+    ) -> ChannelView:
+        channels = self._channels_contract()
+        nonce = top_up_nonce_of(channel_id, top_up_salt)
+        signed = self._verified(funding, channels.address, nonce)
+        await channels.top_up(self.relayer, channel_id, top_up_salt, signed)
+        return await self.channel(channel_id)
+
+    async def channel(self, channel_id: bytes) -> ChannelView:
+        """The channel as the chain has it now, booked so vouchers against it can be accepted."""
+        state = await self._channels_contract().channel(channel_id)
+        if not state.exists:
+            raise LookupError(f"no open channel {channel_key(channel_id)}")
+        booked = await self.store.book_channel(booked_from_chain(state))
+        return ChannelView(
+            channel_id=booked.channel_id,
+            payer=booked.payer,
+            payee=booked.payee,
+            deposit_base_units=state.deposit_base_units,
+            claimed_base_units=state.claimed_base_units,
+            accepted_base_units=booked.accepted_cumulative_base_units,
+            withdrawable_at=state.withdrawable_at,
+        )
+
+    async def deposit(self, nonce: bytes, funding: Funding) -> NetAccountView:
+        net = self._net_contract()
+        await net.deposit(self.relayer, self._verified(funding, net.address, nonce))
+        return await self.net_account(funding.payer)
+
+    async def net_account(self, address: str) -> NetAccountView:
+        net = self._net_contract()
+        committed = await self.store.pending_outgoing(address, SettlementMode.NET)
+        return NetAccountView(address, await net.balance_of(address), committed)
+
+    def _verified(
+        self, funding: Funding, escrow: str, nonce: bytes
+    ) -> SignedMessage[TransferAuthorization]:
+        try:
+            message = TransferAuthorization(
+                funding.payer,
+                escrow,
+                funding.amount_base_units,
+                funding.valid_after,
+                funding.valid_before,
+                nonce,
+                AuthorizationKind.RECEIVE,
+            )
+        except ValueError as error:
+            raise PaymentRejectedError(str(error)) from None
+        signed = SignedMessage(message, funding.signature)
+        signed.verify(self.token.domain)
+        return signed
+
+    def _channels_contract(self) -> PaymentChannelsContract:
+        if self._channels is None:
+            raise PaymentRejectedError("channel mode is not enabled here")
+        return self._channels
+
+    def _net_contract(self) -> NetSettlementContract:
+        if self._net is None:
+            raise PaymentRejectedError("net mode is not enabled here")
+        return self._net

@@ -1,0 +1,183 @@
+"""Channel mode: payments are cumulative vouchers on escrowed channels, claimed in batches.
+
+A payer opens a channel to a payee once (its deposit moved by EIP-3009), then pays by signing a
+voucher for the running total. A payment is the step from one voucher to the next, so the store
+accepts a voucher only if it follows on from the last one accepted (see ``store.channel_book``).
+Settling claims each channel's latest voucher: one claim pays every payment of that channel so
+far, and one transaction claims up to 256 channels.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from eth_abi.abi import encode
+from eth_typing import HexStr
+from eth_utils.abi import function_signature_to_4byte_selector
+
+from settlement.chain.payment_channels import ChannelState, PaymentChannelsContract
+from settlement.chain.relayer import MinedTransaction
+from settlement.domain.eip712 import compact_signature, keccak256
+from settlement.domain.messages import SignedMessage, Voucher
+from settlement.domain.payments import SettlementMode
+from settlement.errors import PaymentRejectedError
+from settlement.settlers.base import (
+    PaymentSubmission,
+    PlannedTransaction,
+    Settler,
+    hex_bytes,
+    instrument_field,
+)
+from settlement.store import (
+    ChannelRecord,
+    ChannelStep,
+    NewPayment,
+    PaymentOutcome,
+    PaymentRecord,
+    SqlPaymentStore,
+)
+
+CLAIM = function_signature_to_4byte_selector("claim((bytes32,uint256,bytes32,bytes32)[])")
+CLAIMED_TOPIC = keccak256(b"VoucherClaimed(bytes32,address,uint256,uint256)")
+SKIPPED_TOPIC = keccak256(b"ClaimSkipped(uint256,bytes32,uint8)")
+SKIP_REASONS = ("UnknownChannel", "InvalidSignature", "NotAboveClaimed", "ExceedsDeposit")
+NOT_ABOVE_CLAIMED = 2
+MAX_CLAIMS_PER_TRANSACTION = 256
+# A claim costs about 14k gas in a batch; a payee's first balance slot and a separate transfer
+# per payee run add up to 30k more. The limit is a worst case; only the gas used is paid.
+CLAIM_GAS_BASE = 60_000
+CLAIM_GAS_PER_CHANNEL = 50_000
+
+
+def voucher_from(payer: str, instrument: Mapping[str, Any]) -> SignedMessage[Voucher]:
+    cumulative = instrument_field(instrument, "cumulative_amount", int)
+    if not 0 < cumulative < 2**96:
+        raise PaymentRejectedError("instrument.cumulative_amount must be in 1..2**96-1")
+    message = Voucher(payer, hex_bytes(instrument, "channel_id", 32), cumulative)
+    return SignedMessage(message, hex_bytes(instrument, "signature", 65))
+
+
+def channel_key(channel_id: bytes) -> str:
+    return "0x" + channel_id.hex()
+
+
+class ChannelSettler(Settler):
+    mode: ClassVar[SettlementMode] = SettlementMode.CHANNEL
+    max_payments_per_round: ClassVar[int] = 20_000
+    # A reverted claim pays nothing and its vouchers stay claimable: queue them again.
+    requeue_on_revert: ClassVar[bool] = True
+
+    def __init__(self, channels: PaymentChannelsContract, store: SqlPaymentStore) -> None:
+        self.channels = channels
+        self.store = store
+
+    def verify(self, submission: PaymentSubmission, chain_time: int) -> NewPayment:
+        started = time.thread_time_ns()
+        intent = submission.intent
+        signed = voucher_from(intent.payer, submission.instrument)
+        if signed.message.cumulative_base_units < intent.amount_base_units:
+            raise PaymentRejectedError("a voucher's cumulative amount includes the payment")
+        signed.verify(self.channels.voucher_domain)
+        channel_id = channel_key(signed.message.channel_id)
+        cumulative = signed.message.cumulative_base_units
+        return self.new_payment(
+            submission,
+            f"channel:{channel_id}:{cumulative}",
+            started,
+            channel_step=ChannelStep(channel_id, cumulative),
+        )
+
+    async def admit(self, verified: Sequence[NewPayment]) -> dict[str, str]:
+        """Book channels the store has not seen, or whose deposit a voucher outgrows, from chain.
+
+        The store then accepts or refuses each voucher against the booked state; an unknown
+        channel is refused there with its id.
+        """
+        steps = [p.channel_step for p in verified if p.channel_step is not None]
+        booked = await self.store.channels(sorted({step.channel_id for step in steps}))
+        stale = {
+            step.channel_id
+            for step in steps
+            if step.channel_id not in booked
+            or step.cumulative_base_units > booked[step.channel_id].deposit_base_units
+        }
+        for channel_id in sorted(stale):
+            state = await self.channels.channel(bytes.fromhex(channel_id[2:]))
+            if state.exists:
+                await self.store.book_channel(booked_from_chain(state))
+        return {}
+
+    def plan(self, payments: Sequence[PaymentRecord]) -> list[PlannedTransaction]:
+        by_channel: dict[str, list[PaymentRecord]] = {}
+        for record in payments:
+            by_channel.setdefault(record.instrument["channel_id"].lower(), []).append(record)
+        channel_ids = list(by_channel)
+        return [
+            self._plan_claims({cid: by_channel[cid] for cid in channel_ids[start:end]})
+            for start, end in _chunks(len(channel_ids), MAX_CLAIMS_PER_TRANSACTION)
+        ]
+
+    def _plan_claims(self, by_channel: Mapping[str, Sequence[PaymentRecord]]) -> PlannedTransaction:
+        claims = []
+        for records in by_channel.values():
+            latest = max(records, key=lambda record: record.instrument["cumulative_amount"])
+            signed = voucher_from(latest.payer, latest.instrument)
+            r, vs = compact_signature(signed.signature)
+            claims.append((signed.message.channel_id, signed.message.cumulative_base_units, r, vs))
+        arguments = encode(["(bytes32,uint256,bytes32,bytes32)[]"], [claims])
+        return PlannedTransaction(
+            to=self.channels.address,
+            data=HexStr("0x" + (CLAIM + arguments).hex()),
+            gas=CLAIM_GAS_BASE + CLAIM_GAS_PER_CHANNEL * len(claims),
+            payment_ids=[r.payment_id for records in by_channel.values() for r in records],
+        )
+
+    def outcomes(
+        self, planned: Sequence[PaymentRecord], mined: MinedTransaction
+    ) -> list[PaymentOutcome]:
+        failures = claim_failures(mined, self.channels.address)
+        return [
+            PaymentOutcome(
+                record.payment_id,
+                settled=record.instrument["channel_id"].lower() not in failures,
+                failure_reason=failures.get(record.instrument["channel_id"].lower()),
+            )
+            for record in planned
+        ]
+
+
+def booked_from_chain(state: ChannelState) -> ChannelRecord:
+    """A channel as the store first books it: vouchers up to what is claimed are already paid."""
+    assert state.payer is not None, "only an open channel is booked"
+    assert state.payee is not None, "an open channel has a payee"
+    return ChannelRecord(
+        channel_id=channel_key(state.channel_id),
+        payer=state.payer,
+        payee=state.payee,
+        deposit_base_units=state.deposit_base_units,
+        accepted_cumulative_base_units=state.claimed_base_units,
+    )
+
+
+def claim_failures(mined: MinedTransaction, channels_address: str) -> dict[str, str]:
+    """Channel id -> reason, for claims the contract skipped.
+
+    ``NotAboveClaimed`` is not a failure: a later voucher of the same channel, claimed first (by
+    another round, or by the payee directly), already paid these payments.
+    """
+    failures: dict[str, str] = {}
+    for log in mined.logs:
+        if log.address.lower() != channels_address.lower() or log.topics[:1] != [SKIPPED_TOPIC]:
+            continue
+        reason_code = int.from_bytes(log.data[32:64], "big")
+        if reason_code == NOT_ABOVE_CLAIMED:
+            continue
+        reason = SKIP_REASONS[reason_code] if reason_code < len(SKIP_REASONS) else "Unknown"
+        failures[channel_key(log.topics[1])] = reason
+    return failures
+
+
+def _chunks(total: int, size: int) -> list[tuple[int, int]]:
+    return [(start, min(start + size, total)) for start in range(0, total, size)]

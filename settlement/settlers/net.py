@@ -1,0 +1,185 @@
+"""Net mode: the operator verifies signed payments off-chain and settles a window's net changes.
+
+Payers and payees keep deposits in the NetSettlement contract. A window of payments becomes one
+``settleWindow`` transaction: each account's net change (they sum to zero) and the Merkle root of
+the window's payments, so anyone holding a payment can prove on chain that it was included. The
+cost on chain grows with the number of accounts, not of payments.
+
+A payment is admitted only while its payer's deposit covers it and everything the payer already
+has queued; ``prepare`` checks again against fresh balances, so a window never overdraws even if a
+payer withdrew in between (such a payment fails with the reason instead).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from eth_abi.abi import encode
+from eth_typing import HexStr
+from eth_utils.abi import function_signature_to_4byte_selector
+
+from settlement.chain.net_settlement import NetSettlementContract
+from settlement.chain.relayer import MinedTransaction
+from settlement.domain.merkle import MerkleTree, payment_leaf
+from settlement.domain.messages import NetPayment, SignedMessage
+from settlement.domain.netting import Transfer, net_changes, sorted_for_chain
+from settlement.domain.payments import SettlementMode
+from settlement.settlers.base import (
+    PaymentSubmission,
+    PlannedTransaction,
+    Preparation,
+    Settler,
+    all_settled,
+    hex_bytes,
+    instrument_field,
+    require_time_to_settle,
+)
+from settlement.store import NewPayment, PaymentOutcome, PaymentRecord, SqlPaymentStore
+
+SETTLE_WINDOW = function_signature_to_4byte_selector(
+    "settleWindow(uint64,bytes32,uint32,address[],int256[])"
+)
+# The worst case per account is a balance slot written from zero (22.1k) plus its calldata; the
+# contract takes up to 1,024 accounts, but a window is cut so its worst case fits 2**24 gas.
+WINDOW_GAS_BASE = 100_000
+WINDOW_GAS_PER_ACCOUNT = 25_000
+MAX_WINDOW_ACCOUNTS = 600
+EXPIRED_REASON = "expired before a window could settle it"
+
+
+def net_payment_from(
+    payment_id: bytes, payer: str, payee: str, amount: int, instrument: Mapping[str, Any]
+) -> SignedMessage[NetPayment]:
+    message = NetPayment(
+        payment_id=payment_id,
+        payer=payer,
+        payee=payee,
+        value_base_units=amount,
+        valid_before=instrument_field(instrument, "valid_before", int),
+    )
+    return SignedMessage(message, hex_bytes(instrument, "signature", 65))
+
+
+def shortfall(payer: str, amount: int, balance: int, committed: int) -> str:
+    return (
+        f"insufficient net-settlement deposit: {payer} holds {balance}, has {committed} "
+        f"committed to payments not yet settled, and cannot also pay {amount}"
+    )
+
+
+class NetSettler(Settler):
+    mode: ClassVar[SettlementMode] = SettlementMode.NET
+    max_payments_per_round: ClassVar[int] = 50_000
+    # A reverted window moves nothing (another operator took its id, say): queue it again, and
+    # the next round reads the window id and balances afresh.
+    requeue_on_revert: ClassVar[bool] = True
+
+    def __init__(self, net: NetSettlementContract, store: SqlPaymentStore) -> None:
+        self.net = net
+        self.store = store
+        self._window_id: int | None = None
+
+    def verify(self, submission: PaymentSubmission, chain_time: int) -> NewPayment:
+        started = time.thread_time_ns()
+        intent = submission.intent
+        signed = net_payment_from(
+            intent.payment_id,
+            intent.payer,
+            intent.payee,
+            intent.amount_base_units,
+            submission.instrument,
+        )
+        require_time_to_settle("payment", signed.message.valid_before, chain_time)
+        signed.verify(self.net.payment_domain)
+        return self.new_payment(submission, f"net:0x{intent.payment_id.hex()}", started)
+
+    async def admit(self, verified: Sequence[NewPayment]) -> dict[str, str]:
+        """Refuse payments their payer's deposit cannot cover beside what it already owes.
+
+        A retry of a stored payment is left to the store, which answers it with the first result.
+        """
+        stored = await self.store.records([payment.payment_id for payment in verified])
+        verified = [payment for payment in verified if payment.payment_id not in stored]
+        payers = sorted({payment.intent.payer for payment in verified})
+        balances = await self.net.balances(payers)
+        committed = await self.store.pending_outgoing_by_payer(payers, SettlementMode.NET)
+        refused: dict[str, str] = {}
+        for payment in verified:
+            payer, amount = payment.intent.payer, payment.intent.amount_base_units
+            if committed.get(payer, 0) + amount > balances[payer]:
+                refused[payment.payment_id] = shortfall(
+                    payer, amount, balances[payer], committed.get(payer, 0)
+                )
+            else:
+                committed[payer] = committed.get(payer, 0) + amount
+        return refused
+
+    async def prepare(self, payments: Sequence[PaymentRecord]) -> Preparation:
+        """This round's window: payments the fresh balances cover, within the account limit."""
+        chain_time = await self.net.client.latest_block_timestamp()
+        self._window_id = await self.net.next_window_id()
+        balances = await self.net.balances(sorted({record.payer for record in payments}))
+        ready: list[PaymentRecord] = []
+        refused: list[PaymentOutcome] = []
+        changes: dict[str, int] = {}
+        for record in payments:
+            if record.instrument["valid_before"] <= chain_time:
+                refused.append(PaymentOutcome(record.payment_id, False, EXPIRED_REASON))
+                continue
+            if len(changes.keys() | {record.payer, record.payee}) > MAX_WINDOW_ACCOUNTS:
+                continue  # the next window takes it
+            payer, amount = record.payer, record.amount_base_units
+            # Only payments already in this window count as income, so every prefix of the
+            # window, and the whole of it, leaves each balance at or above zero.
+            if balances[payer] + changes.get(payer, 0) < amount:
+                reason = shortfall(payer, amount, balances[payer], -changes.get(payer, 0))
+                refused.append(PaymentOutcome(record.payment_id, False, reason))
+                continue
+            changes[payer] = changes.get(payer, 0) - amount
+            changes[record.payee] = changes.get(record.payee, 0) + amount
+            ready.append(record)
+        return Preparation(ready, refused)
+
+    def plan(self, payments: Sequence[PaymentRecord]) -> list[PlannedTransaction]:
+        if not payments:
+            return []
+        assert self._window_id is not None, "prepare reads the window id before planning"
+        window = sorted(payments, key=lambda record: record.payment_id)
+        changes = net_changes(
+            Transfer(record.payer, record.payee, record.amount_base_units) for record in window
+        )
+        accounts, deltas = sorted_for_chain(changes)
+        arguments = encode(
+            ["uint64", "bytes32", "uint32", "address[]", "int256[]"],
+            [self._window_id, window_tree(window).root, len(window), accounts, deltas],
+        )
+        return [
+            PlannedTransaction(
+                to=self.net.address,
+                data=HexStr("0x" + (SETTLE_WINDOW + arguments).hex()),
+                gas=WINDOW_GAS_BASE + WINDOW_GAS_PER_ACCOUNT * len(accounts),
+                payment_ids=[record.payment_id for record in window],
+            )
+        ]
+
+    def outcomes(
+        self, planned: Sequence[PaymentRecord], mined: MinedTransaction
+    ) -> list[PaymentOutcome]:
+        return all_settled(planned)
+
+
+def window_tree(window: Sequence[PaymentRecord]) -> MerkleTree:
+    """The Merkle tree of a window's payments, leaves in payment-id order."""
+    return MerkleTree(
+        [
+            payment_leaf(
+                bytes.fromhex(record.payment_id[2:]),
+                record.payer,
+                record.payee,
+                record.amount_base_units,
+            )
+            for record in sorted(window, key=lambda record: record.payment_id)
+        ]
+    )

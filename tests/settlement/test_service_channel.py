@@ -1,0 +1,205 @@
+"""Channel mode through the service on Anvil: vouchers accepted in order, claimed in batches."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+
+from settlement.chain.client import ChainClient
+from settlement.chain.stablecoin import StablecoinContract
+from settlement.domain.messages import Voucher
+from settlement.domain.payments import PaymentIntent, PaymentState, Purpose, SettlementMode
+from settlement.settlers.base import PaymentSubmission
+from settlement.store import SqlPaymentStore
+from settlement.wallet import ChainTerms, PayerWallet
+from tests.settlement.api_helpers import (
+    EscrowedService,
+    funded_wallet,
+    funding,
+    make_escrowed_service,
+    terms_for,
+)
+
+pytestmark = pytest.mark.anvil
+
+DEPOSIT = 100_000
+
+
+@pytest.fixture
+async def escrowed(
+    store: SqlPaymentStore,
+    chain: ChainClient,
+    coin: StablecoinContract,
+    admin: LocalAccount,
+    contracts_dir: Path,
+) -> EscrowedService:
+    return await make_escrowed_service(store, chain, coin, admin, contracts_dir)
+
+
+async def open_channel(
+    escrowed: EscrowedService, wallet: PayerWallet, payee: str, terms: ChainTerms
+) -> str:
+    salt, signed = wallet.channel_funding(payee, DEPOSIT, terms)
+    view = await escrowed.escrow.open_channel(payee, salt, funding(signed))
+    assert view.deposit_base_units == DEPOSIT
+    return view.channel_id
+
+
+def voucher_payment(
+    wallet: PayerWallet, payee: str, key: str, amount: int, terms: ChainTerms
+) -> PaymentSubmission:
+    return wallet.submission(SettlementMode.CHANNEL, key, payee, amount, Purpose.ENERGY, terms)
+
+
+async def test_vouchers_settle_by_one_claim_per_channel_and_later_ones_by_the_next(
+    escrowed: EscrowedService, coin: StablecoinContract, admin: LocalAccount
+) -> None:
+    service = escrowed.service
+    terms = await terms_for(coin, escrowed)
+    payers = [await funded_wallet(coin, admin) for _ in range(2)]
+    payees = [Account.create().address for _ in range(2)]
+    for wallet in payers:
+        for payee in payees:
+            await open_channel(escrowed, wallet, payee, terms)
+    first = [
+        voucher_payment(payers[n % 2], payees[n // 2 % 2], f"c-{n}", 10 + n, terms)
+        for n in range(12)
+    ]
+    assert all(outcome.created for outcome in await service.submit(first))
+
+    report = await service.settle_round(SettlementMode.CHANNEL)
+
+    assert (report.transactions, report.settled, report.failed) == (1, 12, 0)
+    expected = [sum(10 + n for n in range(12) if n // 2 % 2 == side) for side in (0, 1)]
+    assert [await coin.balance_of(payee) for payee in payees] == expected
+    later = voucher_payment(payers[0], payees[0], "c-later", 5, terms)
+    (outcome,) = await service.submit([later])
+    assert outcome.created
+    again = await service.settle_round(SettlementMode.CHANNEL)
+    assert (again.transactions, again.settled) == (1, 1)
+    assert await coin.balance_of(payees[0]) == expected[0] + 5
+    channel = await escrowed.escrow.channel(bytes.fromhex(later.instrument["channel_id"][2:]))
+    assert channel.claimed_base_units == channel.accepted_base_units
+
+
+async def test_out_of_order_excessive_unknown_and_forged_vouchers_are_refused_and_not_stored(
+    escrowed: EscrowedService, coin: StablecoinContract, admin: LocalAccount
+) -> None:
+    service = escrowed.service
+    terms = await terms_for(coin, escrowed)
+    wallet = await funded_wallet(coin, admin)
+    payee = Account.create().address
+    channel_id = await open_channel(escrowed, wallet, payee, terms)
+    accepted = voucher_payment(wallet, payee, "ok", 100, terms)
+    assert (await service.submit([accepted]))[0].created
+
+    def signed_voucher(key: str, amount: int, cumulative: int, channel: str) -> PaymentSubmission:
+        voucher = Voucher(wallet.address, bytes.fromhex(channel[2:]), cumulative)
+        assert terms.channels_domain is not None
+        signed = voucher.sign(wallet.private_key, terms.channels_domain)
+        return PaymentSubmission(
+            PaymentIntent(key, wallet.address, payee, amount, Purpose.ENERGY),
+            SettlementMode.CHANNEL,
+            {
+                "channel_id": channel,
+                "cumulative_amount": cumulative,
+                "signature": "0x" + signed.signature.hex(),
+            },
+        )
+
+    forged = signed_voucher("forged", 50, 150, channel_id)
+    assert terms.channels_domain is not None
+    intruder = Account.create()
+    forged_voucher = Voucher(wallet.address, bytes.fromhex(channel_id[2:]), 150)
+    forged_signature = forged_voucher.sign(intruder.key, terms.channels_domain).signature
+    refused = await service.submit(
+        [
+            signed_voucher("skips-ahead", 50, 200, channel_id),
+            signed_voucher("goes-back", 50, 50, channel_id),
+            signed_voucher("over-deposit", DEPOSIT, DEPOSIT + 100, channel_id),
+            signed_voucher("unknown", 50, 50, "0x" + "ab" * 32),
+            PaymentSubmission(
+                forged.intent,
+                forged.mode,
+                {**forged.instrument, "signature": "0x" + forged_signature.hex()},
+            ),
+        ]
+    )
+
+    reasons = [outcome.rejection or "" for outcome in refused]
+    assert all(outcome.record is None for outcome in refused)
+    assert "voucher out of order" in reasons[0]
+    assert "needs a voucher for 150" in reasons[0]
+    assert "voucher out of order" in reasons[1]
+    assert f"exceeds the channel deposit {DEPOSIT}" in reasons[2]
+    assert reasons[3] == "unknown channel 0x" + "ab" * 32
+    assert reasons[4] == f"signed by {intruder.address}, expected {wallet.address}"
+    assert [record.payment_id for record in await service.store.list_for_payer(wallet.address)] == [
+        "0x" + accepted.intent.payment_id.hex()
+    ]
+    retried = await service.submit([accepted])
+    assert retried[0].record is not None
+    assert not retried[0].created
+    view = await escrowed.escrow.channel(bytes.fromhex(channel_id[2:]))
+    assert view.accepted_base_units == 100
+
+
+async def test_two_vouchers_racing_for_the_same_step_are_accepted_once(
+    escrowed: EscrowedService, coin: StablecoinContract, admin: LocalAccount
+) -> None:
+    terms = await terms_for(coin, escrowed)
+    wallet = await funded_wallet(coin, admin)
+    payee = Account.create().address
+    await open_channel(escrowed, wallet, payee, terms)
+    racing = [voucher_payment(wallet, payee, f"race-{n}", 70, terms) for n in range(2)]
+    # The wallet signed them in sequence (70, then 140); rewind so both claim the first step.
+    rewound = PaymentSubmission(racing[1].intent, racing[1].mode, dict(racing[0].instrument))
+
+    outcomes = await asyncio.gather(
+        escrowed.service.submit([racing[0]]), escrowed.service.submit([rewound])
+    )
+
+    created = [result.created for (result,) in outcomes]
+    assert sorted(created) == [False, True]
+    (loser,) = [result for (result,) in outcomes if not result.created]
+    assert loser.rejection is not None
+
+
+async def test_a_voucher_signed_for_another_channel_contract_is_refused(
+    escrowed: EscrowedService, coin: StablecoinContract, admin: LocalAccount
+) -> None:
+    terms = await terms_for(coin, escrowed)
+    wallet = await funded_wallet(coin, admin)
+    payee = Account.create().address
+    await open_channel(escrowed, wallet, payee, terms)
+    assert terms.channels_domain is not None
+    other_chain = replace(terms.channels_domain, chain_id=terms.chain_id + 1)
+    elsewhere = replace(terms, channels_domain=other_chain)
+    (outcome,) = await escrowed.service.submit(
+        [voucher_payment(wallet, payee, "wrong-chain", 10, elsewhere)]
+    )
+    assert outcome.record is None
+    assert outcome.rejection is not None
+    assert outcome.rejection.endswith(f"expected {wallet.address}")
+
+
+async def test_a_payment_is_confirmed_only_with_its_channel_claimed(
+    escrowed: EscrowedService, coin: StablecoinContract, admin: LocalAccount
+) -> None:
+    terms = await terms_for(coin, escrowed)
+    wallet = await funded_wallet(coin, admin)
+    payee = Account.create().address
+    await open_channel(escrowed, wallet, payee, terms)
+    (outcome,) = await escrowed.service.submit([voucher_payment(wallet, payee, "p", 42, terms)])
+    assert outcome.record is not None
+    assert outcome.record.state is PaymentState.QUEUED
+    await escrowed.service.settle_round(SettlementMode.CHANNEL)
+    record = await escrowed.service.store.get(outcome.payment_id)
+    assert record is not None
+    assert record.state is PaymentState.CONFIRMED
+    assert await coin.balance_of(payee) == 42
