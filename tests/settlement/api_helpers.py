@@ -142,6 +142,7 @@ async def make_escrowed_service(
     coin: StablecoinContract,
     admin: LocalAccount,
     contracts_dir: Path,
+    relayer_class: type[Relayer] = Relayer,
 ) -> EscrowedService:
     channels = await PaymentChannelsContract.deploy(
         chain,
@@ -157,15 +158,28 @@ async def make_escrowed_service(
         coin.address,
         token_abi=coin.abi,
     )
-    contracts = Contracts(coin, channels, net)
+    return service_on(Contracts(coin, channels, net), store, admin, relayer_class)
+
+
+def service_on(
+    contracts: Contracts,
+    store: SqlPaymentStore,
+    admin: LocalAccount,
+    relayer_class: type[Relayer] = Relayer,
+) -> EscrowedService:
+    """A service (a fresh process, as it were) over already deployed contracts."""
+    assert contracts.channels is not None
+    assert contracts.net is not None
+    chain, coin = contracts.token.client, contracts.token
     service = SettlementService(
         store,
         chain,
-        Relayer(chain, admin, store),
+        relayer_class(chain, admin, store),
         build_settlers(SUPPORTED_MODES, contracts, store),
         token=coin,
     )
-    return EscrowedService(service, EscrowDesk(coin, store, admin, channels, net), channels, net)
+    escrow = EscrowDesk(coin, store, admin, contracts.channels, contracts.net)
+    return EscrowedService(service, escrow, contracts.channels, contracts.net)
 
 
 async def terms_for(coin: StablecoinContract, escrowed: EscrowedService) -> ChainTerms:

@@ -2,42 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from settlement.chain.client import ChainClient
-from settlement.chain.relayer import Relayer
 from settlement.chain.stablecoin import StablecoinContract
 from settlement.domain.payments import PaymentIntent, PaymentState, Purpose, SettlementMode
 from settlement.settlers.base import PaymentSubmission
-from settlement.store import SqlPaymentStore, TransactionAttempt
+from settlement.store import SqlPaymentStore
 from tests.settlement.api_helpers import authorized_payment, make_service
+from tests.settlement.crashes import (
+    CrashAfterSendRelayer,
+    CrashBeforeSendRelayer,
+    SimulatedCrashAfterSendError,
+    SimulatedCrashBeforeSendError,
+)
 
 pytestmark = pytest.mark.anvil
 
 FUNDING = 10_000_000
-
-
-class SimulatedCrashBeforeSendError(Exception):
-    """Stands for the process dying between recording a transaction and sending it."""
-
-
-class CrashingRelayer(Relayer):
-    async def _broadcast(self, attempts: Sequence[TransactionAttempt]) -> None:
-        raise SimulatedCrashBeforeSendError(attempts[0].tx_hash)
-
-
-class SimulatedCrashAfterSendError(Exception):
-    """Stands for the process dying after sending, before it saw the receipt."""
-
-
-class CrashAfterBroadcastRelayer(Relayer):
-    async def _broadcast(self, attempts: Sequence[TransactionAttempt]) -> None:
-        await super()._broadcast(attempts)
-        raise SimulatedCrashAfterSendError(attempts[0].tx_hash)
 
 
 async def test_accepts_settles_and_records_each_payment_once(
@@ -120,7 +104,7 @@ async def test_a_crash_between_recording_and_sending_settles_once_after_restart(
     payer: LocalAccount,
 ) -> None:
     payee = Account.create().address
-    crashing = make_service(store, chain, coin, admin, CrashingRelayer)
+    crashing = make_service(store, chain, coin, admin, CrashBeforeSendRelayer)
     await crashing.submit([await authorized_payment(coin, payer, payee, "crash-1", 700)])
     with pytest.raises(SimulatedCrashBeforeSendError):
         await crashing.settle_round(SettlementMode.AUTHORIZATION)
@@ -148,7 +132,7 @@ async def test_a_crash_after_sending_completes_from_the_receipt_on_restart(
     payer: LocalAccount,
 ) -> None:
     payee = Account.create().address
-    crashing = make_service(store, chain, coin, admin, CrashAfterBroadcastRelayer)
+    crashing = make_service(store, chain, coin, admin, CrashAfterSendRelayer)
     await crashing.submit([await authorized_payment(coin, payer, payee, "sent-1", 900)])
     with pytest.raises(SimulatedCrashAfterSendError):
         await crashing.settle_round(SettlementMode.AUTHORIZATION)

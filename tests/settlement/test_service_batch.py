@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from settlement.chain.client import ChainClient
-from settlement.chain.relayer import Relayer
 from settlement.chain.stablecoin import StablecoinContract
 from settlement.domain.payments import PaymentState, SettlementMode
 from settlement.service import RoundReport
-from settlement.store import SqlPaymentStore, TransactionAttempt
+from settlement.store import SqlPaymentStore
 from settlement.windows import WindowPolicy, run_windows
 from tests.settlement.api_helpers import batch_payment, make_service
+from tests.settlement.crashes import CrashAfterSendRelayer, SimulatedCrashAfterSendError
 
 pytestmark = pytest.mark.anvil
 
@@ -84,16 +83,6 @@ async def test_a_reused_bitmap_nonce_is_refused_at_acceptance(
     assert first.created
     assert second.conflict
     assert f"batch:{payer.address}:7 is already spent" in (second.rejection or "")
-
-
-class SimulatedCrashAfterSendError(Exception):
-    """Stands for the process dying after the batch was sent, before its receipt was read."""
-
-
-class CrashAfterSendRelayer(Relayer):
-    async def _broadcast(self, attempts: Sequence[TransactionAttempt]) -> None:
-        await super()._broadcast(attempts)
-        raise SimulatedCrashAfterSendError(attempts[0].tx_hash)
 
 
 async def test_a_restart_in_the_middle_of_a_window_settles_each_payment_once(

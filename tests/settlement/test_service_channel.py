@@ -11,9 +11,11 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from settlement.chain.client import ChainClient
+from settlement.chain.relayer import Relayer
 from settlement.chain.stablecoin import StablecoinContract
 from settlement.domain.messages import Voucher
 from settlement.domain.payments import PaymentIntent, PaymentState, Purpose, SettlementMode
+from settlement.runtime import Contracts
 from settlement.settlers.base import PaymentSubmission
 from settlement.store import SqlPaymentStore
 from settlement.wallet import ChainTerms, PayerWallet
@@ -22,7 +24,14 @@ from tests.settlement.api_helpers import (
     funded_wallet,
     funding,
     make_escrowed_service,
+    service_on,
     terms_for,
+)
+from tests.settlement.crashes import (
+    CrashAfterSendRelayer,
+    CrashBeforeSendRelayer,
+    SimulatedCrashAfterSendError,
+    SimulatedCrashBeforeSendError,
 )
 
 pytestmark = pytest.mark.anvil
@@ -203,3 +212,33 @@ async def test_a_payment_is_confirmed_only_with_its_channel_claimed(
     assert record is not None
     assert record.state is PaymentState.CONFIRMED
     assert await coin.balance_of(payee) == 42
+
+
+@pytest.mark.parametrize("crash", [CrashBeforeSendRelayer, CrashAfterSendRelayer])
+async def test_a_restart_in_the_middle_of_a_claim_settles_each_payment_once(
+    store: SqlPaymentStore,
+    chain: ChainClient,
+    coin: StablecoinContract,
+    admin: LocalAccount,
+    contracts_dir: Path,
+    crash: type[Relayer],
+) -> None:
+    crashing = await make_escrowed_service(store, chain, coin, admin, contracts_dir, crash)
+    terms = await terms_for(coin, crashing)
+    wallet = await funded_wallet(coin, admin)
+    payee = Account.create().address
+    await open_channel(crashing, wallet, payee, terms)
+    await crashing.service.submit(
+        [voucher_payment(wallet, payee, f"k-{n}", 10 + n, terms) for n in range(5)]
+    )
+    with pytest.raises((SimulatedCrashBeforeSendError, SimulatedCrashAfterSendError)):
+        await crashing.service.settle_round(SettlementMode.CHANNEL)
+    restarted = service_on(Contracts(coin, crashing.channels, crashing.net), store, admin)
+    await restarted.service.submit([voucher_payment(wallet, payee, "k-late", 100, terms)])
+
+    await restarted.service.reconcile()
+    while (await restarted.service.settle_round(SettlementMode.CHANNEL)).transactions:
+        pass
+
+    assert await coin.balance_of(payee) == sum(10 + n for n in range(5)) + 100
+    assert await store.count_by_state() == {(SettlementMode.CHANNEL, PaymentState.CONFIRMED): 6}

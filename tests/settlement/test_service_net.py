@@ -9,8 +9,10 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from settlement.chain.client import ChainClient
+from settlement.chain.relayer import Relayer
 from settlement.chain.stablecoin import StablecoinContract
 from settlement.domain.payments import PaymentState, Purpose, SettlementMode
+from settlement.runtime import Contracts
 from settlement.settlers.base import PaymentSubmission
 from settlement.settlers.net import EXPIRED_REASON, window_tree
 from settlement.store import PaymentRecord, SqlPaymentStore
@@ -20,7 +22,14 @@ from tests.settlement.api_helpers import (
     funded_wallet,
     funding,
     make_escrowed_service,
+    service_on,
     terms_for,
+)
+from tests.settlement.crashes import (
+    CrashAfterSendRelayer,
+    CrashBeforeSendRelayer,
+    SimulatedCrashAfterSendError,
+    SimulatedCrashBeforeSendError,
 )
 
 pytestmark = pytest.mark.anvil
@@ -171,3 +180,33 @@ async def test_a_net_payment_for_another_payment_id_is_refused(
     assert outcome.record is None
     assert outcome.rejection is not None
     assert outcome.rejection.startswith("signed by 0x")
+
+
+@pytest.mark.parametrize("crash", [CrashBeforeSendRelayer, CrashAfterSendRelayer])
+async def test_a_restart_in_the_middle_of_a_window_settles_each_payment_once(
+    store: SqlPaymentStore,
+    chain: ChainClient,
+    coin: StablecoinContract,
+    admin: LocalAccount,
+    contracts_dir: Path,
+    crash: type[Relayer],
+) -> None:
+    crashing = await make_escrowed_service(store, chain, coin, admin, contracts_dir, crash)
+    terms = await terms_for(coin, crashing)
+    robot = await depositor(crashing, coin, admin, terms)
+    payee = Account.create().address
+    await crashing.service.submit(
+        [net_payment(robot, payee, f"w-{n}", 100 + n, terms) for n in range(5)]
+    )
+    with pytest.raises((SimulatedCrashBeforeSendError, SimulatedCrashAfterSendError)):
+        await crashing.service.settle_round(SettlementMode.NET)
+    contracts = Contracts(coin, crashing.channels, crashing.net)
+    restarted = service_on(contracts, store, admin)
+    await restarted.service.submit([net_payment(robot, payee, "w-late", 1_000, terms)])
+
+    await restarted.service.reconcile()
+    while (await restarted.service.settle_round(SettlementMode.NET)).transactions:
+        pass
+
+    assert await crashing.net.balance_of(payee) == sum(100 + n for n in range(5)) + 1_000
+    assert await store.count_by_state() == {(SettlementMode.NET, PaymentState.CONFIRMED): 6}
