@@ -32,22 +32,23 @@ EMBEDDED_MINT_ALLOWANCE_BASE_UNITS = 10**15
 
 
 @dataclass(frozen=True)
-class Runtime:
-    session: ChainSession
-    store: SqlPaymentStore
-    token: StablecoinContract
-    service: SettlementService
-    escrow: EscrowDesk
-    database_url: str
-
-
-@dataclass(frozen=True)
 class Contracts:
     """The deployed contracts a service settles through; escrows only for the modes using them."""
 
     token: StablecoinContract
     channels: PaymentChannelsContract | None = None
     net: NetSettlementContract | None = None
+
+
+@dataclass(frozen=True)
+class Runtime:
+    session: ChainSession
+    store: SqlPaymentStore
+    token: StablecoinContract
+    service: SettlementService
+    escrow: EscrowDesk
+    contracts: Contracts
+    database_url: str
 
 
 def build_settlers(
@@ -145,6 +146,6 @@ async def running_service(
                     token, store, session.operator, contracts.channels, contracts.net
                 )
                 await service.reconcile()
-                yield Runtime(session, store, token, service, escrow, database_url)
+                yield Runtime(session, store, token, service, escrow, contracts, database_url)
             finally:
                 await store.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -24,29 +25,61 @@ MAX_BOOKED_DEPOSIT = 2**62
 async def advance_channels(
     connection: AsyncConnection, new_payments: Sequence[NewPayment]
 ) -> dict[str, str]:
-    """Apply each voucher's channel step in order; payment id -> reason for those refused."""
+    """Apply each voucher's channel step in order; payment id -> reason for those refused.
+
+    The channels are read under a row lock (PostgreSQL; SQLite's writer already holds the
+    database), the steps are replayed in memory, and each channel is written once with where it
+    ended up, conditional on where it started, so a concurrent writer can never be overwritten.
+    """
+    steps = [p for p in new_payments if p.channel_step is not None]
+    if not steps:
+        return {}
+    channel_ids = sorted({p.channel_step.channel_id for p in steps if p.channel_step})
+    booked = await channels_by_id(connection, channel_ids, lock=True)
+    accepted = {cid: channel.accepted_cumulative_base_units for cid, channel in booked.items()}
     refused: dict[str, str] = {}
-    now = time.time()
-    for payment in new_payments:
+    for payment in steps:
         step = payment.channel_step
-        if step is None:
+        assert step is not None, "filtered to voucher payments above"
+        channel = booked.get(step.channel_id)
+        if channel is None or not _follows_on(payment, channel, accepted[step.channel_id]):
+            current = (
+                replace(channel, accepted_cumulative_base_units=accepted[step.channel_id])
+                if channel
+                else None
+            )
+            refused[payment.payment_id] = refusal(payment, current)
             continue
-        previous = step.cumulative_base_units - payment.intent.amount_base_units
+        accepted[step.channel_id] = step.cumulative_base_units
+    moved = [
+        {"moved_id": cid, "started_at": booked[cid].accepted_cumulative_base_units, "ended_at": end}
+        for cid, end in accepted.items()
+        if end != booked[cid].accepted_cumulative_base_units
+    ]
+    if moved:
         result = await connection.execute(
             channels.update()
             .where(
-                channels.c.channel_id == step.channel_id,
-                channels.c.payer == payment.intent.payer,
-                channels.c.payee == payment.intent.payee,
-                channels.c.accepted_cumulative_base_units == previous,
-                channels.c.deposit_base_units >= step.cumulative_base_units,
+                channels.c.channel_id == sa.bindparam("moved_id"),
+                channels.c.accepted_cumulative_base_units == sa.bindparam("started_at"),
             )
-            .values(accepted_cumulative_base_units=step.cumulative_base_units, updated_at=now)
+            .values(
+                accepted_cumulative_base_units=sa.bindparam("ended_at"), updated_at=time.time()
+            ),
+            moved,
         )
-        if result.rowcount != 1:
-            found = await channels_by_id(connection, [step.channel_id])
-            refused[payment.payment_id] = refusal(payment, found.get(step.channel_id))
+        assert result.rowcount == len(moved), "channel rows changed under their lock"
     return refused
+
+
+def _follows_on(payment: NewPayment, channel: ChannelRecord, accepted: int) -> bool:
+    step = payment.channel_step
+    assert step is not None, "only voucher payments have a channel step"
+    return (
+        (channel.payer, channel.payee) == (payment.intent.payer, payment.intent.payee)
+        and step.cumulative_base_units - payment.intent.amount_base_units == accepted
+        and step.cumulative_base_units <= channel.deposit_base_units
+    )
 
 
 def refusal(payment: NewPayment, channel: ChannelRecord | None) -> str:
@@ -72,13 +105,14 @@ def refusal(payment: NewPayment, channel: ChannelRecord | None) -> str:
 
 
 async def channels_by_id(
-    connection: AsyncConnection, channel_ids: Sequence[str]
+    connection: AsyncConnection, channel_ids: Sequence[str], *, lock: bool = False
 ) -> dict[str, ChannelRecord]:
     if not channel_ids:
         return {}
-    result = await connection.execute(
-        sa.select(channels).where(channels.c.channel_id.in_(list(channel_ids)))
-    )
+    query = sa.select(channels).where(channels.c.channel_id.in_(list(channel_ids)))
+    if lock and connection.dialect.name == "postgresql":
+        query = query.with_for_update()
+    result = await connection.execute(query)
     return {
         row.channel_id: ChannelRecord(
             channel_id=row.channel_id,
