@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from eth_abi.abi import decode
 from eth_account.signers.local import LocalAccount
+from eth_typing import HexStr
 
 from settlement.chain.net_settlement import NetSettlementContract
 from settlement.chain.payment_channels import (
@@ -19,9 +21,10 @@ from settlement.chain.payment_channels import (
 )
 from settlement.chain.stablecoin import StablecoinContract
 from settlement.domain.messages import AuthorizationKind, SignedMessage, TransferAuthorization
-from settlement.domain.payments import SettlementMode
+from settlement.domain.payments import PaymentState, SettlementMode
 from settlement.errors import PaymentRejectedError
 from settlement.settlers.channel import booked_from_chain, channel_key
+from settlement.settlers.net import window_tree
 from settlement.store import SqlPaymentStore
 
 
@@ -47,6 +50,19 @@ class ChannelView:
     claimed_base_units: int
     accepted_base_units: int
     withdrawable_at: int
+
+
+@dataclass(frozen=True)
+class InclusionProof:
+    """Everything needed to check on chain that a net payment was in a settled window."""
+
+    payment_id: str
+    window_id: int
+    leaf_index: int
+    root: str
+    proof: list[str]
+    tx_hash: str
+    verified_on_chain: bool
 
 
 @dataclass(frozen=True)
@@ -114,6 +130,43 @@ class EscrowDesk:
         net = self._net_contract()
         committed = await self.store.pending_outgoing(address, SettlementMode.NET)
         return NetAccountView(address, await net.balance_of(address), committed)
+
+    async def inclusion_proof(self, payment_id: str) -> InclusionProof:
+        """The Merkle proof of a confirmed net payment, checked against the contract."""
+        net = self._net_contract()
+        record = await self.store.get(payment_id)
+        if record is None or record.mode is not SettlementMode.NET:
+            raise LookupError(f"no net payment {payment_id}")
+        submission = (
+            await self.store.submission(record.submission_id)
+            if record.state is PaymentState.CONFIRMED and record.submission_id is not None
+            else None
+        )
+        if submission is None or submission.mined_tx_hash is None:
+            raise LookupError(f"payment {payment_id} is {record.state.value}, in no settled window")
+        window = list((await self.store.records(submission.payment_ids)).values())
+        leaf_order = sorted(each.payment_id for each in window)
+        index = leaf_order.index(payment_id)
+        proof = window_tree(window).proof(index)
+        transaction = await net.client.w3.eth.get_transaction(HexStr(submission.mined_tx_hash))
+        (window_id,) = decode(["uint64"], bytes(transaction["input"])[4:36])
+        verified = await net.verify_payment(
+            window_id,
+            bytes.fromhex(payment_id[2:]),
+            record.payer,
+            record.payee,
+            record.amount_base_units,
+            proof,
+        )
+        return InclusionProof(
+            payment_id=payment_id,
+            window_id=window_id,
+            leaf_index=index,
+            root="0x" + window_tree(window).root.hex(),
+            proof=["0x" + node.hex() for node in proof],
+            tx_hash=submission.mined_tx_hash,
+            verified_on_chain=verified,
+        )
 
     def _verified(
         self, funding: Funding, escrow: str, nonce: bytes

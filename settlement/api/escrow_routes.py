@@ -20,6 +20,7 @@ from settlement.api.models import (
     DepositIn,
     ErrorOut,
     FundingIn,
+    InclusionProofOut,
     NetAccountOut,
 )
 from settlement.errors import ContractRevertedError, PaymentRejectedError
@@ -96,6 +97,18 @@ async def net_account(address: str, escrow: Escrow) -> NetAccountOut:
     async with _refusals_as_http():
         view = await escrow.net_account(account)
     return _net_account_out(view)
+
+
+@escrow_router.get(
+    "/payments/{payment_id}/inclusion", response_model=InclusionProofOut, responses=REFUSALS
+)
+async def inclusion_proof(
+    payment_id: Annotated[str, Path(pattern=r"^0x[0-9a-fA-F]{64}$")], escrow: Escrow
+) -> InclusionProofOut:
+    """The Merkle proof that a confirmed net payment is in its window's root on chain."""
+    async with _refusals_as_http():
+        proof = await escrow.inclusion_proof(payment_id.lower())
+    return InclusionProofOut(**proof.__dict__)
 
 
 def _funding(body: FundingIn) -> Funding:

@@ -235,3 +235,16 @@ class NetAccountOut(BaseModel):
     address: str
     deposit_base_units: int
     committed_base_units: int
+
+
+class InclusionProofOut(BaseModel):
+    """A net payment's Merkle proof: ``verifyPayment(window_id, payment_id, payer, payee, amount,
+    proof)`` on the NetSettlement contract returns true; ``verified_on_chain`` is that answer."""
+
+    payment_id: str
+    window_id: int
+    leaf_index: int
+    root: str
+    proof: list[str]
+    tx_hash: str
+    verified_on_chain: bool

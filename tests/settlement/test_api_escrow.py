@@ -132,10 +132,19 @@ async def test_deposit_pay_and_settle_a_net_window_over_http(
     account = (await api.get(f"/v1/net/accounts/{wallet.address}")).json()
     assert (account["deposit_base_units"], account["committed_base_units"]) == (5_000, 4_000)
 
+    payment_id = "0x" + paid.intent.payment_id.hex()
+    early = await api.get(f"/v1/payments/{payment_id}/inclusion")
+    assert early.status_code == 404
+    assert early.json()["detail"] == f"payment {payment_id} is queued, in no settled window"
+
     flushed = await api.post("/v1/windows/flush?mode=net", headers=FLUSH)
     assert flushed.json()["rounds"][0]["settled"] == 1
     payee_account = (await api.get(f"/v1/net/accounts/{payee}")).json()
     assert payee_account["deposit_base_units"] == 4_000
+    inclusion = (await api.get(f"/v1/payments/{payment_id}/inclusion")).json()
+    assert inclusion["verified_on_chain"] is True
+    assert (inclusion["leaf_index"], inclusion["proof"]) == (0, [])
+    assert inclusion["window_id"] == await escrowed.net.next_window_id() - 1
 
 
 async def test_escrow_routes_answer_404_where_the_modes_are_not_served(

@@ -101,6 +101,10 @@ async def test_a_window_nets_payments_into_one_transaction_and_proves_each_on_ch
             record.amount_base_units,
             tree.proof(index),
         )
+    proofs = [await escrowed.escrow.inclusion_proof(record.payment_id) for record in records]
+    assert all(proof.verified_on_chain for proof in proofs)
+    assert {proof.window_id for proof in proofs} == {window_id}
+    assert sorted(proof.leaf_index for proof in proofs) == [0, 1, 2, 3]
     assert not await net.verify_payment(
         window_id,
         bytes.fromhex(records[0].payment_id[2:]),
