@@ -39,6 +39,10 @@ async def serve_forever(
         console.print(f"settlement service on http://{host}:{port} (OpenAPI at /docs)")
         console.print(f"  chain {runtime.session.client.chain_id} at {chain}")
         console.print(f"  stablecoin {runtime.token.address}")
+        if runtime.contracts.channels is not None:
+            console.print(f"  payment channels {runtime.contracts.channels.address}")
+        if runtime.contracts.net is not None:
+            console.print(f"  net settlement {runtime.contracts.net.address}")
         console.print(f"  relayer {runtime.service.relayer.address}")
         console.print(f"  database {runtime.database_url}")
         console.print(
