@@ -178,6 +178,7 @@ class SettlementService:
                     gas_used=mined.gas_used,
                     effective_gas_price_wei=mined.effective_gas_price_wei,
                     outcomes=outcomes,
+                    mined_at=mined.mined_at,
                 )
             )
             report.settled += sum(outcome.settled for outcome in outcomes)

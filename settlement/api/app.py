@@ -37,12 +37,14 @@ from settlement.api.models import (
     ModeStatsOut,
     PaymentBatchIn,
     PaymentBatchOut,
+    PaymentCostOut,
     PaymentIn,
     PaymentOut,
     PaymentResultOut,
     RoundOut,
     StatsOut,
 )
+from settlement.domain.costs import payment_cost
 from settlement.domain.payments import PaymentIntent, PaymentState, SettlementMode
 from settlement.errors import PaymentRejectedError, QueueFullError
 from settlement.escrow import EscrowDesk
@@ -184,6 +186,22 @@ async def get_payment(
     if record is None:
         raise HTTPException(status_code=404, detail=f"no payment {payment_id}")
     return _payment_out(record)
+
+
+@payments_router.get(
+    "/payments/{payment_id}/cost",
+    response_model=PaymentCostOut,
+    responses={404: {"model": ErrorOut}},
+)
+async def get_payment_cost(
+    payment_id: Annotated[str, Path(pattern=r"^0x[0-9a-fA-F]{64}$")], service: Service
+) -> PaymentCostOut:
+    """What a confirmed payment cost: gas share, fee, latencies and CPU time."""
+    facts = await service.store.settlement_facts(payment_id.lower())
+    if facts is None:
+        raise HTTPException(status_code=404, detail=f"no confirmed payment {payment_id}")
+    cost = payment_cost(facts)
+    return PaymentCostOut(**{**cost.__dict__, "mode": SettlementMode(cost.mode)})
 
 
 @payments_router.get("/payers/{payer}/payments", response_model=list[PaymentOut])

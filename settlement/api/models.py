@@ -248,3 +248,19 @@ class InclusionProofOut(BaseModel):
     proof: list[str]
     tx_hash: str
     verified_on_chain: bool
+
+
+class PaymentCostOut(BaseModel):
+    """A confirmed payment's share of its transaction's gas (21,000 base included), the fee at
+    the transaction's effective gas price, its latencies from acceptance, and verification CPU."""
+
+    payment_id: str
+    mode: SettlementMode
+    tx_hash: str
+    gas: int
+    fee_wei: int
+    payments_in_transaction: int
+    accepted_to_submitted_s: float
+    accepted_to_included_s: float | None
+    accepted_to_confirmed_s: float
+    verify_cpu_ns: int

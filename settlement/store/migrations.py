@@ -32,6 +32,14 @@ def _create_initial_tables(connection: sa.Connection) -> None:
     schema.metadata.create_all(connection, tables=tables)
 
 
+def _add_mined_at(connection: sa.Connection) -> None:
+    # Migration 1 creates tables from today's definitions, which already have the column; a
+    # database created before it existed gets it added here.
+    columns = {column["name"] for column in sa.inspect(connection).get_columns("submissions")}
+    if "mined_at" not in columns:
+        connection.execute(sa.text("ALTER TABLE submissions ADD COLUMN mined_at FLOAT"))
+
+
 def _create_service_meta(connection: sa.Connection) -> None:
     schema.metadata.create_all(connection, tables=[schema.service_meta])
 
@@ -44,6 +52,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "payments, submissions and transaction attempts", _create_initial_tables),
     Migration(2, "service_meta: the chain and contracts a store belongs to", _create_service_meta),
     Migration(3, "channels: deposits and accepted voucher amounts", _create_channels),
+    Migration(4, "submissions.mined_at: when a transaction was seen in a block", _add_mined_at),
 )
 
 

@@ -158,3 +158,4 @@ class Completion:
     gas_used: int
     effective_gas_price_wei: int
     outcomes: list[PaymentOutcome]
+    mined_at: float | None = None

@@ -62,6 +62,8 @@ submissions = sa.Table(
     sa.Column("effective_gas_price_wei", sa.BigInteger),
     sa.Column("settled_count", sa.Integer),
     sa.Column("completed_at", sa.Float),
+    # When the relayer first saw the transaction in a block (added by migration 4).
+    sa.Column("mined_at", sa.Float),
     sa.Index("submissions_by_state", "state"),
 )
 

@@ -16,6 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from settlement.domain.costs import SettlementFacts
 from settlement.domain.payments import PaymentState, Purpose, SettlementMode
 from settlement.errors import ConfigurationError
 from settlement.store.channel_book import advance_channels, booked_row, channels_by_id
@@ -286,6 +287,41 @@ class SqlPaymentStore:
         async with self._engine.connect() as connection:
             return await self._records_by_id(connection, payment_ids)
 
+    async def settlement_facts(self, payment_id: str) -> SettlementFacts | None:
+        """A confirmed payment with its transaction's receipt figures, for its cost record."""
+        query = (
+            sa.select(payments, submissions.c.mined_tx_hash, submissions.c.gas_used)
+            .add_columns(submissions.c.effective_gas_price_wei, submissions.c.mined_at)
+            .join(submissions, payments.c.submission_id == submissions.c.submission_id)
+            .where(
+                payments.c.payment_id == payment_id,
+                payments.c.state == PaymentState.CONFIRMED.value,
+            )
+        )
+        async with self._engine.connect() as connection:
+            row = (await connection.execute(query)).first()
+            if row is None:
+                return None
+            settled = await connection.execute(
+                sa.select(payments.c.payment_id).where(
+                    payments.c.submission_id == row.submission_id,
+                    payments.c.state == PaymentState.CONFIRMED.value,
+                )
+            )
+            return SettlementFacts(
+                payment_id=row.payment_id,
+                mode=row.mode,
+                accepted_at=row.accepted_at,
+                submitted_at=row.submitted_at,
+                mined_at=row.mined_at,
+                confirmed_at=row.confirmed_at,
+                verify_cpu_ns=row.verify_cpu_ns,
+                tx_hash=row.mined_tx_hash,
+                gas_used=row.gas_used,
+                effective_gas_price_wei=row.effective_gas_price_wei,
+                settled_payment_ids=list(settled.scalars()),
+            )
+
     async def count_queued(self) -> int:
         query = sa.select(sa.func.count()).where(payments.c.state == PaymentState.QUEUED.value)
         async with self._engine.connect() as connection:
@@ -438,6 +474,7 @@ class SqlPaymentStore:
                     gas_used=sa.bindparam("done_gas_used"),
                     effective_gas_price_wei=sa.bindparam("done_gas_price"),
                     settled_count=sa.bindparam("done_settled_count"),
+                    mined_at=sa.bindparam("done_mined_at"),
                     completed_at=now,
                 ),
                 [_completion_row(completion) for completion in completions],
@@ -551,6 +588,7 @@ def _completion_row(completion: Completion) -> dict[str, Any]:
         "done_gas_used": completion.gas_used,
         "done_gas_price": completion.effective_gas_price_wei,
         "done_settled_count": sum(outcome.settled for outcome in completion.outcomes),
+        "done_mined_at": completion.mined_at,
     }
 
 

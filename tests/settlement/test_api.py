@@ -50,6 +50,14 @@ async def test_submit_retry_settle_and_read_back(
 
     fetched = await api.get(f"/v1/payments/{payment['payment_id']}")
     assert fetched.json()["state"] == "confirmed"
+    cost = (await api.get(f"/v1/payments/{payment['payment_id']}/cost")).json()
+    receipt = await coin.client.w3.eth.get_transaction_receipt(cost["tx_hash"])
+    assert (cost["gas"], cost["payments_in_transaction"]) == (receipt["gasUsed"], 1)
+    assert cost["fee_wei"] == receipt["gasUsed"] * receipt["effectiveGasPrice"]
+    assert 0 <= cost["accepted_to_submitted_s"] <= cost["accepted_to_included_s"]
+    assert cost["accepted_to_included_s"] <= cost["accepted_to_confirmed_s"]
+    missing = await api.get("/v1/payments/0x" + "00" * 32 + "/cost")
+    assert missing.status_code == 404
     listed = await api.get(f"/v1/payers/{payer.address}/payments")
     assert [item["payment_id"] for item in listed.json()] == [payment["payment_id"]]
     assert await coin.balance_of(payee) == 1_234

@@ -10,6 +10,7 @@ from eth_account.signers.local import LocalAccount
 
 from settlement.chain.client import ChainClient
 from settlement.chain.stablecoin import StablecoinContract
+from settlement.domain.costs import payment_cost
 from settlement.domain.payments import PaymentState, SettlementMode
 from settlement.service import RoundReport
 from settlement.store import SqlPaymentStore
@@ -43,6 +44,12 @@ async def test_many_payments_settle_in_one_transaction(
     assert [await coin.balance_of(payee) for payee in payees] == expected
     (mined,) = report.mined
     assert mined.gas_used / 12 < 75_000, "a batch must beat one authorization per payment"
+    shares = []
+    for submission in submissions:
+        facts = await store.settlement_facts("0x" + submission.intent.payment_id.hex())
+        assert facts is not None
+        shares.append(payment_cost(facts).gas)
+    assert sum(shares) == mined.gas_used
 
 
 async def test_skipped_payments_fail_with_the_contract_reason_and_the_rest_settle(
