@@ -18,7 +18,6 @@ from fastapi import (
     FastAPI,
     Header,
     HTTPException,
-    Path,
     Query,
     Request,
     Response,
@@ -28,7 +27,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, g
 
 from settlement import __version__
 from settlement.api.escrow_routes import escrow_router
-from settlement.api.inputs import checked_address
+from settlement.api.inputs import Bytes32Path, checked_address
 from settlement.api.models import (
     BalanceOut,
     ErrorOut,
@@ -179,9 +178,7 @@ async def submit_payments(
 @payments_router.get(
     "/payments/{payment_id}", response_model=PaymentOut, responses={404: {"model": ErrorOut}}
 )
-async def get_payment(
-    payment_id: Annotated[str, Path(pattern=r"^0x[0-9a-fA-F]{64}$")], service: Service
-) -> PaymentOut:
+async def get_payment(payment_id: Bytes32Path, service: Service) -> PaymentOut:
     record = await service.store.get(payment_id.lower())
     if record is None:
         raise HTTPException(status_code=404, detail=f"no payment {payment_id}")
@@ -193,9 +190,7 @@ async def get_payment(
     response_model=PaymentCostOut,
     responses={404: {"model": ErrorOut}},
 )
-async def get_payment_cost(
-    payment_id: Annotated[str, Path(pattern=r"^0x[0-9a-fA-F]{64}$")], service: Service
-) -> PaymentCostOut:
+async def get_payment_cost(payment_id: Bytes32Path, service: Service) -> PaymentCostOut:
     """What a confirmed payment cost: gas share, fee, latencies and CPU time."""
     facts = await service.store.settlement_facts(payment_id.lower())
     if facts is None:

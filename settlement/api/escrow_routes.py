@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 
-from settlement.api.inputs import checked_address
+from settlement.api.inputs import Bytes32Path, checked_address
 from settlement.api.models import (
     ChannelOpenIn,
     ChannelOut,
@@ -27,7 +27,6 @@ from settlement.errors import ContractRevertedError, PaymentRejectedError
 from settlement.escrow import ChannelView, EscrowDesk, Funding, NetAccountView
 
 escrow_router = APIRouter(prefix="/v1", tags=["escrow"])
-ChannelId = Annotated[str, Path(pattern=r"^0x[0-9a-fA-F]{64}$")]
 REFUSALS: dict[int | str, dict[str, Any]] = {400: {"model": ErrorOut}, 404: {"model": ErrorOut}}
 
 
@@ -64,7 +63,9 @@ async def open_channel(body: ChannelOpenIn, escrow: Escrow) -> ChannelOut:
 
 
 @escrow_router.post("/channels/{channel_id}/top-ups", response_model=ChannelOut, responses=REFUSALS)
-async def top_up_channel(channel_id: ChannelId, body: ChannelTopUpIn, escrow: Escrow) -> ChannelOut:
+async def top_up_channel(
+    channel_id: Bytes32Path, body: ChannelTopUpIn, escrow: Escrow
+) -> ChannelOut:
     """Add to a channel's deposit (nonce: ``keccak(channel id, top-up salt)``)."""
     async with _refusals_as_http():
         view = await escrow.top_up_channel(
@@ -74,7 +75,7 @@ async def top_up_channel(channel_id: ChannelId, body: ChannelTopUpIn, escrow: Es
 
 
 @escrow_router.get("/channels/{channel_id}", response_model=ChannelOut, responses=REFUSALS)
-async def channel_state(channel_id: ChannelId, escrow: Escrow) -> ChannelOut:
+async def channel_state(channel_id: Bytes32Path, escrow: Escrow) -> ChannelOut:
     """A channel's deposit and claims on chain, and the vouchers the service has accepted."""
     async with _refusals_as_http():
         view = await escrow.channel(_bytes32(channel_id))
@@ -102,9 +103,7 @@ async def net_account(address: str, escrow: Escrow) -> NetAccountOut:
 @escrow_router.get(
     "/payments/{payment_id}/inclusion", response_model=InclusionProofOut, responses=REFUSALS
 )
-async def inclusion_proof(
-    payment_id: Annotated[str, Path(pattern=r"^0x[0-9a-fA-F]{64}$")], escrow: Escrow
-) -> InclusionProofOut:
+async def inclusion_proof(payment_id: Bytes32Path, escrow: Escrow) -> InclusionProofOut:
     """The Merkle proof that a confirmed net payment is in its window's root on chain."""
     async with _refusals_as_http():
         proof = await escrow.inclusion_proof(payment_id.lower())

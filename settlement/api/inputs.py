@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import HTTPException
+from typing import Annotated
+
+from fastapi import HTTPException, Path
 
 from settlement.domain.addresses import to_checksummed
 from settlement.errors import PaymentRejectedError
+
+# Payment and channel ids in paths: 32 bytes as 0x-hex.
+Bytes32Path = Annotated[str, Path(pattern=r"^0x[0-9a-fA-F]{64}$")]
 
 
 def checked_address(value: str, role: str, status_code: int = 400) -> str:
