@@ -101,12 +101,16 @@ class NetSettler(Settler):
         A retry of a stored payment is left to the store, which answers it with the first result.
         """
         stored = await self.store.records([payment.payment_id for payment in verified])
-        verified = [payment for payment in verified if payment.payment_id not in stored]
-        payers = sorted({payment.intent.payer for payment in verified})
+        # Each new payment once: a copy later in the same request is a retry of the first.
+        fresh: dict[str, NewPayment] = {}
+        for payment in verified:
+            if payment.payment_id not in stored:
+                fresh.setdefault(payment.payment_id, payment)
+        payers = sorted({payment.intent.payer for payment in fresh.values()})
         balances = await self.net.balances(payers)
         committed = await self.store.pending_outgoing_by_payer(payers, SettlementMode.NET)
         refused: dict[str, str] = {}
-        for payment in verified:
+        for payment in fresh.values():
             payer, amount = payment.intent.payer, payment.intent.amount_base_units
             if committed.get(payer, 0) + amount > balances[payer]:
                 refused[payment.payment_id] = shortfall(

@@ -214,3 +214,17 @@ async def test_a_restart_in_the_middle_of_a_window_settles_each_payment_once(
 
     assert await crashing.net.balance_of(payee) == sum(100 + n for n in range(5)) + 1_000
     assert await store.count_by_state() == {(SettlementMode.NET, PaymentState.CONFIRMED): 6}
+
+
+async def test_a_payment_sent_twice_in_one_request_is_charged_to_the_deposit_once(
+    escrowed: EscrowedService, coin: StablecoinContract, admin: LocalAccount
+) -> None:
+    terms = await terms_for(coin, escrowed)
+    robot = await depositor(escrowed, coin, admin, terms)
+    whole_deposit = net_payment(robot, Account.create().address, "all-in", DEPOSIT, terms)
+
+    first, copy = await escrowed.service.submit([whole_deposit, whole_deposit])
+
+    assert first.created
+    assert copy.record == first.record
+    assert not copy.created
