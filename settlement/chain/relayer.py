@@ -168,11 +168,15 @@ class Relayer:
     async def reconcile(self) -> tuple[list[tuple[SubmissionRecord, MinedTransaction]], list[int]]:
         """After a restart: (mined submissions to complete, submission ids abandoned)."""
         pending = await self.store.pending_submissions()
+        # Nonces first, receipts second: a transaction mined between the two reads is then found
+        # mined. The other way round it would look like a nonce spent by a stranger, and its
+        # payments would be queued again; a net window, which no on-chain nonce guards, would
+        # then be paid twice.
+        mined_nonces = await self._mined_nonces({s.sender for s in pending})
         mined_now = await self._find_mined(
             [_InFlight(s.submission_id, s.nonce, list(s.attempts), None) for s in pending]
         )
         unmined = [s for s in pending if s.submission_id not in mined_now]
-        mined_nonces = await self._mined_nonces({s.sender for s in unmined})
         abandoned: list[int] = []
         to_watch: list[_InFlight] = []
         for submission in unmined:
@@ -356,6 +360,8 @@ class Relayer:
 
     async def _mined_nonces(self, senders: set[str]) -> dict[str, int]:
         """Each sender's count of mined transactions, in one JSON-RPC batch."""
+        if not senders:
+            return {}
         ordered = sorted(senders)
         responses = await self.client.batch_request(
             [("eth_getTransactionCount", [sender, "latest"]) for sender in ordered]

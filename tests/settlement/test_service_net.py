@@ -228,3 +228,40 @@ async def test_a_payment_sent_twice_in_one_request_is_charged_to_the_deposit_onc
     assert first.created
     assert copy.record == first.record
     assert not copy.created
+
+
+class MinedWhileReconcilingRelayer(Relayer):
+    """Sends the transactions a crash left recorded at the moment reconcile reads the nonces,
+    standing for a transaction the node mines while reconcile is looking for it."""
+
+    async def _mined_nonces(self, senders: set[str]) -> dict[str, int]:
+        pending = await self.store.pending_submissions()
+        await self._broadcast([submission.attempts[-1] for submission in pending])
+        return await super()._mined_nonces(senders)
+
+
+async def test_a_window_mined_while_reconcile_looks_for_it_is_not_settled_again(
+    store: SqlPaymentStore,
+    chain: ChainClient,
+    coin: StablecoinContract,
+    admin: LocalAccount,
+    contracts_dir: Path,
+) -> None:
+    crashing = await make_escrowed_service(
+        store, chain, coin, admin, contracts_dir, CrashBeforeSendRelayer
+    )
+    terms = await terms_for(coin, crashing)
+    robot = await depositor(crashing, coin, admin, terms)
+    payee = Account.create().address
+    await crashing.service.submit([net_payment(robot, payee, "m-1", 700, terms)])
+    with pytest.raises(SimulatedCrashBeforeSendError):
+        await crashing.service.settle_round(SettlementMode.NET)
+    contracts = Contracts(coin, crashing.channels, crashing.net)
+
+    restarted = service_on(contracts, store, admin, MinedWhileReconcilingRelayer)
+    await restarted.service.reconcile()
+    while (await restarted.service.settle_round(SettlementMode.NET)).transactions:
+        pass
+
+    assert await crashing.net.balance_of(payee) == 700
+    assert await store.count_by_state() == {(SettlementMode.NET, PaymentState.CONFIRMED): 1}
