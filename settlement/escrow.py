@@ -147,7 +147,8 @@ class EscrowDesk:
         window = list((await self.store.records(submission.payment_ids)).values())
         leaf_order = sorted(each.payment_id for each in window)
         index = leaf_order.index(payment_id)
-        proof = window_tree(window).proof(index)
+        tree = window_tree(window)
+        proof = tree.proof(index)
         transaction = await net.client.w3.eth.get_transaction(HexStr(submission.mined_tx_hash))
         (window_id,) = decode(["uint64"], bytes(transaction["input"])[4:36])
         verified = await net.verify_payment(
@@ -162,7 +163,7 @@ class EscrowDesk:
             payment_id=payment_id,
             window_id=window_id,
             leaf_index=index,
-            root="0x" + window_tree(window).root.hex(),
+            root="0x" + tree.root.hex(),
             proof=["0x" + node.hex() for node in proof],
             tx_hash=submission.mined_tx_hash,
             verified_on_chain=verified,

@@ -8,7 +8,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from eth_account.signers.local import LocalAccount
+
 from settlement.chain.artifacts import load_artifact
+from settlement.chain.client import ChainClient
 from settlement.chain.net_settlement import NET_SETTLEMENT_ARTIFACT, NetSettlementContract
 from settlement.chain.payment_channels import PAYMENT_CHANNELS_ARTIFACT, PaymentChannelsContract
 from settlement.chain.relayer import Relayer
@@ -93,26 +96,50 @@ async def attach_or_deploy_escrows(
 ) -> Contracts:
     """The channel and net contracts the modes need: configured ones, else new deployments."""
     modes = set(modes)
-    channels = net = None
-    if SettlementMode.CHANNEL in modes:
-        artifact = load_artifact(settings.contracts_dir, PAYMENT_CHANNELS_ARTIFACT)
-        if settings.channels_address:
-            channels = PaymentChannelsContract(
-                session.client, artifact, settings.channels_address, token.abi
-            )
-        else:
-            channels = await PaymentChannelsContract.deploy(
-                session.client, artifact, session.operator, token.address, token_abi=token.abi
-            )
-    if SettlementMode.NET in modes:
-        artifact = load_artifact(settings.contracts_dir, NET_SETTLEMENT_ARTIFACT)
-        if settings.net_address:
-            net = NetSettlementContract(session.client, artifact, settings.net_address, token.abi)
-        else:
-            net = await NetSettlementContract.deploy(
-                session.client, artifact, session.operator, token.address, token_abi=token.abi
-            )
+    client, contracts_dir, operator = session.client, settings.contracts_dir, session.operator
+    channels = (
+        await channels_contract(client, contracts_dir, operator, token, settings.channels_address)
+        if SettlementMode.CHANNEL in modes
+        else None
+    )
+    net = (
+        await net_contract(client, contracts_dir, operator, token, settings.net_address)
+        if SettlementMode.NET in modes
+        else None
+    )
     return Contracts(token, channels, net)
+
+
+async def channels_contract(
+    client: ChainClient,
+    contracts_dir: Path,
+    deployer: LocalAccount,
+    token: StablecoinContract,
+    address: str | None = None,
+) -> PaymentChannelsContract:
+    """PaymentChannels at ``address``, or a new one for ``token``."""
+    artifact = load_artifact(contracts_dir, PAYMENT_CHANNELS_ARTIFACT)
+    if address:
+        return PaymentChannelsContract(client, artifact, address, token.abi)
+    return await PaymentChannelsContract.deploy(
+        client, artifact, deployer, token.address, token_abi=token.abi
+    )
+
+
+async def net_contract(
+    client: ChainClient,
+    contracts_dir: Path,
+    operator: LocalAccount,
+    token: StablecoinContract,
+    address: str | None = None,
+) -> NetSettlementContract:
+    """NetSettlement at ``address``, or a new one for ``token`` with ``operator`` operating it."""
+    artifact = load_artifact(contracts_dir, NET_SETTLEMENT_ARTIFACT)
+    if address:
+        return NetSettlementContract(client, artifact, address, token.abi)
+    return await NetSettlementContract.deploy(
+        client, artifact, operator, token.address, token_abi=token.abi
+    )
 
 
 @asynccontextmanager

@@ -110,12 +110,11 @@ class SettlementService:
         try:
             prepared = await settler.prepare(leased)
             await self._fail_refused(prepared.refused, report)
-            ready = {record.payment_id for record in prepared.ready}
-            handled = ready | {outcome.payment_id for outcome in prepared.refused}
-            await self.store.release_leases(
-                [record.payment_id for record in leased if record.payment_id not in handled],
-                self.lease_owner,
-            )
+            handled = {record.payment_id for record in prepared.ready}
+            handled.update(outcome.payment_id for outcome in prepared.refused)
+            left_for_later = [r.payment_id for r in leased if r.payment_id not in handled]
+            if left_for_later:
+                await self.store.release_leases(left_for_later, self.lease_owner)
             planned = settler.plan(prepared.ready)
             mined = await self.relayer.submit_many(mode, planned, self.lease_owner)
         except BaseException:

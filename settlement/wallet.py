@@ -22,6 +22,7 @@ from settlement.domain.messages import (
     AuthorizationKind,
     BatchPayment,
     NetPayment,
+    SignedMessage,
     TransferAuthorization,
     Voucher,
     random_nonce,
@@ -138,16 +139,10 @@ class PayerWallet:
     def _funding(
         self, escrow: str, amount_base_units: int, nonce: bytes, terms: ChainTerms
     ) -> SignedFunding:
-        message = TransferAuthorization(
-            payer=self.address,
-            payee=escrow,
-            value_base_units=amount_base_units,
-            valid_after=terms.chain_time - 1,
-            valid_before=terms.chain_time + VALIDITY_S,
-            nonce=nonce,
-            kind=AuthorizationKind.RECEIVE,
+        signed = self._signed_authorization(
+            escrow, amount_base_units, nonce, terms, AuthorizationKind.RECEIVE
         )
-        signed = message.sign(self.private_key, terms.token_domain)
+        message = signed.message
         return SignedFunding(
             self.address,
             amount_base_units,
@@ -156,6 +151,26 @@ class PayerWallet:
             nonce,
             signed.signature,
         )
+
+    def _signed_authorization(
+        self,
+        payee: str,
+        amount_base_units: int,
+        nonce: bytes,
+        terms: ChainTerms,
+        kind: AuthorizationKind = AuthorizationKind.TRANSFER,
+    ) -> SignedMessage[TransferAuthorization]:
+        """An EIP-3009 authorization valid from now for ``VALIDITY_S``."""
+        message = TransferAuthorization(
+            payer=self.address,
+            payee=payee,
+            value_base_units=amount_base_units,
+            valid_after=terms.chain_time - 1,
+            valid_before=terms.chain_time + VALIDITY_S,
+            nonce=nonce,
+            kind=kind,
+        )
+        return message.sign(self.private_key, terms.token_domain)
 
     def _direct(self, payee: str, amount_base_units: int, terms: ChainTerms) -> dict[str, Any]:
         transaction: dict[str, AccessList | bytes | HexStr | int] = {
@@ -176,15 +191,8 @@ class PayerWallet:
     def _authorization(
         self, payee: str, amount_base_units: int, terms: ChainTerms
     ) -> dict[str, Any]:
-        message = TransferAuthorization(
-            payer=self.address,
-            payee=payee,
-            value_base_units=amount_base_units,
-            valid_after=terms.chain_time - 1,
-            valid_before=terms.chain_time + VALIDITY_S,
-            nonce=random_nonce(),
-        )
-        signed = message.sign(self.private_key, terms.token_domain)
+        signed = self._signed_authorization(payee, amount_base_units, random_nonce(), terms)
+        message = signed.message
         return {
             "valid_after": message.valid_after,
             "valid_before": message.valid_before,

@@ -13,6 +13,7 @@ from web3.contract import AsyncContract
 from settlement.chain.artifacts import ContractArtifact
 from settlement.chain.client import ChainClient, Receipt
 from settlement.chain.reverts import RevertDecoder
+from settlement.domain.eip712 import Eip712Domain
 
 
 async def deploy_contract(
@@ -47,6 +48,10 @@ class ContractAdapter:
         self._contract: AsyncContract = client.w3.eth.contract(
             address=self.address, abi=artifact.abi
         )
+
+    def eip712_domain(self, name: str, version: str) -> Eip712Domain:
+        """The EIP-712 domain of messages signed for this contract on this chain."""
+        return Eip712Domain(name, version, self.client.chain_id, self.address)
 
     def encode(self, function: str, *args: Any) -> HexStr:
         return HexStr(self._contract.encode_abi(function, args=list(args)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cached_property
 from typing import Any
 
 from eth_abi.abi import decode
@@ -29,17 +30,9 @@ DEFAULT_WITHDRAWAL_DELAY_S = 3_600
 class NetSettlementContract(ContractAdapter):
     """Calls and transactions on one deployed NetSettlement."""
 
-    def __init__(
-        self,
-        client: ChainClient,
-        artifact: ContractArtifact,
-        address: str,
-        *extra_error_abis: list[dict[str, Any]],
-    ) -> None:
-        super().__init__(client, artifact, address, *extra_error_abis)
-        self.payment_domain = Eip712Domain(
-            NET_PAYMENT_DOMAIN_NAME, NET_PAYMENT_DOMAIN_VERSION, client.chain_id, self.address
-        )
+    @cached_property
+    def payment_domain(self) -> Eip712Domain:
+        return self.eip712_domain(NET_PAYMENT_DOMAIN_NAME, NET_PAYMENT_DOMAIN_VERSION)
 
     @classmethod
     async def deploy(

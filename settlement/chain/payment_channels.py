@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from eth_abi.abi import decode, encode
@@ -52,17 +53,9 @@ class ChannelState:
 class PaymentChannelsContract(ContractAdapter):
     """Calls and transactions on one deployed PaymentChannels."""
 
-    def __init__(
-        self,
-        client: ChainClient,
-        artifact: ContractArtifact,
-        address: str,
-        *extra_error_abis: list[dict[str, Any]],
-    ) -> None:
-        super().__init__(client, artifact, address, *extra_error_abis)
-        self.voucher_domain = Eip712Domain(
-            VOUCHER_DOMAIN_NAME, VOUCHER_DOMAIN_VERSION, client.chain_id, self.address
-        )
+    @cached_property
+    def voucher_domain(self) -> Eip712Domain:
+        return self.eip712_domain(VOUCHER_DOMAIN_NAME, VOUCHER_DOMAIN_VERSION)
 
     @classmethod
     async def deploy(

@@ -13,7 +13,6 @@ from eth_utils.crypto import keccak
 from settlement.chain.artifacts import ContractArtifact
 from settlement.chain.client import ChainClient, Receipt
 from settlement.chain.contract import ContractAdapter, deploy_contract
-from settlement.domain.eip712 import Eip712Domain
 from settlement.domain.messages import (
     CancelAuthorization,
     Permit,
@@ -47,7 +46,7 @@ class StablecoinContract(ContractAdapter):
 
     def __init__(self, client: ChainClient, artifact: ContractArtifact, address: str, name: str):
         super().__init__(client, artifact, address)
-        self.domain = Eip712Domain(name, EIP712_VERSION, client.chain_id, self.address)
+        self.domain = self.eip712_domain(name, EIP712_VERSION)
 
     @classmethod
     async def deploy(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -19,12 +18,13 @@ from settlement.settlers.base import (
     PaymentSubmission,
     PlannedTransaction,
     Settler,
+    Verified,
     all_settled,
     hex_bytes,
     instrument_field,
     require_time_to_settle,
 )
-from settlement.store import NewPayment, PaymentOutcome, PaymentRecord
+from settlement.store import PaymentOutcome, PaymentRecord
 
 TRANSFER_WITH_AUTHORIZATION = function_signature_to_4byte_selector(
     "transferWithAuthorization(address,address,uint256,uint256,uint256,bytes32,bytes)"
@@ -61,16 +61,14 @@ class AuthorizationSettler(Settler):
         self.token = token
         self.domain = token_domain
 
-    def verify(self, submission: PaymentSubmission, chain_time: int) -> NewPayment:
-        started = time.thread_time_ns()
+    def check(self, submission: PaymentSubmission, chain_time: int) -> Verified:
         intent = submission.intent
         signed = authorization_from(
             intent.payer, intent.payee, intent.amount_base_units, submission.instrument
         )
         check_validity_window(signed.message.valid_after, signed.message.valid_before, chain_time)
         signed.verify(self.domain)
-        replay_key = f"eip3009:{signed.message.payer}:0x{signed.message.nonce.hex()}"
-        return self.new_payment(submission, replay_key, started)
+        return Verified(f"eip3009:{signed.message.payer}:0x{signed.message.nonce.hex()}")
 
     def plan(self, payments: Sequence[PaymentRecord]) -> list[PlannedTransaction]:
         return [

@@ -25,7 +25,14 @@ from settlement.domain.payments import PaymentIntent, SettlementMode
 from settlement.errors import PaymentRejectedError
 from settlement.store import ChannelStep, NewPayment, PaymentOutcome, PaymentRecord
 
-__all__ = ["PaymentSubmission", "PlannedTransaction", "Preparation", "Settler", "fingerprint"]
+__all__ = [
+    "PaymentSubmission",
+    "PlannedTransaction",
+    "Preparation",
+    "Settler",
+    "Verified",
+    "fingerprint",
+]
 
 
 @dataclass(frozen=True)
@@ -89,6 +96,18 @@ def require_time_to_settle(what: str, valid_before: int, chain_time: int) -> Non
 
 
 @dataclass(frozen=True)
+class Verified:
+    """What a mode's checks establish of a payment.
+
+    ``replay_key`` names the on-chain resource it spends (see ``NewPayment``); a voucher also
+    carries the step it moves its channel by.
+    """
+
+    replay_key: str
+    channel_step: ChannelStep | None = None
+
+
+@dataclass(frozen=True)
 class Preparation:
     """A round's leased payments sorted by what ``prepare`` found on chain.
 
@@ -116,9 +135,27 @@ class Settler(ABC):
     # carrying one payment reverts because of that payment, and resending it would revert again.
     requeue_on_revert: ClassVar[bool] = False
 
-    @abstractmethod
     def verify(self, submission: PaymentSubmission, chain_time: int) -> NewPayment:
-        """Check a submission off-chain; ``PaymentRejectedError`` says why it is refused."""
+        """Check a submission off-chain; ``PaymentRejectedError`` says why it is refused.
+
+        The record it returns for the store carries the CPU time the checks took.
+        """
+        started = time.thread_time_ns()
+        verified = self.check(submission, chain_time)
+        return NewPayment(
+            intent=submission.intent,
+            mode=self.mode,
+            replay_key=verified.replay_key,
+            instrument=dict(submission.instrument),
+            fingerprint=fingerprint(submission),
+            accepted_at=time.time(),
+            verify_cpu_ns=time.thread_time_ns() - started,
+            channel_step=verified.channel_step,
+        )
+
+    @abstractmethod
+    def check(self, submission: PaymentSubmission, chain_time: int) -> Verified:
+        """The mode's own checks (fields, validity, signature), touching no chain or database."""
 
     async def admit(self, verified: Sequence[NewPayment]) -> dict[str, str]:
         """Checks against chain state before acceptance: payment id -> reason, for those refused.
@@ -141,22 +178,3 @@ class Settler(ABC):
         self, planned: Sequence[PaymentRecord], mined: MinedTransaction
     ) -> list[PaymentOutcome]:
         """What a successfully mined transaction did to each of its payments (in planned order)."""
-
-    def new_payment(
-        self,
-        submission: PaymentSubmission,
-        replay_key: str,
-        verify_started_ns: int,
-        channel_step: ChannelStep | None = None,
-    ) -> NewPayment:
-        """The store record for a verified submission, its verification CPU time included."""
-        return NewPayment(
-            intent=submission.intent,
-            mode=self.mode,
-            replay_key=replay_key,
-            instrument=dict(submission.instrument),
-            fingerprint=fingerprint(submission),
-            accepted_at=time.time(),
-            verify_cpu_ns=time.thread_time_ns() - verify_started_ns,
-            channel_step=channel_step,
-        )

@@ -9,7 +9,6 @@ of the batch settles.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -26,11 +25,12 @@ from settlement.settlers.base import (
     PaymentSubmission,
     PlannedTransaction,
     Settler,
+    Verified,
     hex_bytes,
     instrument_field,
     require_time_to_settle,
 )
-from settlement.store import NewPayment, PaymentOutcome, PaymentRecord
+from settlement.store import PaymentOutcome, PaymentRecord
 
 SETTLE_BATCH = function_signature_to_4byte_selector(
     "settleBatch(address[],(uint32,uint32,uint256,uint256,uint256,bytes32,bytes32)[])"
@@ -87,16 +87,14 @@ class BatchSettler(Settler):
         self.domain = token_domain
         self.batch_size = batch_size
 
-    def verify(self, submission: PaymentSubmission, chain_time: int) -> NewPayment:
-        started = time.thread_time_ns()
+    def check(self, submission: PaymentSubmission, chain_time: int) -> Verified:
         intent = submission.intent
         signed = batch_payment_from(
             intent.payer, intent.payee, intent.amount_base_units, submission.instrument
         )
         require_time_to_settle("payment", signed.message.valid_before, chain_time)
         signed.verify(self.domain)
-        replay_key = f"batch:{intent.payer}:{signed.message.nonce}"
-        return self.new_payment(submission, replay_key, started)
+        return Verified(f"batch:{intent.payer}:{signed.message.nonce}")
 
     def plan(self, payments: Sequence[PaymentRecord]) -> list[PlannedTransaction]:
         return [self._plan_batch(batch) for batch in self._cut(payments)]

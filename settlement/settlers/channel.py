@@ -9,7 +9,6 @@ far, and one transaction claims up to 256 channels.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -27,6 +26,7 @@ from settlement.settlers.base import (
     PaymentSubmission,
     PlannedTransaction,
     Settler,
+    Verified,
     hex_bytes,
     instrument_field,
 )
@@ -73,8 +73,7 @@ class ChannelSettler(Settler):
         self.channels = channels
         self.store = store
 
-    def verify(self, submission: PaymentSubmission, chain_time: int) -> NewPayment:
-        started = time.thread_time_ns()
+    def check(self, submission: PaymentSubmission, chain_time: int) -> Verified:
         intent = submission.intent
         signed = voucher_from(intent.payer, submission.instrument)
         if signed.message.cumulative_base_units < intent.amount_base_units:
@@ -82,12 +81,7 @@ class ChannelSettler(Settler):
         signed.verify(self.channels.voucher_domain)
         channel_id = channel_key(signed.message.channel_id)
         cumulative = signed.message.cumulative_base_units
-        return self.new_payment(
-            submission,
-            f"channel:{channel_id}:{cumulative}",
-            started,
-            channel_step=ChannelStep(channel_id, cumulative),
-        )
+        return Verified(f"channel:{channel_id}:{cumulative}", ChannelStep(channel_id, cumulative))
 
     async def admit(self, verified: Sequence[NewPayment]) -> dict[str, str]:
         """Book channels the store has not seen, or whose deposit a voucher outgrows, from chain.

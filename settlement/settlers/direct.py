@@ -8,7 +8,6 @@ cannot re-sign them, so a stuck one is only rebroadcast.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -26,10 +25,11 @@ from settlement.settlers.base import (
     PaymentSubmission,
     PlannedTransaction,
     Settler,
+    Verified,
     all_settled,
     hex_bytes,
 )
-from settlement.store import NewPayment, PaymentOutcome, PaymentRecord
+from settlement.store import PaymentOutcome, PaymentRecord
 
 TRANSFER = function_signature_to_4byte_selector("transfer(address,uint256)")
 EIP1559_TYPE = 0x02
@@ -52,8 +52,7 @@ class DirectSettler(Settler):
         self.token = token
         self.chain_id = chain_id
 
-    def verify(self, submission: PaymentSubmission, chain_time: int) -> NewPayment:
-        started = time.thread_time_ns()
+    def check(self, submission: PaymentSubmission, chain_time: int) -> Verified:
         raw = hex_bytes(submission.instrument, "raw_transaction")
         fields = self._checked_fields(raw)
         intent = submission.intent
@@ -64,8 +63,7 @@ class DirectSettler(Settler):
             )
         if fields[7] != transfer_calldata(intent.payee, intent.amount_base_units):
             raise PaymentRejectedError("transaction does not transfer the amount to the payee")
-        replay_key = f"direct:{intent.payer}:{_uint(fields[1])}"
-        return self.new_payment(submission, replay_key, started)
+        return Verified(f"direct:{intent.payer}:{_uint(fields[1])}")
 
     def _checked_fields(self, raw: bytes) -> list[bytes]:
         """The RLP fields of an EIP-1559 transaction calling the token with no ether."""

@@ -12,7 +12,6 @@ payer withdrew in between (such a payment fails with the reason instead).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -31,6 +30,7 @@ from settlement.settlers.base import (
     PlannedTransaction,
     Preparation,
     Settler,
+    Verified,
     all_settled,
     hex_bytes,
     instrument_field,
@@ -81,8 +81,7 @@ class NetSettler(Settler):
         self.store = store
         self._window_id: int | None = None
 
-    def verify(self, submission: PaymentSubmission, chain_time: int) -> NewPayment:
-        started = time.thread_time_ns()
+    def check(self, submission: PaymentSubmission, chain_time: int) -> Verified:
         intent = submission.intent
         signed = net_payment_from(
             intent.payment_id,
@@ -93,7 +92,7 @@ class NetSettler(Settler):
         )
         require_time_to_settle("payment", signed.message.valid_before, chain_time)
         signed.verify(self.net.payment_domain)
-        return self.new_payment(submission, f"net:0x{intent.payment_id.hex()}", started)
+        return Verified(f"net:0x{intent.payment_id.hex()}")
 
     async def admit(self, verified: Sequence[NewPayment]) -> dict[str, str]:
         """Refuse payments their payer's deposit cannot cover beside what it already owes.
@@ -132,7 +131,9 @@ class NetSettler(Settler):
             if record.instrument["valid_before"] <= chain_time:
                 refused.append(PaymentOutcome(record.payment_id, False, EXPIRED_REASON))
                 continue
-            if len(changes.keys() | {record.payer, record.payee}) > MAX_WINDOW_ACCOUNTS:
+            if len(changes) + len({record.payer, record.payee} - changes.keys()) > (
+                MAX_WINDOW_ACCOUNTS
+            ):
                 continue  # the next window takes it
             payer, amount = record.payer, record.amount_base_units
             # Only payments already in this window count as income, so every prefix of the

@@ -290,8 +290,13 @@ class SqlPaymentStore:
     async def settlement_facts(self, payment_id: str) -> SettlementFacts | None:
         """A confirmed payment with its transaction's receipt figures, for its cost record."""
         query = (
-            sa.select(payments, submissions.c.mined_tx_hash, submissions.c.gas_used)
-            .add_columns(submissions.c.effective_gas_price_wei, submissions.c.mined_at)
+            sa.select(
+                payments,
+                submissions.c.mined_tx_hash,
+                submissions.c.gas_used,
+                submissions.c.effective_gas_price_wei,
+                submissions.c.mined_at,
+            )
             .join(submissions, payments.c.submission_id == submissions.c.submission_id)
             .where(
                 payments.c.payment_id == payment_id,

@@ -8,16 +8,21 @@ from pathlib import Path
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from settlement.chain.artifacts import load_artifact
 from settlement.chain.client import ChainClient
-from settlement.chain.net_settlement import NET_SETTLEMENT_ARTIFACT, NetSettlementContract
-from settlement.chain.payment_channels import PAYMENT_CHANNELS_ARTIFACT, PaymentChannelsContract
+from settlement.chain.net_settlement import NetSettlementContract
+from settlement.chain.payment_channels import PaymentChannelsContract
 from settlement.chain.relayer import Relayer
 from settlement.chain.stablecoin import StablecoinContract
 from settlement.domain.messages import BatchPayment, TransferAuthorization, random_nonce
 from settlement.domain.payments import PaymentIntent, Purpose, SettlementMode
 from settlement.escrow import EscrowDesk, Funding
-from settlement.runtime import SUPPORTED_MODES, Contracts, build_settlers
+from settlement.runtime import (
+    SUPPORTED_MODES,
+    Contracts,
+    build_settlers,
+    channels_contract,
+    net_contract,
+)
 from settlement.service import DEFAULT_MAX_QUEUED, SettlementService
 from settlement.settlers.authorization import AuthorizationSettler
 from settlement.settlers.base import PaymentSubmission
@@ -144,20 +149,8 @@ async def make_escrowed_service(
     contracts_dir: Path,
     relayer_class: type[Relayer] = Relayer,
 ) -> EscrowedService:
-    channels = await PaymentChannelsContract.deploy(
-        chain,
-        load_artifact(contracts_dir, PAYMENT_CHANNELS_ARTIFACT),
-        admin,
-        coin.address,
-        token_abi=coin.abi,
-    )
-    net = await NetSettlementContract.deploy(
-        chain,
-        load_artifact(contracts_dir, NET_SETTLEMENT_ARTIFACT),
-        admin,
-        coin.address,
-        token_abi=coin.abi,
-    )
+    channels = await channels_contract(chain, contracts_dir, admin, coin)
+    net = await net_contract(chain, contracts_dir, admin, coin)
     return service_on(Contracts(coin, channels, net), store, admin, relayer_class)
 
 
@@ -206,9 +199,14 @@ def funding(signed: SignedFunding) -> Funding:
     )
 
 
+async def funded(coin: StablecoinContract, admin: LocalAccount, amount: int) -> LocalAccount:
+    """A new account holding ``amount`` of the stablecoin and no ether."""
+    account: LocalAccount = Account.create()
+    await coin.mint(admin, account.address, amount)
+    return account
+
+
 async def funded_wallet(
     coin: StablecoinContract, admin: LocalAccount, amount: int = 1_000_000
 ) -> PayerWallet:
-    wallet = PayerWallet(Account.create().key)
-    await coin.mint(admin, wallet.address, amount)
-    return wallet
+    return PayerWallet((await funded(coin, admin, amount)).key)

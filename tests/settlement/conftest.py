@@ -8,12 +8,13 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
+from settlement.chain.client import ChainClient
 from settlement.chain.stablecoin import StablecoinContract
 from settlement.store import SqlPaymentStore
 from tests.conftest import POSTGRES_URL, postgres_url_for
+from tests.settlement.api_helpers import EscrowedService, funded, make_escrowed_service
 
 PAYER_FUNDING_BASE_UNITS = 10_000_000
 
@@ -42,6 +43,16 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
 @pytest.fixture
 async def payer(coin: StablecoinContract, admin: LocalAccount) -> LocalAccount:
     """A fresh account holding $10 of the test's stablecoin and no ether."""
-    account: LocalAccount = Account.create()
-    await coin.mint(admin, account.address, PAYER_FUNDING_BASE_UNITS)
-    return account
+    return await funded(coin, admin, PAYER_FUNDING_BASE_UNITS)
+
+
+@pytest.fixture
+async def escrowed(
+    store: SqlPaymentStore,
+    chain: ChainClient,
+    coin: StablecoinContract,
+    admin: LocalAccount,
+    contracts_dir: Path,
+) -> EscrowedService:
+    """A service with every mode, on channel and net contracts deployed for the test."""
+    return await make_escrowed_service(store, chain, coin, admin, contracts_dir)

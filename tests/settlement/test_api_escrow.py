@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -20,7 +19,6 @@ from tests.settlement.api_helpers import (
     EscrowedService,
     as_json,
     funded_wallet,
-    make_escrowed_service,
     make_service,
     terms_for,
 )
@@ -29,17 +27,6 @@ pytestmark = pytest.mark.anvil
 
 OPERATOR_KEY = "escrow-operator-key"
 FLUSH = {"X-API-Key": OPERATOR_KEY}
-
-
-@pytest.fixture
-async def escrowed(
-    store: SqlPaymentStore,
-    chain: ChainClient,
-    coin: StablecoinContract,
-    admin: LocalAccount,
-    contracts_dir: Path,
-) -> EscrowedService:
-    return await make_escrowed_service(store, chain, coin, admin, contracts_dir)
 
 
 @pytest.fixture

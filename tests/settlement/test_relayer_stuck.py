@@ -22,7 +22,7 @@ from settlement.domain.payments import SettlementMode
 from settlement.service import SettlementService
 from settlement.settlers.authorization import AuthorizationSettler
 from settlement.store import SqlPaymentStore, SubmissionRecord
-from tests.settlement.api_helpers import authorized_payment
+from tests.settlement.api_helpers import authorized_payment, funded
 
 pytestmark = pytest.mark.anvil
 
@@ -84,8 +84,7 @@ async def test_a_stuck_transaction_is_replaced_and_settles_once(
     own_coin: StablecoinContract,
     admin: LocalAccount,
 ) -> None:
-    payer: LocalAccount = Account.create()
-    await own_coin.mint(admin, payer.address, 1_000)
+    payer = await funded(own_coin, admin, 1_000)
     payee = Account.create().address
     relayer = Relayer(own_chain, admin, store, stuck_after_s=0.3, wait_limit_s=30)
     service = service_with(store, own_chain, own_coin, relayer)
@@ -112,8 +111,7 @@ async def test_confirmation_depth_is_waited_for(
     own_coin: StablecoinContract,
     admin: LocalAccount,
 ) -> None:
-    payer: LocalAccount = Account.create()
-    await own_coin.mint(admin, payer.address, 1_000)
+    payer = await funded(own_coin, admin, 1_000)
     payee = Account.create().address
     relayer = Relayer(own_chain, admin, store, confirmations=3, wait_limit_s=30)
     service = service_with(store, own_chain, own_coin, relayer)

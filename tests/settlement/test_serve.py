@@ -19,23 +19,19 @@ pytestmark = pytest.mark.anvil
 STARTUP_LIMIT_S = 60.0
 
 
+def serve_command(*arguments: str) -> list[str]:
+    """``settlement serve`` with ``arguments``, run by this interpreter."""
+    return [sys.executable, "-c", "from settlement.cli import main; main()", "serve", *arguments]
+
+
 def test_serve_answers_health_and_stops_on_sigint(tmp_path: Path) -> None:
     port = free_loopback_port()
     database_url = f"sqlite:///{tmp_path / 'served.db'}"
     env = dict(os.environ, SETTLEMENT_API_KEY="serve-test-key")
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from settlement.cli import main; main()",
-            "serve",
-            "--port",
-            str(port),
-            "--window-seconds",
-            "0.5",
-            "--database-url",
-            database_url,
-        ],
+        serve_command(
+            "--port", str(port), "--window-seconds", "0.5", "--database-url", database_url
+        ),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -60,16 +56,7 @@ def test_serve_answers_health_and_stops_on_sigint(tmp_path: Path) -> None:
 
     # The database now belongs to that (stopped) embedded chain: a new one is refused.
     again = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from settlement.cli import main; main()",
-            "serve",
-            "--port",
-            str(port),
-            "--database-url",
-            database_url,
-        ],
+        serve_command("--port", str(port), "--database-url", database_url),
         capture_output=True,
         text=True,
         timeout=60,

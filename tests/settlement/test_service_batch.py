@@ -15,16 +15,10 @@ from settlement.domain.payments import PaymentState, SettlementMode
 from settlement.service import RoundReport
 from settlement.store import SqlPaymentStore
 from settlement.windows import WindowPolicy, run_windows
-from tests.settlement.api_helpers import batch_payment, make_service
+from tests.settlement.api_helpers import batch_payment, funded, make_service
 from tests.settlement.crashes import CrashAfterSendRelayer, SimulatedCrashAfterSendError
 
 pytestmark = pytest.mark.anvil
-
-
-async def funded(coin: StablecoinContract, admin: LocalAccount, amount: int) -> LocalAccount:
-    account: LocalAccount = Account.create()
-    await coin.mint(admin, account.address, amount)
-    return account
 
 
 async def test_many_payments_settle_in_one_transaction(

@@ -39,17 +39,6 @@ pytestmark = pytest.mark.anvil
 DEPOSIT = 100_000
 
 
-@pytest.fixture
-async def escrowed(
-    store: SqlPaymentStore,
-    chain: ChainClient,
-    coin: StablecoinContract,
-    admin: LocalAccount,
-    contracts_dir: Path,
-) -> EscrowedService:
-    return await make_escrowed_service(store, chain, coin, admin, contracts_dir)
-
-
 async def open_channel(
     escrowed: EscrowedService, wallet: PayerWallet, payee: str, terms: ChainTerms
 ) -> str:
@@ -158,28 +147,36 @@ async def test_out_of_order_excessive_unknown_and_forged_vouchers_are_refused_an
     assert view.accepted_base_units == 100
 
 
-async def test_two_vouchers_racing_for_the_same_step_are_accepted_once(
+async def test_two_vouchers_racing_from_the_same_predecessor_are_accepted_once(
     escrowed: EscrowedService, coin: StablecoinContract, admin: LocalAccount
 ) -> None:
     terms = await terms_for(coin, escrowed)
     wallet = await funded_wallet(coin, admin)
     payee = Account.create().address
     await open_channel(escrowed, wallet, payee, terms)
-    racing = [voucher_payment(wallet, payee, f"race-{n}", 70, terms) for n in range(2)]
-    # The wallet signed them in sequence (70, then 140); rewind so both claim the first step.
-    rewound = PaymentSubmission(racing[1].intent, racing[1].mode, dict(racing[0].instrument))
+    first = voucher_payment(wallet, payee, "race-70", 70, terms)
+    # A second voucher that also follows on from nothing accepted (50, not 70 + 50): a different
+    # amount and replay key, so only the channel's compare-and-set can keep one of the two out.
+    wallet.channels[payee].promised_base_units = 0
+    second = voucher_payment(wallet, payee, "race-50", 50, terms)
 
     outcomes = await asyncio.gather(
-        escrowed.service.submit([racing[0]]), escrowed.service.submit([rewound])
+        escrowed.service.submit([first]), escrowed.service.submit([second])
     )
 
-    created = [result.created for (result,) in outcomes]
-    assert sorted(created) == [False, True]
-    (loser,) = [result for (result,) in outcomes if not result.created]
+    results = [result for (result,) in outcomes]
+    assert sorted(result.created for result in results) == [False, True]
+    (loser,) = [result for result in results if not result.created]
+    assert loser.record is None
     assert loser.rejection is not None
+    assert loser.rejection.startswith("voucher out of order")
+    view = await escrowed.escrow.channel(bytes.fromhex(first.instrument["channel_id"][2:]))
+    (winner,) = [result for result in results if result.created]
+    assert winner.record is not None
+    assert view.accepted_base_units == winner.record.amount_base_units
 
 
-async def test_a_voucher_signed_for_another_channel_contract_is_refused(
+async def test_a_voucher_signed_for_another_chain_is_refused(
     escrowed: EscrowedService, coin: StablecoinContract, admin: LocalAccount
 ) -> None:
     terms = await terms_for(coin, escrowed)

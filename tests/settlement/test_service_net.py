@@ -37,17 +37,6 @@ pytestmark = pytest.mark.anvil
 DEPOSIT = 10_000
 
 
-@pytest.fixture
-async def escrowed(
-    store: SqlPaymentStore,
-    chain: ChainClient,
-    coin: StablecoinContract,
-    admin: LocalAccount,
-    contracts_dir: Path,
-) -> EscrowedService:
-    return await make_escrowed_service(store, chain, coin, admin, contracts_dir)
-
-
 async def depositor(
     escrowed: EscrowedService, coin: StablecoinContract, admin: LocalAccount, terms: ChainTerms
 ) -> PayerWallet:
