@@ -4,20 +4,32 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from settlement import __version__
+from settlement import __version__, cost_views
 from settlement.chain.artifacts import load_artifact
 from settlement.chain.session import open_chain
 from settlement.chain.stablecoin import STABLECOIN_ARTIFACT, StablecoinContract
 from settlement.cli_runner import run_cli
 from settlement.config import Settings
 from settlement.demo import MAX_PAYMENTS_PER_WAY, DemoResult, run_demo
-from settlement.domain.money import WEI_PER_GWEI, format_dollars
+from settlement.domain.fees import (
+    LEDGER,
+    ModeInputs,
+    format_usd,
+    load_fee_book,
+    load_mode_catalog,
+    mode_inputs_from_results,
+    round_significant,
+)
+from settlement.domain.money import WEI_PER_GWEI, dollars_to_base_units, format_dollars
 from settlement.domain.payments import SettlementMode
+from settlement.domain.policy import DEFAULT_FUNDING_LIFETIME_S, choose_mode
 from settlement.runtime import SUPPORTED_MODES
 from settlement.server import serve_forever
 
@@ -165,6 +177,168 @@ def _print_demo(result: DemoResult) -> None:
         "Gas is each transaction's gasUsed from its receipt, the 21,000 base included. Payees "
         "already held tokens, so these are steady-state transfers between existing holders."
     )
+
+
+# ---------------------------------------------------------------- cost model and policy
+
+
+class DecimalType(click.ParamType[Decimal, object]):
+    """An exact decimal number from its text, never through a float."""
+
+    name = "decimal"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> Decimal:
+        if isinstance(value, Decimal):
+            return value
+        try:
+            number = Decimal(str(value))
+        except InvalidOperation:
+            self.fail(f"{value!r} is not a decimal number", param, ctx)
+        if not number.is_finite():
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
+class DollarsType(click.ParamType[int, object]):
+    """A positive dollar amount such as 0.002, converted exactly to stablecoin base units."""
+
+    name = "dollars"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> int:
+        if isinstance(value, int):
+            return value
+        try:
+            base_units = dollars_to_base_units(str(value))
+        except InvalidOperation:
+            self.fail(f"{value!r} is not a dollar amount such as 0.002", param, ctx)
+        except ValueError as error:
+            self.fail(f"{value!r} is not a dollar amount: {error}", param, ctx)
+        if base_units <= 0:
+            self.fail(f"{value} is not a positive amount", param, ctx)
+        return base_units
+
+
+profiles_option = click.option(
+    "--profiles",
+    "profiles_file",
+    envvar="SETTLEMENT_FEE_PROFILES",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A TOML file whose values replace the packaged fee profiles' (same shape as "
+    "settlement/data/fee_profiles.toml).",
+)
+
+
+@app.command()
+@profiles_option
+@click.option(
+    "--results",
+    "results_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A benchmark's results.json to price (its workload.json beside it, when present, "
+    "sizes the transactions). Default: the README's reference run.",
+)
+@click.option(
+    "--amount",
+    "amount_base_units",
+    type=DollarsType(),
+    default="0.01",
+    show_default=True,
+    help="The payment's value in dollars.",
+)
+@click.option(
+    "--ledger-cpu-ns",
+    type=click.IntRange(0, 10**12),
+    help="CPU time per payment of the traditional ledger baseline, in ns, to price beside.",
+)
+def costs(
+    profiles_file: Path | None,
+    results_file: Path | None,
+    amount_base_units: int,
+    ledger_cpu_ns: int | None,
+) -> None:
+    """What one payment costs in each mode under each fee profile, with the rails beside."""
+    book = load_fee_book(profiles_file)
+    catalog = load_mode_catalog()
+    if results_file is None:
+        entries, counts = catalog.reference_results(), None
+    else:
+        entries, counts = cost_views.read_results(results_file)
+    inputs = mode_inputs_from_results(entries, catalog, counts)
+    if ledger_cpu_ns is not None:
+        inputs.append(ModeInputs(LEDGER, Decimal(0), Decimal(0), ledger_cpu_ns))
+    origin = str(results_file) if results_file else "the README's reference run (2026-11-28)"
+    console.print(cost_views.costs_table(book, inputs, amount_base_units, origin))
+    console.print(cost_views.rails_table(book, amount_base_units))
+    console.print(
+        "Gas is measured (all-in: channel opens and net deposits included); L1 bytes are estimated "
+        "from each mode's shape. Break-even is the smallest payment whose cost is at most 1% of "
+        "it. Every price is a declared assumption with its source and date in "
+        "settlement/data/fee_profiles.toml; replace any with --profiles FILE."
+    )
+
+
+@app.command()
+@profiles_option
+@click.option(
+    "--profile",
+    "profile_name",
+    required=True,
+    help="The chain's fee profile: anvil-local, ethereum-l1, base, optimism, arbitrum-one, or "
+    "one from --profiles.",
+)
+@click.option(
+    "--amount",
+    "amount_base_units",
+    type=DollarsType(),
+    required=True,
+    help="Each payment's value in dollars, such as 0.002.",
+)
+@click.option(
+    "--pair-rate", type=DecimalType(), required=True, help="Payments an hour between the pair."
+)
+@click.option(
+    "--latency",
+    type=DecimalType(),
+    required=True,
+    help="Seconds within which each payment must be settled on chain.",
+)
+@click.option(
+    "--funding-lifetime",
+    type=DecimalType(),
+    default=str(DEFAULT_FUNDING_LIFETIME_S),
+    show_default=True,
+    help="Seconds a channel or a net deposit serves before it is funded again.",
+)
+def policy(
+    profiles_file: Path | None,
+    profile_name: str,
+    amount_base_units: int,
+    pair_rate: Decimal,
+    latency: Decimal,
+    funding_lifetime: Decimal,
+) -> None:
+    """Choose the cheapest settlement mode for a pair's payments within a latency bound."""
+    book = load_fee_book(profiles_file)
+    choice = choose_mode(
+        book.evm_profile(profile_name),
+        amount_base_units,
+        pair_rate,
+        latency,
+        funding_lifetime_s=funding_lifetime,
+        rails=book.rails,
+    )
+    console.print(
+        f"[bold]auto: {choice.mode.value}[/bold] on {choice.profile}, "
+        f"{format_usd(choice.usd_per_payment)} per payment of "
+        f"{format_dollars(amount_base_units)}, settled within "
+        f"{round_significant(choice.latency_s)} s"
+    )
+    console.print(cost_views.candidates_table(choice))
+    console.print(choice.explanation)
 
 
 def main() -> None:

@@ -5,7 +5,10 @@ Catch ``SettlementError`` to handle them all, or a branch to handle one kind::
     SettlementError
     ├── ConfigurationError          a setting is missing or wrong; the message says which
     │   ├── ToolNotFoundError       a binary such as anvil is not installed (run `make setup`)
-    │   └── ContractsNotBuiltError  forge artifacts are missing (run `make setup`)
+    │   ├── ContractsNotBuiltError  forge artifacts are missing (run `make setup`)
+    │   └── FeeProfileError         a fee-profile or mode-cost file is malformed (file and key)
+    │       └── UnknownProfileError no fee profile has the requested name
+    ├── PolicyInputError            the auto policy's inputs are out of range, or no mode fits
     ├── PaymentRejectedError        a payment is invalid and was not accepted; the reason says why
     │   └── SignatureError          a signature is malformed or not by the expected signer
     ├── QueueFullError              too many payments wait for settlement; retry after a pause
@@ -37,6 +40,18 @@ class ToolNotFoundError(ConfigurationError):
 
 class ContractsNotBuiltError(ConfigurationError):
     """The compiled contract artifacts are missing or unreadable."""
+
+
+class FeeProfileError(ConfigurationError):
+    """A fee profile or mode cost file is malformed; the message names the file and the key."""
+
+
+class UnknownProfileError(FeeProfileError):
+    """No fee profile has the requested name."""
+
+
+class PolicyInputError(SettlementError):
+    """The policy's inputs are out of range, or no mode can meet the latency bound."""
 
 
 class PaymentRejectedError(SettlementError):

@@ -43,6 +43,7 @@ from settlement.api.models import (
     RoundOut,
     StatsOut,
 )
+from settlement.api.policy_routes import policy_router
 from settlement.domain.costs import payment_cost
 from settlement.domain.payments import PaymentIntent, PaymentState, SettlementMode
 from settlement.errors import PaymentRejectedError, QueueFullError
@@ -103,6 +104,7 @@ def create_app(
     app.add_exception_handler(QueueFullError, _queue_full)  # type: ignore[arg-type]
     app.include_router(payments_router)
     app.include_router(escrow_router)
+    app.include_router(policy_router)
     app.include_router(operator_router)
     app.include_router(status_router)
     return app
