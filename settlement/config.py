@@ -36,6 +36,12 @@ class Settings(BaseSettings):
         description="sqlite:///path.db or postgresql://...; by default a SQLite file that lives "
         "as long as the embedded chain does",
     )
+    ledger_url: str | None = Field(
+        default=None,
+        description="sqlite:///path.db, postgresql://... or memory:// for the double-entry ledger "
+        "(the baseline mode and the service's book); by default beside database_url: a SQLite "
+        "file next to the store's, or the same PostgreSQL database",
+    )
     api_key: SecretStr | None = Field(
         default=None, description="Operator key for operator routes; empty means none"
     )

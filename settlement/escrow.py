@@ -13,6 +13,7 @@ from eth_abi.abi import decode
 from eth_account.signers.local import LocalAccount
 from eth_typing import HexStr
 
+from settlement.book import ServiceBook
 from settlement.chain.net_settlement import NetSettlementContract
 from settlement.chain.payment_channels import (
     PaymentChannelsContract,
@@ -20,6 +21,7 @@ from settlement.chain.payment_channels import (
     top_up_nonce_of,
 )
 from settlement.chain.stablecoin import StablecoinContract
+from settlement.domain.holdings import Holding
 from settlement.domain.messages import AuthorizationKind, SignedMessage, TransferAuthorization
 from settlement.domain.payments import PaymentState, SettlementMode
 from settlement.errors import PaymentRejectedError
@@ -82,18 +84,22 @@ class EscrowDesk:
         relayer: LocalAccount,
         channels: PaymentChannelsContract | None = None,
         net: NetSettlementContract | None = None,
+        book: ServiceBook | None = None,
     ) -> None:
         self.token = token
         self.store = store
         self.relayer = relayer
         self._channels = channels
         self._net = net
+        self.book = book
 
     async def open_channel(self, payee: str, salt: bytes, funding: Funding) -> ChannelView:
         channels = self._channels_contract()
         channel_id = channel_id_of(funding.payer, payee, salt)
         signed = self._verified(funding, channels.address, channel_id)
+        await self._before_funding(Holding.CHANNEL_ESCROW, funding.payer)
         await channels.open(self.relayer, payee, salt, signed)
+        await self._after_funding(Holding.CHANNEL_ESCROW, funding, channel_id)
         return await self.channel(channel_id)
 
     async def top_up_channel(
@@ -102,7 +108,9 @@ class EscrowDesk:
         channels = self._channels_contract()
         nonce = top_up_nonce_of(channel_id, top_up_salt)
         signed = self._verified(funding, channels.address, nonce)
+        await self._before_funding(Holding.CHANNEL_ESCROW, funding.payer)
         await channels.top_up(self.relayer, channel_id, top_up_salt, signed)
+        await self._after_funding(Holding.CHANNEL_ESCROW, funding, nonce)
         return await self.channel(channel_id)
 
     async def channel(self, channel_id: bytes) -> ChannelView:
@@ -123,8 +131,20 @@ class EscrowDesk:
 
     async def deposit(self, nonce: bytes, funding: Funding) -> NetAccountView:
         net = self._net_contract()
-        await net.deposit(self.relayer, self._verified(funding, net.address, nonce))
+        signed = self._verified(funding, net.address, nonce)
+        await self._before_funding(Holding.NET_DEPOSIT, funding.payer)
+        await net.deposit(self.relayer, signed)
+        await self._after_funding(Holding.NET_DEPOSIT, funding, nonce)
         return await self.net_account(funding.payer)
+
+    async def _before_funding(self, escrow: Holding, payer: str) -> None:
+        """Open the book's accounts first, so their opening figures exclude this funding."""
+        if self.book is not None:
+            await self.book.open([(Holding.WALLET, payer), (escrow, payer)])
+
+    async def _after_funding(self, escrow: Holding, funding: Funding, nonce: bytes) -> None:
+        if self.book is not None:
+            await self.book.record_funding(escrow, funding.payer, funding.amount_base_units, nonce)
 
     async def net_account(self, address: str) -> NetAccountView:
         net = self._net_contract()

@@ -10,8 +10,10 @@ from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
 
+from settlement.book import ServiceBook
 from settlement.chain.artifacts import load_artifact
 from settlement.chain.client import ChainClient
+from settlement.chain.holdings import OnChainHoldings
 from settlement.chain.net_settlement import NET_SETTLEMENT_ARTIFACT, NetSettlementContract
 from settlement.chain.payment_channels import PAYMENT_CHANNELS_ARTIFACT, PaymentChannelsContract
 from settlement.chain.relayer import Relayer
@@ -20,12 +22,14 @@ from settlement.chain.stablecoin import STABLECOIN_ARTIFACT, Role, StablecoinCon
 from settlement.config import Settings
 from settlement.domain.payments import SettlementMode
 from settlement.escrow import EscrowDesk
+from settlement.ledger import Ledger, open_ledger
 from settlement.service import SettlementService
 from settlement.settlers.authorization import AuthorizationSettler
 from settlement.settlers.base import Settler
 from settlement.settlers.batch import BatchSettler
 from settlement.settlers.channel import ChannelSettler
 from settlement.settlers.direct import DirectSettler
+from settlement.settlers.ledger import LedgerSettler, ledger_domain
 from settlement.settlers.net import NetSettler
 from settlement.store import SqlPaymentStore
 
@@ -52,10 +56,21 @@ class Runtime:
     escrow: EscrowDesk
     contracts: Contracts
     database_url: str
+    ledger: Ledger
+
+
+def default_ledger_url(database_url: str) -> str:
+    """The ledger beside the store: a sibling SQLite file, or the same PostgreSQL database."""
+    if database_url.startswith("sqlite:///"):
+        return database_url.removesuffix(".db") + ".ledger.db"
+    return database_url
 
 
 def build_settlers(
-    modes: Iterable[SettlementMode], contracts: Contracts, store: SqlPaymentStore
+    modes: Iterable[SettlementMode],
+    contracts: Contracts,
+    store: SqlPaymentStore,
+    ledger: Ledger | None = None,
 ) -> dict[SettlementMode, Settler]:
     token = contracts.token
     settlers: dict[SettlementMode, Settler] = {}
@@ -66,6 +81,10 @@ def build_settlers(
             settlers[mode] = AuthorizationSettler(token.address, token.domain)
         elif mode is SettlementMode.BATCH:
             settlers[mode] = BatchSettler(token.address, token.domain)
+        elif mode is SettlementMode.LEDGER:
+            assert ledger is not None, "ledger mode needs a ledger"
+            domain = ledger_domain(token.client.chain_id, token.address)
+            settlers[mode] = LedgerSettler(ledger, domain)
         elif mode is SettlementMode.CHANNEL:
             assert contracts.channels is not None, "channel mode needs the channel contract"
             settlers[mode] = ChannelSettler(contracts.channels, store)
@@ -151,6 +170,7 @@ async def running_service(
         database_url = settings.database_url or f"sqlite:///{Path(scratch) / 'settlement.db'}"
         async with open_chain(settings) as session:
             store = await SqlPaymentStore.open(database_url)
+            ledger = open_ledger(settings.ledger_url or default_ledger_url(database_url))
             try:
                 token = await attach_or_deploy_token(session, settings)
                 genesis = await session.client.w3.eth.get_block(0)
@@ -161,18 +181,25 @@ async def running_service(
                 relayer = Relayer(
                     session.client, session.operator, store, confirmations=settings.confirmations
                 )
+                book = ServiceBook(
+                    ledger, OnChainHoldings(token, store, contracts.channels, contracts.net)
+                )
                 service = SettlementService(
                     store,
                     session.client,
                     relayer,
-                    build_settlers(modes, contracts, store),
+                    build_settlers(modes, contracts, store, ledger),
                     token=token,
                     max_queued=settings.max_queued,
+                    book=book,
                 )
                 escrow = EscrowDesk(
-                    token, store, session.operator, contracts.channels, contracts.net
+                    token, store, session.operator, contracts.channels, contracts.net, book
                 )
                 await service.reconcile()
-                yield Runtime(session, store, token, service, escrow, contracts, database_url)
+                yield Runtime(
+                    session, store, token, service, escrow, contracts, database_url, ledger
+                )
             finally:
+                ledger.close()
                 await store.close()

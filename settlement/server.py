@@ -25,7 +25,7 @@ async def serve_forever(
     """Serve until SIGINT or SIGTERM; the embedded chain and the store close on the way out."""
     async with running_service(settings, modes) as runtime:
         api_key = settings.api_key.get_secret_value() if settings.api_key else None
-        app = create_app(runtime.service, api_key, runtime.escrow)
+        app = create_app(runtime.service, api_key, runtime.escrow, runtime.ledger)
         metrics: ApiMetrics = app.state.metrics
         policy = WindowPolicy(settings.window_max_payments, settings.window_max_wait_s)
         stop = asyncio.Event()

@@ -7,17 +7,20 @@ submissions and returns one result per payment; ``settle_round`` settles what on
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from settlement.book import Reconciliation, ServiceBook
 from settlement.chain.client import ChainClient
 from settlement.chain.relayer import MinedTransaction, Relayer
 from settlement.chain.stablecoin import StablecoinContract
+from settlement.domain.holdings import SOURCE, holdings_of_mode
 from settlement.domain.payments import SettlementMode
-from settlement.errors import PaymentRejectedError, QueueFullError
-from settlement.settlers.base import PaymentSubmission, Settler
+from settlement.errors import ConfigurationError, PaymentRejectedError, QueueFullError
+from settlement.settlers.base import ChainSettler, OffChainSettler, PaymentSubmission, Settler
 from settlement.store import (
     AcceptOutcome,
     Completion,
@@ -28,7 +31,11 @@ from settlement.store import (
     SubmissionState,
 )
 
+logger = logging.getLogger("settlement.service")
+
 DEFAULT_MAX_QUEUED = 200_000
+# One reconciliation reads the chain for at most this many holdings.
+MAX_RECONCILED_HOLDINGS = 8_190
 QUEUE_FULL_RETRY_AFTER_S = 2
 LEASE_S = 300.0
 REVERTED_REASON = "settlement transaction reverted on chain"
@@ -58,8 +65,10 @@ class SettlementService:
         *,
         token: StablecoinContract,
         max_queued: int = DEFAULT_MAX_QUEUED,
+        book: ServiceBook | None = None,
     ) -> None:
         self.store = store
+        self.book = book
         self.client = client
         self.token = token
         self.relayer = relayer
@@ -86,9 +95,11 @@ class SettlementService:
         for index, payment in verified.items():
             if payment.payment_id in refused:
                 rejections[index] = refused[payment.payment_id]
-        stored = iter(
-            await self.store.accept([p for i, p in verified.items() if i not in rejections])
+        accepted = await self.store.accept([p for i, p in verified.items() if i not in rejections])
+        await self._write_book(
+            "reserve", self._book_reserve([o.record for o in accepted if o.created and o.record])
         )
+        stored = iter(accepted)
         return [
             AcceptOutcome(
                 "0x" + submission.intent.payment_id.hex(), None, rejection=rejections[index]
@@ -109,12 +120,16 @@ class SettlementService:
             return report
         try:
             prepared = await settler.prepare(leased)
-            await self._fail_refused(prepared.refused, report)
+            await self._fail_refused(leased, prepared.refused, report)
             handled = {record.payment_id for record in prepared.ready}
             handled.update(outcome.payment_id for outcome in prepared.refused)
             left_for_later = [r.payment_id for r in leased if r.payment_id not in handled]
             if left_for_later:
                 await self.store.release_leases(left_for_later, self.lease_owner)
+            if isinstance(settler, OffChainSettler):
+                await self._settle_off_chain(settler, prepared.ready, report)
+                return report
+            assert isinstance(settler, ChainSettler)
             planned = settler.plan(prepared.ready)
             mined = await self.relayer.submit_many(mode, planned, self.lease_owner)
         except BaseException:
@@ -143,16 +158,32 @@ class SettlementService:
             report = reports.setdefault(submission.mode, RoundReport(submission.mode))
             records = await self.store.records(submission.payment_ids)
             planned = [records[payment_id] for payment_id in submission.payment_ids]
-            await self._record_mined(self._settler(submission.mode), [(planned, mined)], report)
+            settler = self._settler(submission.mode)
+            assert isinstance(settler, ChainSettler), "only chain settlers leave submissions"
+            await self._record_mined(settler, [(planned, mined)], report)
         return list(reports.values())
+
+    async def _settle_off_chain(
+        self, settler: OffChainSettler, ready: Sequence[PaymentRecord], report: RoundReport
+    ) -> None:
+        """Let ``settler`` settle the round itself, then record how each payment ended.
+
+        A crash between the two leaves the payments leased; the next round hands them to the
+        settler again, which answers ``settled`` for those it already settled.
+        """
+        outcomes = await settler.settle(ready)
+        await self.store.settle_leased(outcomes, self.lease_owner)
+        report.settled += sum(outcome.settled for outcome in outcomes)
+        report.failed += sum(not outcome.settled for outcome in outcomes)
 
     async def _record_mined(
         self,
-        settler: Settler,
+        settler: ChainSettler,
         results: Sequence[tuple[Sequence[PaymentRecord], MinedTransaction]],
         report: RoundReport,
     ) -> None:
         completions: list[Completion] = []
+        resolved: list[tuple[Sequence[PaymentRecord], list[PaymentOutcome]]] = []
         for planned, mined in results:
             report.transactions += 1
             report.mined.append(mined)
@@ -182,9 +213,17 @@ class SettlementService:
             )
             report.settled += sum(outcome.settled for outcome in outcomes)
             report.failed += sum(not outcome.settled for outcome in outcomes)
+            resolved.append((planned, outcomes))
         await self.store.complete_submissions(completions)
+        for planned, outcomes in resolved:
+            await self._write_book("post or void", self._book_resolve(planned, outcomes))
 
-    async def _fail_refused(self, refused: Sequence[PaymentOutcome], report: RoundReport) -> None:
+    async def _fail_refused(
+        self,
+        leased: Sequence[PaymentRecord],
+        refused: Sequence[PaymentOutcome],
+        report: RoundReport,
+    ) -> None:
         """Fail, each with its reason, the leased payments a settler found can never settle."""
         by_reason: dict[str, list[str]] = {}
         for outcome in refused:
@@ -192,6 +231,42 @@ class SettlementService:
         for reason, payment_ids in by_reason.items():
             await self.store.fail_queued(payment_ids, reason)
         report.failed += len(refused)
+        await self._write_book("void", self._book_resolve(leased, refused))
+
+    async def reconcile_book(self, limit: int = MAX_RECONCILED_HOLDINGS) -> Reconciliation:
+        """Compare the book with the chain for the holdings of everyone who has paid or been
+        paid (the first ``limit`` of them)."""
+        if self.book is None:
+            raise ConfigurationError("this service keeps no book")
+        participants = await self.store.participants(limit)
+        holdings = [
+            holding
+            for mode, payer, payee in participants
+            if mode in SOURCE
+            for holding in holdings_of_mode(mode, payer, payee)
+        ]
+        return await self.book.reconcile(list(dict.fromkeys(holdings))[:limit])
+
+    async def _book_reserve(self, records: Sequence[PaymentRecord]) -> None:
+        if self.book is not None and records:
+            await self.book.reserve(records)
+
+    async def _book_resolve(
+        self, records: Sequence[PaymentRecord], outcomes: Sequence[PaymentOutcome]
+    ) -> None:
+        if self.book is not None and outcomes:
+            await self.book.resolve(records, outcomes)
+
+    async def _write_book(self, what: str, write: Awaitable[None]) -> None:
+        """Mirror a settlement step in the book; a failure there is logged, never raised.
+
+        The store and the chain are the truth; the book is checked against them, so a step it
+        missed shows up in ``reconcile_book`` instead of stopping payments.
+        """
+        try:
+            await write
+        except Exception:
+            logger.exception("the book could not %s; reconciliation will show it", what)
 
     def _settler(self, mode: SettlementMode) -> Settler:
         settler = self.settlers.get(mode)

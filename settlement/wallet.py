@@ -48,6 +48,7 @@ class ChainTerms:
     max_priority_fee_per_gas_wei: int
     channels_domain: Eip712Domain | None = None
     net_domain: Eip712Domain | None = None
+    ledger_domain: Eip712Domain | None = None
 
 
 @dataclass
@@ -119,7 +120,9 @@ class PayerWallet:
             return self._batch(payee, amount_base_units, terms)
         if mode is SettlementMode.CHANNEL:
             return self._voucher(payee, amount_base_units, terms)
-        return self._net(intent, terms)
+        if mode is SettlementMode.NET:
+            return self._off_chain_payment(intent, _required(terms.net_domain, "net"), terms)
+        return self._off_chain_payment(intent, _required(terms.ledger_domain, "ledger"), terms)
 
     def channel_funding(
         self, payee: str, deposit_base_units: int, terms: ChainTerms
@@ -231,7 +234,10 @@ class PayerWallet:
             "signature": "0x" + signed.signature.hex(),
         }
 
-    def _net(self, intent: PaymentIntent, terms: ChainTerms) -> dict[str, Any]:
+    def _off_chain_payment(
+        self, intent: PaymentIntent, domain: Eip712Domain, terms: ChainTerms
+    ) -> dict[str, Any]:
+        """A ``NetPayment`` signed under ``domain``: the net operator's, or the ledger's."""
         message = NetPayment(
             payment_id=intent.payment_id,
             payer=self.address,
@@ -239,7 +245,7 @@ class PayerWallet:
             value_base_units=intent.amount_base_units,
             valid_before=terms.chain_time + VALIDITY_S,
         )
-        signed = message.sign(self.private_key, _required(terms.net_domain, "net"))
+        signed = message.sign(self.private_key, domain)
         return {"valid_before": message.valid_before, "signature": "0x" + signed.signature.hex()}
 
 

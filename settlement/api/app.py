@@ -8,7 +8,6 @@ operator key.
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Sequence
 from typing import Annotated, Any
 
@@ -16,7 +15,6 @@ from fastapi import (
     APIRouter,
     Depends,
     FastAPI,
-    Header,
     HTTPException,
     Query,
     Request,
@@ -26,13 +24,16 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 
 from settlement import __version__
+from settlement.api.access import Operator
 from settlement.api.escrow_routes import escrow_router
 from settlement.api.inputs import Bytes32Path, checked_address
+from settlement.api.ledger_routes import ledger_router
 from settlement.api.models import (
     BalanceOut,
     ErrorOut,
     FlushOut,
     HealthOut,
+    HoldingDifferenceOut,
     ModeStatsOut,
     PaymentBatchIn,
     PaymentBatchOut,
@@ -40,6 +41,7 @@ from settlement.api.models import (
     PaymentIn,
     PaymentOut,
     PaymentResultOut,
+    ReconciliationOut,
     RoundOut,
     StatsOut,
 )
@@ -48,6 +50,7 @@ from settlement.domain.costs import payment_cost
 from settlement.domain.payments import PaymentIntent, PaymentState, SettlementMode
 from settlement.errors import PaymentRejectedError, QueueFullError
 from settlement.escrow import EscrowDesk
+from settlement.ledger import Ledger
 from settlement.service import RoundReport, SettlementService
 from settlement.settlers.base import PaymentSubmission
 from settlement.store import AcceptOutcome, PaymentRecord
@@ -86,11 +89,15 @@ class ApiMetrics:
 
 
 def create_app(
-    service: SettlementService, operator_api_key: str | None, escrow: EscrowDesk | None = None
+    service: SettlementService,
+    operator_api_key: str | None,
+    escrow: EscrowDesk | None = None,
+    ledger: Ledger | None = None,
 ) -> FastAPI:
     """The app around a running service; without an operator key the operator routes refuse.
 
-    ``escrow`` serves the channel and net-settlement funding routes; without it they answer 404.
+    ``escrow`` serves the channel and net-settlement funding routes, ``ledger`` the baseline
+    ledger's deposit and balance routes; without them those routes answer 404.
     """
     app = FastAPI(
         title="Robot settlement",
@@ -101,10 +108,12 @@ def create_app(
     app.state.metrics = ApiMetrics()
     app.state.operator_api_key = operator_api_key
     app.state.escrow = escrow
+    app.state.ledger = ledger
     app.add_exception_handler(QueueFullError, _queue_full)  # type: ignore[arg-type]
     app.include_router(payments_router)
     app.include_router(escrow_router)
     app.include_router(policy_router)
+    app.include_router(ledger_router)
     app.include_router(operator_router)
     app.include_router(status_router)
     return app
@@ -120,23 +129,8 @@ def _metrics(request: Request) -> ApiMetrics:
     return metrics
 
 
-def _require_operator(
-    request: Request, x_api_key: Annotated[str | None, Header(max_length=256)] = None
-) -> None:
-    expected: str | None = request.app.state.operator_api_key
-    # compare_digest takes the same time wherever the strings differ, so the key cannot be
-    # guessed byte by byte from response times.
-    if (
-        expected is None
-        or x_api_key is None
-        or not hmac.compare_digest(x_api_key.encode(), expected.encode())
-    ):
-        raise HTTPException(status_code=401, detail="a valid X-API-Key header is required")
-
-
 Service = Annotated[SettlementService, Depends(_service)]
 Metrics = Annotated[ApiMetrics, Depends(_metrics)]
-Operator = Annotated[None, Depends(_require_operator)]
 
 
 async def _queue_full(_request: Request, error: QueueFullError) -> JSONResponse:
@@ -294,6 +288,35 @@ def _payment_out(record: PaymentRecord) -> PaymentOut:
 # ---------------------------------------------------------------- operator
 
 operator_router = APIRouter(prefix="/v1", tags=["operator"])
+
+
+@operator_router.get(
+    "/book/reconciliation",
+    response_model=ReconciliationOut,
+    responses={401: {"model": ErrorOut}, 404: {"model": ErrorOut}},
+)
+async def reconcile_book(_operator: Operator, service: Service) -> ReconciliationOut:
+    """Compare the service's book with the chain, holding by holding, and list differences."""
+    if service.book is None:
+        raise HTTPException(404, detail="this service keeps no book")
+    reconciliation = await service.reconcile_book()
+    return ReconciliationOut(
+        holdings_checked=reconciliation.holdings_checked,
+        unexplained=len(reconciliation.unexplained),
+        differences=[
+            HoldingDifferenceOut(
+                holding=d.holding.value,
+                address=d.address,
+                book_base_units=d.book_base_units,
+                chain_base_units=d.chain_base_units,
+                difference_base_units=d.difference_base_units,
+                pending_out_base_units=d.pending_out_base_units,
+                pending_in_base_units=d.pending_in_base_units,
+                explained_by_pending=d.explained_by_pending,
+            )
+            for d in reconciliation.differences
+        ],
+    )
 
 
 @operator_router.post(

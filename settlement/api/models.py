@@ -66,8 +66,20 @@ class NetInstrument(_Strict):
     signature: Signature
 
 
+class LedgerInstrument(_Strict):
+    """The same ``NetPayment`` fields signed under the ledger's domain (the baseline mode)."""
+
+    mode: Literal["ledger"] = "ledger"
+    valid_before: UnixTime
+    signature: Signature
+
+
 Instrument = Annotated[
-    AuthorizationInstrument | BatchInstrument | ChannelInstrument | NetInstrument,
+    AuthorizationInstrument
+    | BatchInstrument
+    | ChannelInstrument
+    | NetInstrument
+    | LedgerInstrument,
     Field(discriminator="mode"),
 ]
 
@@ -264,3 +276,41 @@ class PaymentCostOut(BaseModel):
     accepted_to_included_s: float | None
     accepted_to_confirmed_s: float
     verify_cpu_ns: int
+
+
+class LedgerDepositIn(_Strict):
+    """Money entering the baseline ledger from outside it, like cash paid into a bank."""
+
+    address: Address
+    amount_base_units: Annotated[int, Field(ge=1, le=MAX_PAYMENT_BASE_UNITS)]
+    reference: IdempotencyKey = Field(
+        description="The deposit's idempotency key: the same reference twice deposits once."
+    )
+
+
+class LedgerAccountOut(BaseModel):
+    """An address's wallet on the baseline ledger."""
+
+    address: str
+    balance_base_units: int
+    debits_posted_base_units: int
+    credits_posted_base_units: int
+
+
+class HoldingDifferenceOut(BaseModel):
+    holding: str
+    address: str
+    book_base_units: int
+    chain_base_units: int
+    difference_base_units: int
+    pending_out_base_units: int
+    pending_in_base_units: int
+    explained_by_pending: bool
+
+
+class ReconciliationOut(BaseModel):
+    """The service's book against the chain: every holding whose figures differ."""
+
+    holdings_checked: int
+    unexplained: int
+    differences: list[HoldingDifferenceOut]

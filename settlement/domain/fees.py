@@ -55,7 +55,9 @@ WH_PER_KWH: Final = Decimal(1_000)
 BASE_UNITS_PER_CURRENCY_UNIT: Final = Decimal(BASE_UNITS_PER_DOLLAR)
 WEI_PER_ETH_DECIMAL: Final = Decimal(WEI_PER_ETH)
 WEI_PER_GWEI_DECIMAL: Final = Decimal(WEI_PER_GWEI)
-LEDGER: Final = "ledger"
+LEDGER: Final = SettlementMode.LEDGER.value
+# The modes that settle on chain, which the mode cost file describes; the ledger costs CPU only.
+CHAIN_MODES: Final = tuple(mode for mode in SettlementMode if mode is not SettlementMode.LEDGER)
 SMALLEST_PLAIN_EXPONENT: Final = -6
 # Every modelled transaction serves one payer and payee pair, which touches two accounts and,
 # in channel mode, claims one channel.
@@ -537,8 +539,8 @@ def parse_fee_book(document: Mapping[str, object], origin: str) -> FeeBook:
 def parse_mode_catalog(document: Mapping[str, object], origin: str) -> ModeCatalog:
     _only_keys(document, {"reference", "modes", "ledger"}, origin)
     modes = _table(document, "modes", origin)
-    shapes = {}
-    for mode in SettlementMode:
+    shapes: dict[SettlementMode, ModeShape] = {}
+    for mode in CHAIN_MODES:
         where = f"{origin}: modes.{mode.value}"
         shapes[mode] = _parse_shape(mode, _table(modes, mode.value, where), where)
     ledger = _table(document, "ledger", origin)
@@ -852,5 +854,5 @@ def _settlement_mode(value: str, where: str) -> SettlementMode:
     try:
         return SettlementMode(value)
     except ValueError:
-        known = ", ".join([mode.value for mode in SettlementMode] + [LEDGER])
+        known = ", ".join(mode.value for mode in SettlementMode)
         raise FeeProfileError(f"{where}: unknown mode {value!r}; known: {known}") from None

@@ -41,6 +41,8 @@ class SettlementMode(StrEnum):
     BATCH = "batch"
     CHANNEL = "channel"
     NET = "net"
+    # The traditional baseline: the same payments posted to a double-entry ledger, no chain.
+    LEDGER = "ledger"
 
 
 class Purpose(StrEnum):

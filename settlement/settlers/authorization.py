@@ -15,9 +15,9 @@ from settlement.domain.messages import SignedMessage, TransferAuthorization
 from settlement.domain.payments import SettlementMode
 from settlement.errors import PaymentRejectedError
 from settlement.settlers.base import (
+    ChainSettler,
     PaymentSubmission,
     PlannedTransaction,
-    Settler,
     Verified,
     all_settled,
     hex_bytes,
@@ -51,7 +51,7 @@ def authorization_from(
     return SignedMessage(message, hex_bytes(instrument, "signature", 65))
 
 
-class AuthorizationSettler(Settler):
+class AuthorizationSettler(ChainSettler):
     """Relays each EIP-3009 ``transferWithAuthorization`` as its own transaction."""
 
     mode: ClassVar[SettlementMode] = SettlementMode.AUTHORIZATION

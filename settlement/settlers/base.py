@@ -4,10 +4,16 @@
 
 A settler does two things. ``verify`` checks a submitted payment off-chain (fields, validity
 window, signature) and turns it into a ``NewPayment`` for the store, or raises
-``PaymentRejectedError`` with the reason; it touches no chain and no database. ``plan`` turns
-payments leased from the queue into the transactions that settle them, and ``outcomes`` reads a
-mined transaction to say which payments it settled and why any failed. The service does the I/O
-around them, so one recorded workload replays through every mode alike.
+``PaymentRejectedError`` with the reason; it touches no chain and no database. Then it settles
+what was leased from the queue, in one of two ways:
+
+- a ``ChainSettler`` (direct, authorization, batch, channel, net): ``plan`` turns the payments
+  into the transactions that settle them, and ``outcomes`` reads a mined transaction to say
+  which payments it settled and why any failed. The service relays the transactions.
+- an ``OffChainSettler`` (the ledger baseline): ``settle`` settles the payments itself and says
+  how each one ended.
+
+The service does the I/O around them, so one recorded workload replays through every mode alike.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ from settlement.errors import PaymentRejectedError
 from settlement.store import ChannelStep, NewPayment, PaymentOutcome, PaymentRecord
 
 __all__ = [
+    "ChainSettler",
+    "OffChainSettler",
     "PaymentSubmission",
     "PlannedTransaction",
     "Preparation",
@@ -125,15 +133,11 @@ def all_settled(planned: Sequence[PaymentRecord]) -> list[PaymentOutcome]:
 
 
 class Settler(ABC):
-    """Verifies, plans and interprets the settlement of one mode's payments."""
+    """Verifies one mode's payments; its subclasses settle them (see the module docstring)."""
 
     mode: ClassVar[SettlementMode]
-    # How many queued payments one planning round may take.
+    # How many queued payments one settlement round may take.
     max_payments_per_round: ClassVar[int]
-    # Whether a reverted transaction's payments go back to the queue. Only where a revert says
-    # nothing about the payments themselves (a paused token stops a whole batch); a transaction
-    # carrying one payment reverts because of that payment, and resending it would revert again.
-    requeue_on_revert: ClassVar[bool] = False
 
     def verify(self, submission: PaymentSubmission, chain_time: int) -> NewPayment:
         """Check a submission off-chain; ``PaymentRejectedError`` says why it is refused.
@@ -169,6 +173,15 @@ class Settler(ABC):
         """Chain reads a round needs before planning; by default every leased payment is ready."""
         return Preparation(list(payments))
 
+
+class ChainSettler(Settler):
+    """Settles payments with transactions the service relays to the chain."""
+
+    # Whether a reverted transaction's payments go back to the queue. Only where a revert says
+    # nothing about the payments themselves (a paused token stops a whole batch); a transaction
+    # carrying one payment reverts because of that payment, and resending it would revert again.
+    requeue_on_revert: ClassVar[bool] = False
+
     @abstractmethod
     def plan(self, payments: Sequence[PaymentRecord]) -> list[PlannedTransaction]:
         """The transactions that settle ``payments`` (prepared, all of this mode)."""
@@ -178,3 +191,15 @@ class Settler(ABC):
         self, planned: Sequence[PaymentRecord], mined: MinedTransaction
     ) -> list[PaymentOutcome]:
         """What a successfully mined transaction did to each of its payments (in planned order)."""
+
+
+class OffChainSettler(Settler):
+    """Settles payments itself, without a chain transaction."""
+
+    @abstractmethod
+    async def settle(self, payments: Sequence[PaymentRecord]) -> list[PaymentOutcome]:
+        """Settle ``payments`` (prepared, all of this mode): one outcome each, in order.
+
+        Settling a payment already settled must answer ``settled`` again without moving money
+        twice: after a crash the service may hand it over a second time.
+        """

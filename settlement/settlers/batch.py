@@ -22,9 +22,9 @@ from settlement.domain.messages import BatchPayment, SignedMessage
 from settlement.domain.payments import SettlementMode
 from settlement.errors import PaymentRejectedError
 from settlement.settlers.base import (
+    ChainSettler,
     PaymentSubmission,
     PlannedTransaction,
-    Settler,
     Verified,
     hex_bytes,
     instrument_field,
@@ -71,7 +71,7 @@ def batch_payment_from(
     return SignedMessage(message, hex_bytes(instrument, "signature", 65))
 
 
-class BatchSettler(Settler):
+class BatchSettler(ChainSettler):
     mode: ClassVar[SettlementMode] = SettlementMode.BATCH
     max_payments_per_round: ClassVar[int] = 4 * MAX_BATCH_PAYMENTS
     requeue_on_revert: ClassVar[bool] = True

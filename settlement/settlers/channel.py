@@ -23,9 +23,9 @@ from settlement.domain.messages import SignedMessage, Voucher
 from settlement.domain.payments import SettlementMode
 from settlement.errors import PaymentRejectedError
 from settlement.settlers.base import (
+    ChainSettler,
     PaymentSubmission,
     PlannedTransaction,
-    Settler,
     Verified,
     hex_bytes,
     instrument_field,
@@ -63,7 +63,7 @@ def channel_key(channel_id: bytes) -> str:
     return "0x" + channel_id.hex()
 
 
-class ChannelSettler(Settler):
+class ChannelSettler(ChainSettler):
     mode: ClassVar[SettlementMode] = SettlementMode.CHANNEL
     max_payments_per_round: ClassVar[int] = 20_000
     # A reverted claim pays nothing and its vouchers stay claimable: queue them again.

@@ -22,9 +22,9 @@ from settlement.domain.eip712 import keccak256, recover_address_bytes
 from settlement.domain.payments import SettlementMode
 from settlement.errors import PaymentRejectedError, SignatureError
 from settlement.settlers.base import (
+    ChainSettler,
     PaymentSubmission,
     PlannedTransaction,
-    Settler,
     Verified,
     all_settled,
     hex_bytes,
@@ -44,7 +44,7 @@ def transfer_calldata(payee: str, amount_base_units: int) -> bytes:
     return TRANSFER + encode(["address", "uint256"], [payee, amount_base_units])
 
 
-class DirectSettler(Settler):
+class DirectSettler(ChainSettler):
     mode: ClassVar[SettlementMode] = SettlementMode.DIRECT
     max_payments_per_round: ClassVar[int] = 2_000
 

@@ -21,15 +21,16 @@ from eth_utils.abi import function_signature_to_4byte_selector
 
 from settlement.chain.net_settlement import NetSettlementContract
 from settlement.chain.relayer import MinedTransaction
+from settlement.domain.eip712 import Eip712Domain
 from settlement.domain.merkle import MerkleTree, payment_leaf
 from settlement.domain.messages import NetPayment, SignedMessage
 from settlement.domain.netting import Transfer, net_changes, sorted_for_chain
 from settlement.domain.payments import SettlementMode
 from settlement.settlers.base import (
+    ChainSettler,
     PaymentSubmission,
     PlannedTransaction,
     Preparation,
-    Settler,
     Verified,
     all_settled,
     hex_bytes,
@@ -62,6 +63,23 @@ def net_payment_from(
     return SignedMessage(message, hex_bytes(instrument, "signature", 65))
 
 
+def check_signed_payment(
+    submission: PaymentSubmission, chain_time: int, domain: Eip712Domain
+) -> None:
+    """A ``NetPayment`` over the submitted payment, valid long enough and signed by the payer
+    under ``domain``: net mode's check, and the ledger baseline's under its own domain."""
+    intent = submission.intent
+    signed = net_payment_from(
+        intent.payment_id,
+        intent.payer,
+        intent.payee,
+        intent.amount_base_units,
+        submission.instrument,
+    )
+    require_time_to_settle("payment", signed.message.valid_before, chain_time)
+    signed.verify(domain)
+
+
 def shortfall(payer: str, amount: int, balance: int, committed: int) -> str:
     return (
         f"insufficient net-settlement deposit: {payer} holds {balance}, has {committed} "
@@ -69,7 +87,7 @@ def shortfall(payer: str, amount: int, balance: int, committed: int) -> str:
     )
 
 
-class NetSettler(Settler):
+class NetSettler(ChainSettler):
     mode: ClassVar[SettlementMode] = SettlementMode.NET
     max_payments_per_round: ClassVar[int] = 50_000
     # A reverted window moves nothing (another operator took its id, say): queue it again, and
@@ -82,17 +100,8 @@ class NetSettler(Settler):
         self._window_id: int | None = None
 
     def check(self, submission: PaymentSubmission, chain_time: int) -> Verified:
-        intent = submission.intent
-        signed = net_payment_from(
-            intent.payment_id,
-            intent.payer,
-            intent.payee,
-            intent.amount_base_units,
-            submission.instrument,
-        )
-        require_time_to_settle("payment", signed.message.valid_before, chain_time)
-        signed.verify(self.net.payment_domain)
-        return Verified(f"net:0x{intent.payment_id.hex()}")
+        check_signed_payment(submission, chain_time, self.net.payment_domain)
+        return Verified(f"net:0x{submission.intent.payment_id.hex()}")
 
     async def admit(self, verified: Sequence[NewPayment]) -> dict[str, str]:
         """Refuse payments their payer's deposit cannot cover beside what it already owes.

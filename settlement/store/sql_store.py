@@ -27,6 +27,7 @@ from settlement.store.records import (
     Completion,
     NewPayment,
     NewSubmission,
+    PaymentOutcome,
     PaymentRecord,
     SubmissionRecord,
     SubmissionState,
@@ -74,8 +75,9 @@ class SqlPaymentStore:
         self._engine = engine
         # The migration versions this process applied when it opened the store.
         self.applied_migrations: list[int] = []
-        dialect = engine.dialect.name
-        self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        # "sqlite" or "postgresql".
+        self.dialect = engine.dialect.name
+        self._insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
 
     @classmethod
     async def open(cls, database_url: str) -> SqlPaymentStore:
@@ -231,6 +233,25 @@ class SqlPaymentStore:
     async def channels(self, channel_ids: Sequence[str]) -> dict[str, ChannelRecord]:
         async with self._engine.connect() as connection:
             return await channels_by_id(connection, channel_ids)
+
+    async def channel_ids_of_payer(self, payer: str) -> list[str]:
+        """Every channel the store has booked for ``payer``."""
+        query = sa.select(channels.c.channel_id).where(channels.c.payer == payer)
+        async with self._engine.connect() as connection:
+            return [row.channel_id for row in await connection.execute(query)]
+
+    async def participants(self, limit: int) -> list[tuple[SettlementMode, str, str]]:
+        """Distinct (mode, payer, payee) of stored payments, at most ``limit``: whom the book
+        has seen, for reconciliation."""
+        query = (
+            sa.select(payments.c.mode, payments.c.payer, payments.c.payee)
+            .distinct()
+            .order_by(payments.c.mode, payments.c.payer, payments.c.payee)
+            .limit(limit)
+        )
+        async with self._engine.connect() as connection:
+            rows = await connection.execute(query)
+            return [(SettlementMode(row.mode), row.payer, row.payee) for row in rows]
 
     # ------------------------------------------------------------ reads
 
@@ -521,6 +542,32 @@ class SqlPaymentStore:
                 )
             )
 
+    async def settle_leased(self, outcomes: Sequence[PaymentOutcome], owner: str) -> None:
+        """Record how payments settled off-chain ended: queued and leased by ``owner`` to
+        confirmed, or to failed with the reason."""
+        if not outcomes:
+            return
+        now = time.time()
+        rows = [_final_state_row(outcome) for outcome in outcomes]
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                payments.update()
+                .where(
+                    payments.c.payment_id == sa.bindparam("done_payment_id"),
+                    payments.c.state == PaymentState.QUEUED.value,
+                    payments.c.lease_owner == owner,
+                )
+                .values(
+                    state=sa.bindparam("done_state"),
+                    failure_reason=sa.bindparam("done_reason"),
+                    submitted_at=now,
+                    confirmed_at=now,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                ),
+                rows,
+            )
+
     async def pending_submissions(self, sender: str | None = None) -> list[SubmissionRecord]:
         """Submissions that may be on chain but are not yet confirmed, oldest first."""
         query = sa.select(submissions).where(submissions.c.state == SubmissionState.PENDING.value)
@@ -601,16 +648,8 @@ async def _finish_payments(
     connection: AsyncConnection, completions: Sequence[Completion], now: float
 ) -> None:
     rows = [
-        {
-            "done_payment_id": outcome.payment_id,
-            "done_submission_id": completion.submission_id,
-            "done_state": (
-                PaymentState.CONFIRMED if outcome.settled else PaymentState.FAILED
-            ).value,
-            "done_reason": None
-            if outcome.settled
-            else (outcome.failure_reason or "failed on chain")[:500],
-        }
+        _final_state_row(outcome, "failed on chain")
+        | {"done_submission_id": completion.submission_id}
         for completion in completions
         for outcome in completion.outcomes
     ]
@@ -630,6 +669,17 @@ async def _finish_payments(
         ),
         rows,
     )
+
+
+def _final_state_row(outcome: PaymentOutcome, default_reason: str = "") -> dict[str, Any]:
+    """Bind parameters moving one payment to its final state, confirmed or failed."""
+    return {
+        "done_payment_id": outcome.payment_id,
+        "done_state": (PaymentState.CONFIRMED if outcome.settled else PaymentState.FAILED).value,
+        "done_reason": None
+        if outcome.settled
+        else (outcome.failure_reason or default_reason)[:500],
+    }
 
 
 async def _submission(connection: AsyncConnection, row: sa.RowMapping) -> SubmissionRecord:

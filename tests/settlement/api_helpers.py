@@ -8,7 +8,9 @@ from pathlib import Path
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
+from settlement.book import ServiceBook
 from settlement.chain.client import ChainClient
+from settlement.chain.holdings import OnChainHoldings
 from settlement.chain.net_settlement import NetSettlementContract
 from settlement.chain.payment_channels import PaymentChannelsContract
 from settlement.chain.relayer import Relayer
@@ -16,6 +18,7 @@ from settlement.chain.stablecoin import StablecoinContract
 from settlement.domain.messages import BatchPayment, TransferAuthorization, random_nonce
 from settlement.domain.payments import PaymentIntent, Purpose, SettlementMode
 from settlement.escrow import EscrowDesk, Funding
+from settlement.ledger import Ledger, MemoryLedger
 from settlement.runtime import (
     SUPPORTED_MODES,
     Contracts,
@@ -28,6 +31,7 @@ from settlement.settlers.authorization import AuthorizationSettler
 from settlement.settlers.base import PaymentSubmission
 from settlement.settlers.batch import BatchSettler
 from settlement.settlers.direct import DirectSettler, transfer_calldata
+from settlement.settlers.ledger import ledger_domain
 from settlement.store import SqlPaymentStore
 from settlement.wallet import ChainTerms, PayerWallet, SignedFunding
 
@@ -139,6 +143,7 @@ class EscrowedService:
     escrow: EscrowDesk
     channels: PaymentChannelsContract
     net: NetSettlementContract
+    ledger: Ledger
 
 
 async def make_escrowed_service(
@@ -148,10 +153,11 @@ async def make_escrowed_service(
     admin: LocalAccount,
     contracts_dir: Path,
     relayer_class: type[Relayer] = Relayer,
+    ledger: Ledger | None = None,
 ) -> EscrowedService:
     channels = await channels_contract(chain, contracts_dir, admin, coin)
     net = await net_contract(chain, contracts_dir, admin, coin)
-    return service_on(Contracts(coin, channels, net), store, admin, relayer_class)
+    return service_on(Contracts(coin, channels, net), store, admin, relayer_class, ledger)
 
 
 def service_on(
@@ -159,20 +165,24 @@ def service_on(
     store: SqlPaymentStore,
     admin: LocalAccount,
     relayer_class: type[Relayer] = Relayer,
+    ledger: Ledger | None = None,
 ) -> EscrowedService:
-    """A service (a fresh process, as it were) over already deployed contracts."""
+    """A service (a fresh process, as it were) over already deployed contracts and ledger."""
     assert contracts.channels is not None
     assert contracts.net is not None
     chain, coin = contracts.token.client, contracts.token
+    ledger = ledger or MemoryLedger()
+    book = ServiceBook(ledger, OnChainHoldings(coin, store, contracts.channels, contracts.net))
     service = SettlementService(
         store,
         chain,
         relayer_class(chain, admin, store),
-        build_settlers(SUPPORTED_MODES, contracts, store),
+        build_settlers(SUPPORTED_MODES, contracts, store, ledger),
         token=coin,
+        book=book,
     )
-    escrow = EscrowDesk(coin, store, admin, contracts.channels, contracts.net)
-    return EscrowedService(service, escrow, contracts.channels, contracts.net)
+    escrow = EscrowDesk(coin, store, admin, contracts.channels, contracts.net, book)
+    return EscrowedService(service, escrow, contracts.channels, contracts.net, ledger)
 
 
 async def terms_for(coin: StablecoinContract, escrowed: EscrowedService) -> ChainTerms:
@@ -186,6 +196,7 @@ async def terms_for(coin: StablecoinContract, escrowed: EscrowedService) -> Chai
         max_priority_fee_per_gas_wei=fees.max_priority_fee_per_gas_wei,
         channels_domain=escrowed.channels.voucher_domain,
         net_domain=escrowed.net.payment_domain,
+        ledger_domain=ledger_domain(coin.client.chain_id, coin.address),
     )
 
 

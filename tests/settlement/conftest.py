@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import psycopg
@@ -12,6 +12,7 @@ from eth_account.signers.local import LocalAccount
 
 from settlement.chain.client import ChainClient
 from settlement.chain.stablecoin import StablecoinContract
+from settlement.ledger import Ledger, PostgresLedger, SqliteLedger
 from settlement.store import SqlPaymentStore
 from tests.conftest import POSTGRES_URL, postgres_url_for
 from tests.settlement.api_helpers import EscrowedService, funded, make_escrowed_service
@@ -47,12 +48,34 @@ async def payer(coin: StablecoinContract, admin: LocalAccount) -> LocalAccount:
 
 
 @pytest.fixture
+def service_ledger(store: SqlPaymentStore, tmp_path: Path) -> Iterator[Ledger]:
+    """A ledger on the same engine as the test's store: a SQLite file, or a PostgreSQL schema."""
+    if store.dialect == "sqlite":
+        with SqliteLedger(tmp_path / "ledger.db") as ledger:
+            yield ledger
+        return
+    schema = f"ledger_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
+        connection.execute(f"CREATE SCHEMA {schema}")
+    try:
+        with PostgresLedger(postgres_url_for(schema)) as ledger:
+            yield ledger
+    finally:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
+            connection.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture
 async def escrowed(
     store: SqlPaymentStore,
     chain: ChainClient,
     coin: StablecoinContract,
     admin: LocalAccount,
     contracts_dir: Path,
+    service_ledger: Ledger,
 ) -> EscrowedService:
-    """A service with every mode, on channel and net contracts deployed for the test."""
-    return await make_escrowed_service(store, chain, coin, admin, contracts_dir)
+    """A service with every mode, on channel and net contracts deployed for the test and a
+    ledger on the store's engine."""
+    return await make_escrowed_service(
+        store, chain, coin, admin, contracts_dir, ledger=service_ledger
+    )

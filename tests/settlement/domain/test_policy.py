@@ -177,6 +177,6 @@ def test_the_choice_is_the_cheapest_feasible_mode_within_the_bound(
 
 def test_the_packaged_shapes_load_for_every_mode() -> None:
     catalog = load_mode_catalog()
-    assert set(catalog.shapes) == set(SettlementMode)
+    assert set(catalog.shapes) == set(SettlementMode) - {SettlementMode.LEDGER}
     assert catalog.shape(SettlementMode.BATCH).max_payments_per_transaction == 1_000
     assert "CPU" in catalog.ledger_note

@@ -1,0 +1,150 @@
+"""Ledger mode: the traditional baseline, the same payments posted to a double-entry ledger.
+
+Nothing touches the chain. A payer signs the same ``NetPayment`` fields as in net mode, under the
+ledger's own EIP-712 domain, so a signature for one can never be replayed as the other and the
+check costs the same CPU as a chain mode's. Settling a round is one ``create_transfers`` batch on
+``BASELINE_LEDGER``: a transfer from the payer's wallet account to the payee's, whose id comes
+from the payment id, so handing the same payment over twice (after a crash) answers ``exists``
+and moves nothing. Wallets may not overdraw; money enters them by deposits from the issuer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import ClassVar
+
+from settlement.domain.eip712 import Eip712Domain
+from settlement.domain.payments import Purpose, SettlementMode
+from settlement.ledger import (
+    MAX_BATCH_EVENTS,
+    Account,
+    AccountFlags,
+    CreateTransferResult,
+    Ledger,
+    Transfer,
+)
+from settlement.ledger.mapping import (
+    BASELINE_LEDGER,
+    PURPOSE_CODES,
+    AccountCode,
+    baseline_transfer_id,
+    issuer_account_id,
+    opening_transfer_id,
+    wallet_account_id,
+)
+from settlement.settlers.base import OffChainSettler, PaymentSubmission, Verified
+from settlement.settlers.net import check_signed_payment
+from settlement.store import PaymentOutcome, PaymentRecord
+
+LEDGER_DOMAIN_NAME = "Robot Ledger"
+LEDGER_DOMAIN_VERSION = "1"
+# A deposit is money entering the baseline from outside it, like cash paid into a bank.
+DEPOSIT_CODE = 1
+_SETTLED = (CreateTransferResult.OK, CreateTransferResult.EXISTS)
+_REASONS = {
+    CreateTransferResult.EXCEEDS_CREDITS: "insufficient ledger balance",
+    CreateTransferResult.DEBIT_ACCOUNT_NOT_FOUND: "the payer has no ledger account",
+}
+
+
+def ledger_domain(chain_id: int, token_address: str) -> Eip712Domain:
+    """The domain ledger payments are signed under: bound to the service's chain and token."""
+    return Eip712Domain(LEDGER_DOMAIN_NAME, LEDGER_DOMAIN_VERSION, chain_id, token_address)
+
+
+def wallet_account(address: str) -> Account:
+    return Account(
+        id=wallet_account_id(address, BASELINE_LEDGER),
+        ledger=BASELINE_LEDGER,
+        code=AccountCode.WALLET,
+        flags=AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS,
+    )
+
+
+def issuer_account() -> Account:
+    return Account(
+        id=issuer_account_id(BASELINE_LEDGER), ledger=BASELINE_LEDGER, code=AccountCode.ISSUER
+    )
+
+
+def baseline_transfer(
+    payment_id: bytes, payer: str, payee: str, amount: int, purpose: Purpose
+) -> Transfer:
+    return Transfer(
+        id=baseline_transfer_id(payment_id),
+        debit_account_id=wallet_account_id(payer, BASELINE_LEDGER),
+        credit_account_id=wallet_account_id(payee, BASELINE_LEDGER),
+        amount=amount,
+        ledger=BASELINE_LEDGER,
+        code=PURPOSE_CODES[purpose],
+    )
+
+
+def open_wallets(ledger: Ledger, addresses: Sequence[str]) -> None:
+    """Make sure each address has its wallet account (creating one that exists is a no-op)."""
+    accounts = [wallet_account(address) for address in dict.fromkeys(addresses)]
+    for start in range(0, len(accounts), MAX_BATCH_EVENTS):
+        results = ledger.create_accounts(accounts[start : start + MAX_BATCH_EVENTS])
+        assert set(results) <= {"ok", "exists"}, results
+
+
+def deposit(ledger: Ledger, address: str, amount: int, reference: bytes) -> CreateTransferResult:
+    """Credit ``address``'s wallet from the issuer; ``reference`` is the deposit's idempotency
+    key (the same reference twice deposits once)."""
+    open_wallets(ledger, [address])
+    ledger.create_accounts([issuer_account()])
+    (result,) = ledger.create_transfers(
+        [
+            Transfer(
+                id=opening_transfer_id(address, BASELINE_LEDGER, reference),
+                debit_account_id=issuer_account_id(BASELINE_LEDGER),
+                credit_account_id=wallet_account_id(address, BASELINE_LEDGER),
+                amount=amount,
+                ledger=BASELINE_LEDGER,
+                code=DEPOSIT_CODE,
+            )
+        ]
+    )
+    return result
+
+
+def wallet_balance(ledger: Ledger, address: str) -> Account | None:
+    found = ledger.lookup_accounts([wallet_account_id(address, BASELINE_LEDGER)])
+    return found[0] if found else None
+
+
+class LedgerSettler(OffChainSettler):
+    mode: ClassVar[SettlementMode] = SettlementMode.LEDGER
+    max_payments_per_round: ClassVar[int] = MAX_BATCH_EVENTS
+
+    def __init__(self, ledger: Ledger, domain: Eip712Domain) -> None:
+        self.ledger = ledger
+        self.domain = domain
+
+    def check(self, submission: PaymentSubmission, chain_time: int) -> Verified:
+        check_signed_payment(submission, chain_time, self.domain)
+        return Verified(f"ledger:0x{submission.intent.payment_id.hex()}")
+
+    async def settle(self, payments: Sequence[PaymentRecord]) -> list[PaymentOutcome]:
+        # The ledger's engines are synchronous; a thread keeps the event loop answering.
+        return await asyncio.to_thread(self._settle, payments)
+
+    def _settle(self, payments: Sequence[PaymentRecord]) -> list[PaymentOutcome]:
+        assert len(payments) <= MAX_BATCH_EVENTS
+        if not payments:
+            return []
+        open_wallets(self.ledger, [address for p in payments for address in (p.payer, p.payee)])
+        transfers = [
+            baseline_transfer(
+                bytes.fromhex(p.payment_id[2:]), p.payer, p.payee, p.amount_base_units, p.purpose
+            )
+            for p in payments
+        ]
+        results = self.ledger.create_transfers(transfers)
+        return [
+            PaymentOutcome(record.payment_id, settled=True)
+            if result in _SETTLED
+            else PaymentOutcome(record.payment_id, False, _REASONS.get(result, f"ledger: {result}"))
+            for record, result in zip(payments, results, strict=True)
+        ]
