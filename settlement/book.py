@@ -39,6 +39,7 @@ from settlement.ledger.mapping import (
     BOOK_LEDGER,
     PURPOSE_CODES,
     AccountCode,
+    TransferCode,
     book_pending_id,
     book_resolution_id,
     issuer_account_id,
@@ -47,9 +48,6 @@ from settlement.ledger.mapping import (
 from settlement.store import PaymentOutcome, PaymentRecord
 
 logger = logging.getLogger("settlement.book")
-
-OPENING_CODE = 1
-FUNDING_CODE = 2
 
 
 class ChainFigures(Protocol):
@@ -137,7 +135,7 @@ class ServiceBook:
             credit_account_id=holding_account_id(holding, payer),
             amount=amount_base_units,
             ledger=BOOK_LEDGER,
-            code=FUNDING_CODE,
+            code=TransferCode.ESCROW_FUNDING,
         )
         await self._create([transfer], "fund")
 
@@ -167,7 +165,7 @@ class ServiceBook:
                 credit_account_id=holding_account_id(holding, address),
                 amount=figures[(holding, address)],
                 ledger=BOOK_LEDGER,
-                code=OPENING_CODE,
+                code=TransferCode.BOOK_OPENING,
             )
             for holding, address in fresh
             if figures[(holding, address)] > 0

@@ -36,6 +36,17 @@ class AccountCode(IntEnum):
 PURPOSE_CODES = {purpose: index for index, purpose in enumerate(Purpose, start=1)}
 
 
+class TransferCode(IntEnum):
+    """Codes of transfers that are not purchases, well clear of the purposes' codes."""
+
+    # Money entering the baseline from outside it, like cash paid into a bank.
+    DEPOSIT = 100
+    # A book account opening at the chain's figure.
+    BOOK_OPENING = 101
+    # Money moving from a wallet into a channel or a net-settlement deposit.
+    ESCROW_FUNDING = 102
+
+
 def tagged_id(tag: bytes, subject: bytes) -> int:
     """A 128-bit id for ``subject``, distinct for each ``tag``."""
     return int.from_bytes(keccak256(tag + subject)[:16], "big")

@@ -33,8 +33,8 @@ from settlement.ledger.engine import (
     transfer_row,
     transfer_state_from_row,
 )
-from settlement.ledger.model import MAX_BATCH_EVENTS, PendingStatus
-from settlement.ledger.schema import ledger_ddl
+from settlement.ledger.model import MAX_BATCH_EVENTS
+from settlement.ledger.schema import PENDING_STATUS, ledger_ddl
 
 _CONFLICTS = (errors.UniqueViolation, errors.DeadlockDetected, errors.SerializationFailure)
 
@@ -92,10 +92,14 @@ class PostgresLedger(SqlLedger):
 
     def _load_due_pending(self, cursor: psycopg.Cursor[Any], now: int) -> dict[int, TransferState]:
         # SKIP LOCKED: a pending transfer another batch is resolving right now is not due here.
+        # The status is written into the statement, not bound: once PostgreSQL caches a
+        # generic plan for a prepared statement, a bound status can no longer use the partial
+        # index on pending transfers, and every batch would scan the whole table.
         cursor.execute(
             f"SELECT {TRANSFER_COLUMNS} FROM ledger_transfers "
-            "WHERE status = %s AND expires_at <= %s ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
-            [int(PendingStatus.PENDING), now, MAX_BATCH_EVENTS],
+            f"WHERE status = {PENDING_STATUS} AND expires_at <= %s "
+            "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
+            [now, MAX_BATCH_EVENTS],
         )
         states = (transfer_state_from_row(row) for row in cursor.fetchall())
         return {state.transfer.id: state for state in states}

@@ -1,7 +1,7 @@
 """The ledger's tables, written once for both engines.
 
 Ids are 16-byte big-endian blobs, so byte order is numeric order. ``status`` and ``expires_at``
-belong to two-phase transfers (status 1 is ``PendingStatus.PENDING``); the partial index finds
+belong to two-phase transfers; the partial index finds
 the pending ones due to expire without scanning the rest. ``ledger_balances`` holds the history
 of accounts with the ``HISTORY`` flag.
 
@@ -16,7 +16,11 @@ from __future__ import annotations
 
 from typing import Literal
 
+from settlement.ledger.model import PendingStatus
+
 Dialect = Literal["sqlite", "postgresql"]
+# Written into statements, never bound, so the partial index always applies (see postgres.py).
+PENDING_STATUS = int(PendingStatus.PENDING)
 
 
 def ledger_ddl(dialect: Dialect) -> list[str]:
@@ -58,7 +62,7 @@ def ledger_ddl(dialect: Dialect) -> list[str]:
             expires_at {integer}
         )""",
         "CREATE INDEX IF NOT EXISTS ledger_transfers_due_to_expire "
-        "ON ledger_transfers (expires_at) WHERE status = 1",
+        f"ON ledger_transfers (expires_at) WHERE status = {PENDING_STATUS}",
         f"""CREATE TABLE IF NOT EXISTS ledger_balances (
             account_id {blob} NOT NULL,
             timestamp {integer} NOT NULL,

@@ -28,8 +28,8 @@ from settlement.ledger.engine import (
     transfer_row,
     transfer_state_from_row,
 )
-from settlement.ledger.model import MAX_BATCH_EVENTS, PendingStatus
-from settlement.ledger.schema import ledger_ddl
+from settlement.ledger.model import MAX_BATCH_EVENTS
+from settlement.ledger.schema import PENDING_STATUS, ledger_ddl
 
 BUSY_TIMEOUT_MS = 10_000
 # A batch touches index pages all over the id index; a 64 MiB page cache keeps them in memory
@@ -74,8 +74,9 @@ class SqliteLedger(SqlLedger):
         return int(latest or 0)
 
     def _is_conflict(self, error: Exception) -> bool:
-        # The write lock is taken up front, so no batch ever conflicts with another.
-        return False
+        # The write lock is taken up front, so no batch conflicts with another: a unique
+        # violation means a first attempt inserted an id that exists (see _in_transaction).
+        return isinstance(error, sqlite3.IntegrityError)
 
     def _placeholder_list(self, values: Sequence[Any]) -> tuple[str, Sequence[Any]]:
         return f"IN ({','.join('?' * len(values))})", values
@@ -111,8 +112,8 @@ class SqliteLedger(SqlLedger):
     def _load_due_pending(self, cursor: sqlite3.Cursor, now: int) -> dict[int, TransferState]:
         rows = cursor.execute(
             f"SELECT {TRANSFER_COLUMNS} FROM ledger_transfers "
-            "WHERE status = ? AND expires_at <= ? ORDER BY expires_at LIMIT ?",
-            (int(PendingStatus.PENDING), now, MAX_BATCH_EVENTS),
+            f"WHERE status = {PENDING_STATUS} AND expires_at <= ? ORDER BY expires_at LIMIT ?",
+            (now, MAX_BATCH_EVENTS),
         ).fetchall()
         states = (transfer_state_from_row(row) for row in rows)
         return {state.transfer.id: state for state in states}

@@ -28,6 +28,7 @@ from settlement.ledger.mapping import (
     BASELINE_LEDGER,
     PURPOSE_CODES,
     AccountCode,
+    TransferCode,
     baseline_transfer_id,
     issuer_account_id,
     opening_transfer_id,
@@ -39,8 +40,6 @@ from settlement.store import PaymentOutcome, PaymentRecord
 
 LEDGER_DOMAIN_NAME = "Robot Ledger"
 LEDGER_DOMAIN_VERSION = "1"
-# A deposit is money entering the baseline from outside it, like cash paid into a bank.
-DEPOSIT_CODE = 1
 _SETTLED = (CreateTransferResult.OK, CreateTransferResult.EXISTS)
 _REASONS = {
     CreateTransferResult.EXCEEDS_CREDITS: "insufficient ledger balance",
@@ -89,23 +88,24 @@ def open_wallets(ledger: Ledger, addresses: Sequence[str]) -> None:
         assert set(results) <= {"ok", "exists"}, results
 
 
+def deposit_transfer(address: str, amount: int, reference: bytes) -> Transfer:
+    """Money from the issuer into ``address``'s wallet; ``reference`` is the deposit's
+    idempotency key (the same reference twice deposits once)."""
+    return Transfer(
+        id=opening_transfer_id(address, BASELINE_LEDGER, reference),
+        debit_account_id=issuer_account_id(BASELINE_LEDGER),
+        credit_account_id=wallet_account_id(address, BASELINE_LEDGER),
+        amount=amount,
+        ledger=BASELINE_LEDGER,
+        code=TransferCode.DEPOSIT,
+    )
+
+
 def deposit(ledger: Ledger, address: str, amount: int, reference: bytes) -> CreateTransferResult:
-    """Credit ``address``'s wallet from the issuer; ``reference`` is the deposit's idempotency
-    key (the same reference twice deposits once)."""
+    """Credit ``address``'s wallet from the issuer, opening the accounts it needs."""
     open_wallets(ledger, [address])
     ledger.create_accounts([issuer_account()])
-    (result,) = ledger.create_transfers(
-        [
-            Transfer(
-                id=opening_transfer_id(address, BASELINE_LEDGER, reference),
-                debit_account_id=issuer_account_id(BASELINE_LEDGER),
-                credit_account_id=wallet_account_id(address, BASELINE_LEDGER),
-                amount=amount,
-                ledger=BASELINE_LEDGER,
-                code=DEPOSIT_CODE,
-            )
-        ]
-    )
+    (result,) = ledger.create_transfers([deposit_transfer(address, amount, reference)])
     return result
 
 
