@@ -36,6 +36,7 @@ from settlement.config import Settings
 from settlement.domain.payments import SettlementMode
 from settlement.runtime import SUPPORTED_MODES, Runtime, running_service
 from settlement.settlers.base import PaymentSubmission
+from settlement.settlers.ledger import deposit, ledger_domain
 from settlement.wallet import ChainTerms, PayerWallet
 from settlement.workload import Workload, reference_workload
 
@@ -109,8 +110,13 @@ async def fund_participants(
     payees = [
         PayerWallet(workload.payee_key(index)).address for index in range(workload.payee_count)
     ]
-    mints = [(wallet.address, max(amount, 1)) for wallet, amount in zip(wallets, owed, strict=True)]
-    await mint_all(runtime, mints + [(payee, 1) for payee in payees])
+    funds = [(wallet.address, max(amount, 1)) for wallet, amount in zip(wallets, owed, strict=True)]
+    if mode is SettlementMode.LEDGER:
+        # The baseline's money is a deposit on the ledger, not tokens on chain.
+        for address, amount in funds:
+            assert deposit(runtime.ledger, address, amount, b"bench") == "ok"
+        return wallets
+    await mint_all(runtime, funds + [(payee, 1) for payee in payees])
     if mode is SettlementMode.DIRECT:
         await client.batch_request(
             [("anvil_setBalance", [w.address, hex(ETH_FOR_DIRECT_PAYERS_WEI)]) for w in wallets]
@@ -230,7 +236,14 @@ async def chain_terms(runtime: Runtime) -> ChainTerms:
         max_priority_fee_per_gas_wei=fees.max_priority_fee_per_gas_wei,
         channels_domain=channels.voucher_domain if channels else None,
         net_domain=net.payment_domain if net else None,
+        ledger_domain=ledger_domain(client.chain_id, runtime.token.address),
     )
+
+
+def workload_idempotency_key(index: int) -> str:
+    """The idempotency key of the workload's payment ``index``; the ledger bench uses it too, so
+    its transfer ids name the same payments as this bench's."""
+    return f"w{index}"
 
 
 def sign_all(
@@ -241,7 +254,12 @@ def sign_all(
     if mode is not SettlementMode.DIRECT:
         return [
             wallets[p.payer].submission(
-                mode, f"w{index}", payees[p.payee], p.amount_base_units, p.purpose, terms
+                mode,
+                workload_idempotency_key(index),
+                payees[p.payee],
+                p.amount_base_units,
+                p.purpose,
+                terms,
             )
             for index, p in enumerate(workload.payments)
         ]
@@ -271,7 +289,12 @@ def sign_direct_chunk(
         (
             index,
             wallet.submission(
-                SettlementMode.DIRECT, f"w{index}", payee, amount, Purpose(purpose), terms
+                SettlementMode.DIRECT,
+                workload_idempotency_key(index),
+                payee,
+                amount,
+                Purpose(purpose),
+                terms,
             ),
         )
         for index, payee, amount, purpose in payments
@@ -296,8 +319,8 @@ async def run(
     settled = failed = transactions = gas_total = 0
     while True:
         report = await service.settle_round(mode)
-        if report.transactions == 0:
-            break
+        if report.transactions == 0 and report.settled + report.failed == 0:
+            break  # nothing was left to lease (the ledger settles without transactions)
         settled, failed = settled + report.settled, failed + report.failed
         transactions += report.transactions
         gas_total += sum(mined.gas_used for mined in report.mined)

@@ -239,7 +239,8 @@ profiles_option = click.option(
     "results_file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="A benchmark's results.json to price (its workload.json beside it, when present, "
-    "sizes the transactions). Default: the README's reference run.",
+    "sizes the transactions, and its ledger_results.json adds the ledger row). Default: the "
+    "README's reference run.",
 )
 @click.option(
     "--amount",
@@ -252,7 +253,8 @@ profiles_option = click.option(
 @click.option(
     "--ledger-cpu-ns",
     type=click.IntRange(0, 10**12),
-    help="CPU time per payment of the traditional ledger baseline, in ns, to price beside.",
+    help="CPU time per payment of the traditional ledger baseline, in ns, to price beside "
+    "(instead of the one measured in --results' ledger_results.json).",
 )
 def costs(
     profiles_file: Path | None,
@@ -267,6 +269,8 @@ def costs(
         entries, counts = catalog.reference_results(), None
     else:
         entries, counts = cost_views.read_results(results_file)
+        if ledger_cpu_ns is None:
+            ledger_cpu_ns = cost_views.measured_ledger_cpu_ns(results_file)
     inputs = mode_inputs_from_results(entries, catalog, counts)
     if ledger_cpu_ns is not None:
         inputs.append(ModeInputs(LEDGER, Decimal(0), Decimal(0), ledger_cpu_ns))

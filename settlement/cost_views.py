@@ -46,6 +46,35 @@ def read_results(path: Path) -> tuple[list[dict[str, object]], WorkloadCounts | 
     return entries, WorkloadCounts.of_pairs((p.payer, p.payee) for p in workload.payments)
 
 
+LEDGER_RESULTS_FILE = "ledger_results.json"
+# The ledger bench's engines, preferred in this order for the ledger row's CPU time. SQLite does
+# all its work in the bench's process, so its CPU time is the whole cost; PostgreSQL's counts
+# only when the bench could read its server's CPU time as well.
+LEDGER_ENGINES_BY_PREFERENCE = ("sqlite", "postgresql")
+
+
+def measured_ledger_cpu_ns(results_file: Path) -> int | None:
+    """CPU ns per transfer of the ledger bench's batched run beside ``results_file``, if any."""
+    path = results_file.with_name(LEDGER_RESULTS_FILE)
+    if not path.is_file():
+        return None
+    try:
+        records = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not JSON: {error}") from None
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise ValueError(f"{path} must hold a list of per-engine results")
+    for engine in LEDGER_ENGINES_BY_PREFERENCE:
+        batched = (r for r in records if (r.get("engine"), r.get("shape")) == (engine, "batched"))
+        cpu_ns = next((r.get("cpu_ns_per_transfer") for r in batched), None)
+        if cpu_ns is None:
+            continue
+        if not isinstance(cpu_ns, int) or isinstance(cpu_ns, bool) or not 0 <= cpu_ns <= 10**12:
+            raise ValueError(f"{path}: {engine}'s cpu_ns_per_transfer must be whole ns, 0 to 10^12")
+        return cpu_ns
+    return None
+
+
 def costs_table(
     book: FeeBook, inputs: Sequence[ModeInputs], amount_base_units: int, origin: str
 ) -> Table:
