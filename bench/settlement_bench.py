@@ -61,6 +61,8 @@ class ModeResult:
     latency_ms_p50: float
     latency_ms_p95: float
     latency_ms_p99: float
+    # This process's CPU time (verification, store, book, relaying), not Anvil's.
+    service_cpu_s: float
 
     @property
     def accepted_per_s(self) -> float:
@@ -77,6 +79,10 @@ class ModeResult:
     @property
     def gas_per_payment(self) -> float:
         return self.gas_total / max(self.settled, 1)
+
+    @property
+    def cpu_ns_per_payment(self) -> int:
+        return round(self.service_cpu_s * 1e9 / max(self.settled, 1))
 
     @property
     def all_in_gas_per_payment(self) -> float:
@@ -310,6 +316,7 @@ async def run(
 ) -> ModeResult:
     service = runtime.service
     accept_started = time.perf_counter()
+    cpu_started = time.process_time()
     for start in range(0, len(submissions), ACCEPT_CHUNK):
         outcomes = await service.submit(submissions[start : start + ACCEPT_CHUNK])
         refused = [outcome.rejection for outcome in outcomes if not outcome.created]
@@ -325,6 +332,7 @@ async def run(
         transactions += report.transactions
         gas_total += sum(mined.gas_used for mined in report.mined)
     finished = time.perf_counter()
+    service_cpu_s = time.process_time() - cpu_started
     latencies = await confirmation_latencies_ms(runtime, mode)
     return ModeResult(
         mode=mode.value,
@@ -341,6 +349,7 @@ async def run(
         latency_ms_p50=percentile(latencies, 50),
         latency_ms_p95=percentile(latencies, 95),
         latency_ms_p99=percentile(latencies, 99),
+        service_cpu_s=service_cpu_s,
     )
 
 
@@ -374,6 +383,7 @@ def print_results(results: list[ModeResult], workload: Workload, block_time_s: i
         "p50 ms",
         "p95 ms",
         "p99 ms",
+        "CPU µs/pay",
         "gas vs direct",
         "speed vs direct",
     ]
@@ -394,6 +404,7 @@ def print_results(results: list[ModeResult], workload: Workload, block_time_s: i
             f"{result.latency_ms_p50:,.0f}",
             f"{result.latency_ms_p95:,.0f}",
             f"{result.latency_ms_p99:,.0f}",
+            f"{result.cpu_ns_per_payment / 1000:,.0f}",
             gas_ratio,
             speed_ratio,
         )
@@ -448,6 +459,7 @@ async def main(argv: list[str]) -> int:
             "accepted_per_s": result.accepted_per_s,
             "settled_per_s": result.settled_per_s,
             "end_to_end_per_s": result.end_to_end_per_s,
+            "cpu_ns_per_payment": result.cpu_ns_per_payment,
         }
         for result in results
     ]

@@ -21,6 +21,7 @@ logged, and reconciliation shows what it left out.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -33,7 +34,14 @@ from settlement.domain.holdings import (
     HoldingKey,
     holdings_of_mode,
 )
-from settlement.ledger import Account, Ledger, Transfer, TransferFlags
+from settlement.ledger import (
+    MAX_BATCH_EVENTS,
+    Account,
+    CreateTransferResult,
+    Ledger,
+    Transfer,
+    TransferFlags,
+)
 from settlement.ledger.engine import MAX_LOOKUP
 from settlement.ledger.mapping import (
     BOOK_LEDGER,
@@ -56,7 +64,9 @@ class ChainFigures(Protocol):
     async def amounts(self, holdings: Sequence[HoldingKey]) -> dict[HoldingKey, int]: ...
 
 
+@functools.lru_cache(maxsize=65_536)
 def holding_account_id(holding: Holding, address: str) -> int:
+    # Cached: every payment needs two, and a fleet has far fewer holdings than payments.
     return tagged_id(f"holding:{holding.value}:".encode(), bytes.fromhex(address[2:]))
 
 
@@ -96,6 +106,15 @@ class Reconciliation:
         return [d for d in self.differences if not d.explained_by_pending]
 
 
+# Answers meaning the move is in the book already: a retry, or a payment resolved before.
+_ALREADY_BOOKED = (
+    CreateTransferResult.OK,
+    CreateTransferResult.EXISTS,
+    CreateTransferResult.PENDING_TRANSFER_ALREADY_POSTED,
+    CreateTransferResult.PENDING_TRANSFER_ALREADY_VOIDED,
+)
+
+
 class ServiceBook:
     def __init__(self, ledger: Ledger, figures: ChainFigures) -> None:
         self.ledger = ledger
@@ -119,11 +138,20 @@ class ServiceBook:
         resolved = [(by_id[o.payment_id], o.settled) for o in outcomes if o.payment_id in by_id]
         if not resolved:
             return
-        # The pending transfer again first: a no-op, unless a crash lost the reservation.
-        await self.reserve([payment for payment, _settled in resolved])
-        await self._create(
-            [_resolution(payment, settled) for payment, settled in resolved], "resolve"
+        results = await self._create(
+            [_resolution(payment, settled) for payment, settled in resolved],
+            "resolve",
+            tolerated=(CreateTransferResult.PENDING_TRANSFER_NOT_FOUND,),
         )
+        lost = [
+            (payment, settled)
+            for (payment, settled), result in zip(resolved, results, strict=True)
+            if result == CreateTransferResult.PENDING_TRANSFER_NOT_FOUND
+        ]
+        if lost:
+            # A crash between acceptance and the book lost these reservations: make them now.
+            await self.reserve([payment for payment, _settled in lost])
+            await self._create([_resolution(p, settled) for p, settled in lost], "resolve")
 
     async def record_funding(
         self, holding: Holding, payer: str, amount_base_units: int, reference: bytes
@@ -142,16 +170,17 @@ class ServiceBook:
     async def open(self, holdings: Iterable[HoldingKey]) -> None:
         """Open the book accounts of holdings seen for the first time, at the chain's figures."""
         unseen = [h for h in dict.fromkeys(holdings) if h not in self._opened]
-        if not unseen:
-            return
-        ids = [holding_account_id(*holding) for holding in unseen]
-        existing = {a.id for a in await asyncio.to_thread(self.ledger.lookup_accounts, ids)}
-        fresh = [h for h, i in zip(unseen, ids, strict=True) if i not in existing]
-        if fresh:
-            await self._open_fresh(fresh)
-        self._opened.update(unseen)
+        for start in range(0, len(unseen), MAX_BATCH_EVENTS - 1):
+            chunk = unseen[start : start + MAX_BATCH_EVENTS - 1]
+            ids = [holding_account_id(*holding) for holding in chunk]
+            existing = {a.id for a in await asyncio.to_thread(self.ledger.lookup_accounts, ids)}
+            fresh = [h for h, i in zip(chunk, ids, strict=True) if i not in existing]
+            if fresh:
+                await self._open_fresh(fresh)
+            self._opened.update(chunk)
 
     async def _open_fresh(self, fresh: Sequence[HoldingKey]) -> None:
+        """Open at most a batch less one of accounts (the issuer's comes with them)."""
         figures = await self.figures.amounts(fresh)
         accounts = [_issuer()] + [
             Account(id=holding_account_id(*h), ledger=BOOK_LEDGER, code=AccountCode.WALLET)
@@ -195,19 +224,28 @@ class ServiceBook:
                 )
         return Reconciliation(len(holdings), differences)
 
-    async def _create(self, transfers: Sequence[Transfer], what: str) -> None:
-        if not transfers:
-            return
-        results = await asyncio.to_thread(self.ledger.create_transfers, transfers)
+    async def _create(
+        self,
+        transfers: Sequence[Transfer],
+        what: str,
+        tolerated: tuple[CreateTransferResult, ...] = (),
+    ) -> list[CreateTransferResult]:
+        """Create ``transfers`` in ledger batches; log what the ledger refused, bar ``tolerated``
+        (which the caller handles) and answers that mean the move is already booked."""
+        results: list[CreateTransferResult] = []
+        for start in range(0, len(transfers), MAX_BATCH_EVENTS):
+            batch = transfers[start : start + MAX_BATCH_EVENTS]
+            results += await asyncio.to_thread(self.ledger.create_transfers, batch)
         refused = [
             (t.id, str(r))
             for t, r in zip(transfers, results, strict=True)
-            if r not in ("ok", "exists") and not str(r).startswith("pending_transfer_already")
+            if r not in _ALREADY_BOOKED + tolerated
         ]
         if refused:
             # Not raised: the book mirrors settlement, it does not gate it. Reconciliation
             # reports what this leaves out.
             logger.error("book %s refused %d transfers, first %s", what, len(refused), refused[:3])
+        return results
 
 
 def _holdings_of(payments: Sequence[PaymentRecord]) -> list[HoldingKey]:

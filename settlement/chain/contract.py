@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from eth_abi.abi import decode
@@ -14,6 +15,7 @@ from settlement.chain.artifacts import ContractArtifact
 from settlement.chain.client import ChainClient, Receipt
 from settlement.chain.reverts import RevertDecoder
 from settlement.domain.eip712 import Eip712Domain
+from settlement.errors import ChainError
 
 
 async def deploy_contract(
@@ -63,6 +65,28 @@ class ContractAdapter:
 
     async def _read(self, function: str, *args: Any) -> bytes:
         return await self.client.call(self.address, self.encode(function, *args), self.decoder)
+
+    async def _read_many(self, function: str, calls: Sequence[tuple[Any, ...]]) -> list[bytes]:
+        """``function`` called once per argument tuple, in JSON-RPC batches at the latest block.
+
+        One round trip per batch instead of one per call: reading a hundred balances takes
+        about as long as reading one.
+        """
+        responses = await self.client.batch_request(
+            [
+                ("eth_call", [{"to": self.address, "data": self.encode(function, *args)}, "latest"])
+                for args in calls
+            ]
+        )
+        results = []
+        for args, response in zip(calls, responses, strict=True):
+            if "result" not in response:
+                raise ChainError(f"{function}{args} failed: {response.get('error')}")
+            results.append(bytes.fromhex(response["result"].removeprefix("0x")))
+        return results
+
+    async def _read_uint_many(self, function: str, calls: Sequence[tuple[Any, ...]]) -> list[int]:
+        return [int.from_bytes(word, "big") for word in await self._read_many(function, calls)]
 
     async def _read_uint(self, function: str, *args: Any) -> int:
         (value,) = decode(["uint256"], await self._read(function, *args))

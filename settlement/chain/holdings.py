@@ -30,28 +30,30 @@ class OnChainHoldings:
     async def amounts(self, holdings: Sequence[HoldingKey]) -> dict[HoldingKey, int]:
         addresses = {kind: [a for h, a in holdings if h is kind] for kind in Holding}
         wallets, escrows, deposits = await asyncio.gather(
-            asyncio.gather(*(self.token.balance_of(a) for a in addresses[Holding.WALLET])),
-            asyncio.gather(*(self._escrowed(a) for a in addresses[Holding.CHANNEL_ESCROW])),
+            self.token.balances(addresses[Holding.WALLET]),
+            self._escrowed(addresses[Holding.CHANNEL_ESCROW]),
             self._deposits(addresses[Holding.NET_DEPOSIT]),
         )
         figures = {
-            Holding.WALLET: dict(zip(addresses[Holding.WALLET], wallets, strict=True)),
-            Holding.CHANNEL_ESCROW: dict(
-                zip(addresses[Holding.CHANNEL_ESCROW], escrows, strict=True)
-            ),
+            Holding.WALLET: wallets,
+            Holding.CHANNEL_ESCROW: escrows,
             Holding.NET_DEPOSIT: deposits,
         }
         return {(kind, address): figures[kind][address] for kind, address in holdings}
 
-    async def _escrowed(self, payer: str) -> int:
-        """What ``payer``'s channels known to the store still hold."""
-        if self.channels is None:
-            return 0
-        channel_ids = await self.store.channel_ids_of_payer(payer)
-        states = await asyncio.gather(
-            *(self.channels.channel(bytes.fromhex(i[2:])) for i in channel_ids)
-        )
-        return sum(s.deposit_base_units - s.claimed_base_units for s in states if s.exists)
+    async def _escrowed(self, payers: Sequence[str]) -> dict[str, int]:
+        """What each payer's channels known to the store still hold: deposits less claims."""
+        escrowed = dict.fromkeys(payers, 0)
+        if self.channels is None or not payers:
+            return escrowed
+        channel_ids = [
+            bytes.fromhex(channel_id[2:])
+            for channel_id in await self.store.channel_ids_of_payers(payers)
+        ]
+        for state in await self.channels.channels(channel_ids):
+            if state.payer is not None:
+                escrowed[state.payer] += state.deposit_base_units - state.claimed_base_units
+        return escrowed
 
     async def _deposits(self, addresses: Sequence[str]) -> dict[str, int]:
         if self.net is None or not addresses:

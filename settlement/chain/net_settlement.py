@@ -16,7 +16,6 @@ from settlement.chain.client import ChainClient, Receipt
 from settlement.chain.contract import ContractAdapter, deploy_contract
 from settlement.domain.eip712 import Eip712Domain
 from settlement.domain.messages import SignedMessage, TransferAuthorization
-from settlement.errors import ChainError
 
 NET_SETTLEMENT_ARTIFACT = "NetSettlement"
 # The contract never checks payment signatures (the operator does, off-chain), so this domain
@@ -93,24 +92,11 @@ class NetSettlementContract(ContractAdapter):
 
     async def balances(self, accounts: Sequence[str]) -> dict[str, int]:
         """Several accounts' deposits, read in one batch of calls at the latest block."""
-        responses = await self.client.batch_request(
-            [
-                (
-                    "eth_call",
-                    [
-                        {"to": self.address, "data": self.encode("balanceOf", account)},
-                        "latest",
-                    ],
-                )
-                for account in accounts
-            ]
-        )
-        balances: dict[str, int] = {}
-        for account, response in zip(accounts, responses, strict=True):
-            if "result" not in response:
-                raise ChainError(f"balanceOf({account}) failed: {response.get('error')}")
-            balances[account] = int(response["result"], 16)
-        return balances
+        raw = await self._read_many("balanceOf", [(account,) for account in accounts])
+        return {
+            account: int.from_bytes(word, "big")
+            for account, word in zip(accounts, raw, strict=True)
+        }
 
     async def next_window_id(self) -> int:
         return await self._read_uint("nextWindowId")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -113,16 +114,24 @@ class PaymentChannelsContract(ContractAdapter):
         )
 
     async def channel(self, channel_id: bytes) -> ChannelState:
-        raw = await self._read("channel", channel_id)
-        payer, payee, deposit, claimed, withdrawable_at = decode(
-            ["address", "address", "uint256", "uint256", "uint64"], raw
-        )
-        known = payer != ZERO_ADDRESS
-        return ChannelState(
-            channel_id=channel_id,
-            payer=to_checksum_address(payer) if known else None,
-            payee=to_checksum_address(payee) if known else None,
-            deposit_base_units=int(deposit),
-            claimed_base_units=int(claimed),
-            withdrawable_at=int(withdrawable_at),
-        )
+        return _channel_state(channel_id, await self._read("channel", channel_id))
+
+    async def channels(self, channel_ids: Sequence[bytes]) -> list[ChannelState]:
+        """Several channels, read in one batch of calls at the latest block."""
+        raw = await self._read_many("channel", [(channel_id,) for channel_id in channel_ids])
+        return [_channel_state(i, word) for i, word in zip(channel_ids, raw, strict=True)]
+
+
+def _channel_state(channel_id: bytes, raw: bytes) -> ChannelState:
+    payer, payee, deposit, claimed, withdrawable_at = decode(
+        ["address", "address", "uint256", "uint256", "uint64"], raw
+    )
+    known = payer != ZERO_ADDRESS
+    return ChannelState(
+        channel_id=channel_id,
+        payer=to_checksum_address(payer) if known else None,
+        payee=to_checksum_address(payee) if known else None,
+        deposit_base_units=int(deposit),
+        claimed_base_units=int(claimed),
+        withdrawable_at=int(withdrawable_at),
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,6 +77,14 @@ class StablecoinContract(ContractAdapter):
 
     async def balance_of(self, account: str) -> int:
         return await self._read_uint("balanceOf", to_checksum_address(account))
+
+    async def balances(self, accounts: Sequence[str]) -> dict[str, int]:
+        """Several accounts' balances, read in one batch of calls at the latest block."""
+        raw = await self._read_many("balanceOf", [(account,) for account in accounts])
+        return {
+            account: int.from_bytes(word, "big")
+            for account, word in zip(accounts, raw, strict=True)
+        }
 
     async def total_supply(self) -> int:
         return await self._read_uint("totalSupply")

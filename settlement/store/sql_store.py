@@ -234,9 +234,9 @@ class SqlPaymentStore:
         async with self._engine.connect() as connection:
             return await channels_by_id(connection, channel_ids)
 
-    async def channel_ids_of_payer(self, payer: str) -> list[str]:
-        """Every channel the store has booked for ``payer``."""
-        query = sa.select(channels.c.channel_id).where(channels.c.payer == payer)
+    async def channel_ids_of_payers(self, payers: Sequence[str]) -> list[str]:
+        """Every channel the store has booked for any of ``payers``."""
+        query = sa.select(channels.c.channel_id).where(channels.c.payer.in_(list(payers)))
         async with self._engine.connect() as connection:
             return [row.channel_id for row in await connection.execute(query)]
 
