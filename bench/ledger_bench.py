@@ -82,6 +82,10 @@ POSTGRES_CONNECT_TIMEOUT_S = 5
 # whose fsync really flushes (2 ms) they would take about 20 s, so larger workloads stop here.
 SQLITE_SINGLE_REQUESTS_DEFAULT = 10_000
 FSYNC_PROBES = 200
+# A batched run of the reference workload takes about 0.1 s, so one run is at the mercy of
+# whatever else the machine does in that moment: report the median of several.
+DEFAULT_REPEATS = 5
+MAX_REPEATS = 50
 MAX_PAYMENTS = 1_000_000
 # The issue's targets for this machine, in transfers per second.
 TARGETS_TRANSFERS_PER_S = {("sqlite", "batched"): 100_000, ("postgresql", "batched"): 20_000}
@@ -190,11 +194,15 @@ LedgerFactory = Callable[[str], AbstractContextManager[OpenedLedger]]
 def sqlite_factory(folder: Path) -> LedgerFactory:
     @contextmanager
     def fresh(shape: str) -> Iterator[OpenedLedger]:
-        ledger = SqliteLedger(folder / f"ledger-{shape}.db")
+        path = folder / f"ledger-{shape}-{uuid.uuid4().hex[:8]}.db"
+        ledger = SqliteLedger(path)
         try:
             yield OpenedLedger(ledger, no_server_cpu)
         finally:
             ledger.close()
+            # A fresh file per run; the last ones are removed with the scratch folder.
+            for leftover in folder.glob(f"{path.name}*"):
+                leftover.unlink()
 
     return fresh
 
@@ -268,6 +276,8 @@ class Measurement:
     expected_result: str
     # SQLite's only: the fsync every commit waits for, measured on the same disk.
     disk_fsync_ms_p50: float | None = None
+    # transfers/s of every repeat of this shape; the measurement itself is the median one.
+    repeats_transfers_per_s: tuple[float, ...] = ()
 
     @property
     def transfers_per_s(self) -> float:
@@ -353,19 +363,30 @@ def percentile(values: list[float], rank: int) -> float:
 
 
 def bench_engine(
-    engine: str, fresh: LedgerFactory, plan: LedgerPlan, single_requests: int
+    engine: str, fresh: LedgerFactory, plan: LedgerPlan, single_requests: int, repeats: int
 ) -> list[Measurement]:
-    """Batched then replayed on one fresh ledger, one per request on another."""
+    """Batched then replayed on fresh ledgers ``repeats`` times (the median run is reported,
+    the spread beside it), and one per request once on another."""
     batches = in_batches(plan.payments)
-    with fresh("batched") as opened:
-        set_up(opened.ledger, plan)
-        batched = measure(engine, "batched", opened, batches, CreateTransferResult.OK)
-        replay = measure(engine, "replay", opened, batches, CreateTransferResult.EXISTS)
+    runs = []
+    for _ in range(repeats):
+        with fresh("batched") as opened:
+            set_up(opened.ledger, plan)
+            batched = measure(engine, "batched", opened, batches, CreateTransferResult.OK)
+            replay = measure(engine, "replay", opened, batches, CreateTransferResult.EXISTS)
+            runs.append((batched, replay))
     with fresh("single") as opened:
         set_up(opened.ledger, plan)
         singles = [[transfer] for transfer in plan.payments[:single_requests]]
         single = measure(engine, "single", opened, singles, CreateTransferResult.OK)
-    return [batched, single, replay]
+    return [median_of([b for b, _ in runs]), single, median_of([r for _, r in runs])]
+
+
+def median_of(runs: list[Measurement]) -> Measurement:
+    """The run with the median rate (the lower middle one of an even count), and every rate."""
+    ranked = sorted(runs, key=lambda m: m.transfers_per_s)
+    rates = tuple(m.transfers_per_s for m in runs)
+    return replace(ranked[(len(ranked) - 1) // 2], repeats_transfers_per_s=rates)
 
 
 # Reporting ----------------------------------------------------------------------------------
@@ -382,6 +403,7 @@ def results_table(measurements: list[Measurement], workload: Workload) -> Table:
         "transfers",
         "requests",
         "transfers/s",
+        "min-max /s",
         "p50 ms",
         "p99 ms",
         "CPU µs/transfer",
@@ -400,6 +422,7 @@ def results_table(measurements: list[Measurement], workload: Workload) -> Table:
             f"{m.transfers:,}",
             f"{m.requests:,}",
             f"{m.transfers_per_s:,.0f}",
+            spread_cell(m),
             f"{m.latency_ms_p50:,.3f}",
             f"{m.latency_ms_p99:,.3f}",
             f"{m.cpu_us_per_transfer:,.1f}",
@@ -408,6 +431,13 @@ def results_table(measurements: list[Measurement], workload: Workload) -> Table:
             end_section=last_of_engine,
         )
     return table
+
+
+def spread_cell(m: Measurement) -> str:
+    rates = m.repeats_transfers_per_s
+    if len(rates) < 2:
+        return ""
+    return f"{min(rates):,.0f}-{max(rates):,.0f}"
 
 
 def target_cell(m: Measurement) -> str:
@@ -510,8 +540,17 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
         help="how many payments to send one per request (default: all of them; at most "
         f"{SQLITE_SINGLE_REQUESTS_DEFAULT:,} on SQLite, where each request waits for an fsync)",
     )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=DEFAULT_REPEATS,
+        help="batched and replayed runs per engine, each on a fresh ledger; the median is "
+        "reported with the spread beside it",
+    )
     parser.add_argument("--out", type=Path, default=Path("runs") / f"ledger-{int(time.time())}")
     arguments = parser.parse_args(argv)
+    if not 1 <= arguments.repeats <= MAX_REPEATS:
+        parser.error(f"--repeats must be between 1 and {MAX_REPEATS}")
     if not 1 <= arguments.payments <= MAX_PAYMENTS:
         parser.error(f"--payments must be between 1 and {MAX_PAYMENTS:,}")
     unknown = set(arguments.engines.split(",")) - set(ENGINES)
@@ -543,11 +582,12 @@ def run_engine(
             f"  one fsync per commit (synchronous=FULL), p50 {fsync_ms:.3f} ms on this disk; "
             f"at most {SQLITE_SINGLE_REQUESTS_DEFAULT:,} one-transfer requests by default"
         )
-        measurements = bench_engine(engine, sqlite_factory(scratch), plan, single)
+        repeats = arguments.repeats
+        measurements = bench_engine(engine, sqlite_factory(scratch), plan, single, repeats)
         return [replace(m, disk_fsync_ms_p50=fsync_ms) for m in measurements]
     if engine == "memory":
-        return bench_engine(engine, memory_ledger, plan, single)
-    return run_postgres(arguments.postgres_url, plan, single)
+        return bench_engine(engine, memory_ledger, plan, single, arguments.repeats)
+    return run_postgres(arguments.postgres_url, plan, single, arguments.repeats)
 
 
 def fsync_latency_ms_p50(folder: Path) -> float:
@@ -564,7 +604,9 @@ def fsync_latency_ms_p50(folder: Path) -> float:
     return statistics.median(latencies_ms)
 
 
-def run_postgres(url: str, plan: LedgerPlan, single_requests: int) -> list[Measurement]:
+def run_postgres(
+    url: str, plan: LedgerPlan, single_requests: int, repeats: int
+) -> list[Measurement]:
     try:
         admin = psycopg.connect(url, autocommit=True, connect_timeout=POSTGRES_CONNECT_TIMEOUT_S)
     except psycopg.OperationalError as error:
@@ -572,7 +614,8 @@ def run_postgres(url: str, plan: LedgerPlan, single_requests: int) -> list[Measu
         console.print(f"[bold]postgresql[/bold]: skipped, not reachable at {url}: {reason}")
         return []
     with admin:
-        return bench_engine("postgresql", postgres_factory(admin, url), plan, single_requests)
+        fresh = postgres_factory(admin, url)
+        return bench_engine("postgresql", fresh, plan, single_requests, repeats)
 
 
 def load_workload(arguments: argparse.Namespace) -> Workload:

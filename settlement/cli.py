@@ -19,7 +19,6 @@ from settlement.cli_runner import run_cli
 from settlement.config import Settings
 from settlement.demo import MAX_PAYMENTS_PER_WAY, DemoResult, run_demo
 from settlement.domain.fees import (
-    LEDGER,
     ModeInputs,
     format_usd,
     load_fee_book,
@@ -273,7 +272,9 @@ def costs(
             ledger_cpu_ns = cost_views.measured_ledger_cpu_ns(results_file)
     inputs = mode_inputs_from_results(entries, catalog, counts)
     if ledger_cpu_ns is not None:
-        inputs.append(ModeInputs(LEDGER, Decimal(0), Decimal(0), ledger_cpu_ns))
+        inputs.append(
+            ModeInputs(cost_views.LEDGER_ENGINE_LABEL, Decimal(0), Decimal(0), ledger_cpu_ns)
+        )
     origin = str(results_file) if results_file else "the README's reference run (2026-11-28)"
     console.print(cost_views.costs_table(book, inputs, amount_base_units, origin))
     console.print(cost_views.rails_table(book, amount_base_units))

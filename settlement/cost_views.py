@@ -47,6 +47,9 @@ def read_results(path: Path) -> tuple[list[dict[str, object]], WorkloadCounts | 
 
 
 LEDGER_RESULTS_FILE = "ledger_results.json"
+# The ledger engine alone (the ledger bench), beside "ledger": the service settling in ledger
+# mode, verification and store included (the chain bench).
+LEDGER_ENGINE_LABEL = "ledger engine"
 # The ledger bench's engines, preferred in this order for the ledger row's CPU time. SQLite does
 # all its work in the bench's process, so its CPU time is the whole cost; PostgreSQL's counts
 # only when the bench could read its server's CPU time as well.
@@ -84,11 +87,11 @@ def costs_table(
     for column in columns + (["Wh/pay"] if with_energy else []):
         table.add_column(column, justify="left" if column in ("mode", "profile") else "right")
     for mode_inputs in inputs:
-        if mode_inputs.mode == LEDGER:
+        if mode_inputs.mode.startswith(LEDGER):
             assert mode_inputs.cpu_ns_per_payment is not None, "a ledger row needs its CPU time"
             price = price_ledger(mode_inputs.cpu_ns_per_payment, amount_base_units, book.power)
             cells = price_cells(price, with_energy)
-            table.add_row(LEDGER, "power", "0", "0", *cells, end_section=True)
+            table.add_row(mode_inputs.mode, "power", "0", "0", *cells, end_section=True)
             continue
         profiles = book.evm_profiles
         for index, profile in enumerate(profiles):
