@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -43,6 +44,19 @@ def postgres_schema() -> Iterator[str]:
 
 def postgres_url_for(schema: str) -> str:
     return f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+
+
+@contextmanager
+def private_schema(prefix: str) -> Iterator[str]:
+    """A new schema in the test database for one test's tables; its URL, dropped afterwards."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
+        connection.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield postgres_url_for(schema)
+    finally:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
+            connection.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 GAS_RECORDS: list[tuple[str, int]] = []

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 from eth_account.signers.local import LocalAccount
 
@@ -14,7 +12,7 @@ from settlement.chain.client import ChainClient
 from settlement.chain.stablecoin import StablecoinContract
 from settlement.ledger import Ledger, PostgresLedger, SqliteLedger
 from settlement.store import SqlPaymentStore
-from tests.conftest import POSTGRES_URL, postgres_url_for
+from tests.conftest import private_schema
 from tests.settlement.api_helpers import EscrowedService, funded, make_escrowed_service
 
 PAYER_FUNDING_BASE_UNITS = 10_000_000
@@ -29,16 +27,12 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         await opened.close()
         return
     schema = request.getfixturevalue("postgres_schema")
-    own_schema = f"{schema}_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
-        connection.execute(f"CREATE SCHEMA {own_schema}")
-    opened = await SqlPaymentStore.open(postgres_url_for(own_schema))
-    try:
-        yield opened
-    finally:
-        await opened.close()
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
-            connection.execute(f"DROP SCHEMA {own_schema} CASCADE")
+    with private_schema(schema) as url:
+        opened = await SqlPaymentStore.open(url)
+        try:
+            yield opened
+        finally:
+            await opened.close()
 
 
 @pytest.fixture
@@ -54,15 +48,8 @@ def service_ledger(store: SqlPaymentStore, tmp_path: Path) -> Iterator[Ledger]:
         with SqliteLedger(tmp_path / "ledger.db") as ledger:
             yield ledger
         return
-    schema = f"ledger_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
-        connection.execute(f"CREATE SCHEMA {schema}")
-    try:
-        with PostgresLedger(postgres_url_for(schema)) as ledger:
-            yield ledger
-    finally:
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
-            connection.execute(f"DROP SCHEMA {schema} CASCADE")
+    with private_schema("ledger") as url, PostgresLedger(url) as ledger:
+        yield ledger
 
 
 @pytest.fixture

@@ -7,11 +7,10 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from settlement.ledger import Ledger, MemoryLedger, PostgresLedger, SqliteLedger
-from tests.conftest import POSTGRES_URL, postgres_url_for
+from tests.conftest import private_schema
 
 ENGINES = ["sqlite", "postgresql", "memory"]
 START_NS = 1_800_000_000 * 10**9
@@ -44,15 +43,8 @@ def fresh_ledger(engine: str, clock: FakeClock, tmp_path: Path, schema: str) -> 
         with SqliteLedger(path, clock) as ledger:
             yield ledger
         return
-    own_schema = f"{schema}_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
-        connection.execute(f"CREATE SCHEMA {own_schema}")
-    try:
-        with PostgresLedger(postgres_url_for(own_schema), clock) as ledger:
-            yield ledger
-    finally:
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
-            connection.execute(f"DROP SCHEMA {own_schema} CASCADE")
+    with private_schema(schema) as url, PostgresLedger(url, clock) as ledger:
+        yield ledger
 
 
 @pytest.fixture(params=ENGINES)

@@ -6,17 +6,15 @@ that overlap in transfer ids and spend from the same constrained wallet.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from settlement.ledger import AccountFlags, Ledger, PostgresLedger, SqliteLedger, Transfer
-from tests.conftest import POSTGRES_URL, postgres_url_for
+from tests.conftest import private_schema
 from tests.settlement.ledger.helpers import balances, open_accounts, transfer
 
 WRITERS = 2
@@ -35,17 +33,13 @@ def two_engines(engine: str, tmp_path: Path, schema: str) -> Iterator[list[Ledge
         for opened in engines:
             opened.close()
         return
-    own_schema = f"{schema}_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
-        connection.execute(f"CREATE SCHEMA {own_schema}")
-    engines = [PostgresLedger(postgres_url_for(own_schema)) for _ in range(WRITERS)]
-    try:
-        yield engines
-    finally:
-        for opened in engines:
-            opened.close()
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
-            connection.execute(f"DROP SCHEMA {own_schema} CASCADE")
+    with private_schema(schema) as url:
+        engines = [PostgresLedger(url) for _ in range(WRITERS)]
+        try:
+            yield engines
+        finally:
+            for opened in engines:
+                opened.close()
 
 
 def batches_for(writer: int) -> list[list[Transfer]]:
