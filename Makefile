@@ -62,10 +62,11 @@ contracts-test: setup ## Foundry unit, fuzz and invariant tests, then the gas sn
 gas-snapshot: setup ## Rewrite contracts/.gas-snapshot after an intended cost change
 	cd $(CONTRACTS) && $(FORGE) snapshot $(SNAPSHOT_FILTER)
 
-bench: setup ## Replay the reference workload (10,000 payments) through every mode and the ledger
+bench: setup ## The reference workload through every mode and the ledger; the fleet's own speed
 	run=runs/bench-$$(date +%s) && \
 	$(BIN)/python bench/settlement_bench.py --out $$run && \
-	$(BIN)/python bench/ledger_bench.py --out $$run --workload $$run/workload.json
+	$(BIN)/python bench/ledger_bench.py --out $$run --workload $$run/workload.json && \
+	$(BIN)/python bench/fleet_bench.py --out $$run
 
 serve: setup ## Run the settlement service on 127.0.0.1:8000 with an embedded Anvil
 	$(BIN)/settlement serve

@@ -1,0 +1,110 @@
+"""One fleet run: simulate a scenario, keep its reporters and payment stream, write them out.
+
+The CLI and the benchmark drive this; it knows nothing of terminals or settlement.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from robots.model import FleetModel, StepReport
+from robots.scenario import Scenario
+from robots.stream import PURPOSES, PaymentStream
+
+STREAM_FILE = "stream.npz"
+STEPS_FILE = "steps.json"
+SUMMARY_FILE = "summary.json"
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """A run's totals, for the summary table and ``summary.json``."""
+
+    scenario: str
+    seed: int
+    robots: int
+    participants: int
+    steps: int
+    simulated_hours: float
+    wall_s: float
+    robot_steps_per_s: float
+    harvested_kwh: float
+    spent_kwh: float
+    unaccounted_wh: float
+    goods_made: int
+    goods_sold: int
+    payments: int
+    value_base_units: int
+    mean_payment_base_units: float
+    payments_by_purpose: dict[str, int]
+    robot_wealth_gini_end: float
+
+
+def simulate(
+    scenario: Scenario, seed: int, on_step: Callable[[int, StepReport], None] | None = None
+) -> tuple[FleetModel, RunSummary]:
+    """Run every step of ``scenario``; ``on_step`` hears of each one (for a progress bar)."""
+    model = FleetModel(scenario, seed)
+    started = time.perf_counter()
+    for index in range(scenario.steps):
+        report = model.step()
+        if on_step is not None:
+            on_step(index, report)
+    wall_s = time.perf_counter() - started
+    return model, summarize(model, wall_s)
+
+
+def summarize(model: FleetModel, wall_s: float) -> RunSummary:
+    scenario, reports, stream = model.scenario, model.reports, model.stream()
+    counts = np.bincount(stream.purposes, minlength=len(PURPOSES))
+    value = stream.total_base_units()
+    return RunSummary(
+        scenario=scenario.name,
+        seed=model.seed,
+        robots=scenario.robots,
+        participants=scenario.participants,
+        steps=len(reports),
+        simulated_hours=len(reports) * scenario.step_hours,
+        wall_s=wall_s,
+        robot_steps_per_s=scenario.robots * len(reports) / wall_s if wall_s > 0 else 0.0,
+        harvested_kwh=sum(r.harvested_wh for r in reports) / 1000,
+        spent_kwh=sum(r.spent_wh for r in reports) / 1000,
+        unaccounted_wh=model.unaccounted_energy_wh(),
+        goods_made=sum(r.goods_made for r in reports),
+        goods_sold=sum(r.goods_sold for r in reports),
+        payments=len(stream),
+        value_base_units=value,
+        mean_payment_base_units=value / len(stream) if len(stream) else 0.0,
+        payments_by_purpose={p.value: int(n) for p, n in zip(PURPOSES, counts, strict=True)},
+        robot_wealth_gini_end=reports[-1].robot_wealth_gini if reports else 0.0,
+    )
+
+
+def write_run(folder: Path, model: FleetModel, summary: RunSummary) -> PaymentStream:
+    """The run's stream, per-step reporters, summary and scenario into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stream = model.stream()
+    stream.save(folder / STREAM_FILE)
+    (folder / STEPS_FILE).write_text(json.dumps([asdict(r) for r in model.reports]))
+    document = {"summary": asdict(summary), "scenario": asdict(model.scenario)}
+    (folder / SUMMARY_FILE).write_text(json.dumps(document, indent=2))
+    return stream
+
+
+def sample_robots(model: FleetModel, count: int, seed: int) -> set[int]:
+    """A declared random sample of ``count`` robots, with every farm, provider and consumer.
+
+    Settlement then covers the payments among the sample, so a fleet too large to settle whole
+    is settled on a share of it that the report states.
+    """
+    s = model.scenario
+    rng = np.random.default_rng(seed)
+    robots = rng.choice(s.robots, size=min(count, s.robots), replace=False) + model.first_robot
+    others = [*range(model.first_robot), *range(model.first_provider, s.participants)]
+    return {int(i) for i in robots} | set(others)

@@ -1,0 +1,35 @@
+"""Terminal views of a fleet run: the summary table ``robots simulate`` ends with."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from robots.run import RunSummary
+from settlement.domain.money import format_dollars
+
+
+def summary_table(summary: RunSummary) -> Table:
+    table = Table(title=f"Fleet run: scenario {summary.scenario}, seed {summary.seed}")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    rows = [
+        ("robots / participants", f"{summary.robots:,} / {summary.participants:,}"),
+        ("simulated", f"{summary.steps:,} steps, {summary.simulated_hours:g} h"),
+        ("wall time", f"{summary.wall_s:.2f} s ({summary.robot_steps_per_s:,.0f} robot-steps/s)"),
+        (
+            "energy harvested / spent on goods",
+            f"{summary.harvested_kwh:,.1f} / {summary.spent_kwh:,.1f} kWh",
+        ),
+        ("energy unaccounted", f"{summary.unaccounted_wh:.3g} Wh"),
+        ("goods made / sold", f"{summary.goods_made:,} / {summary.goods_sold:,}"),
+        ("payments", f"{summary.payments:,}"),
+        ("value paid", format_dollars(summary.value_base_units)),
+        ("mean payment", format_dollars(round(summary.mean_payment_base_units))),
+        ("robots' wealth Gini at the end", f"{summary.robot_wealth_gini_end:.3f}"),
+    ]
+    rows += [
+        (f"payments for {purpose}", f"{n:,}") for purpose, n in summary.payments_by_purpose.items()
+    ]
+    for row in rows:
+        table.add_row(*row)
+    return table
