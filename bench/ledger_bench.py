@@ -49,7 +49,6 @@ import psycopg
 from psycopg import sql
 from rich.console import Console
 from rich.table import Table
-from settlement_bench import workload_idempotency_key
 
 from settlement.domain.payments import PaymentIntent
 from settlement.ledger import (
@@ -70,7 +69,7 @@ from settlement.settlers.ledger import (
     wallet_account,
 )
 from settlement.wallet import PayerWallet
-from settlement.workload import Workload, reference_workload
+from settlement.workload import Workload, reference_workload, workload_idempotency_key
 
 ENGINES = ("sqlite", "postgresql", "memory")
 DEFAULT_POSTGRES_URL = os.environ.get(

@@ -12,6 +12,8 @@ Catch ``SettlementError`` to handle them all, or a branch to handle one kind::
     ├── PaymentRejectedError        a payment is invalid and was not accepted; the reason says why
     │   └── SignatureError          a signature is malformed or not by the expected signer
     ├── QueueFullError              too many payments wait for settlement; retry after a pause
+    ├── SettlementStalledError      settling rounds stopped with payments still queued, or ran
+    │                               past their bound
     └── ChainError                  talking to the EVM chain failed
         ├── ChainUnavailableError   the RPC endpoint does not answer, or Anvil did not start
         ├── ContractRevertedError   the node refused a call or transaction that would revert;
@@ -72,6 +74,11 @@ class QueueFullError(SettlementError):
         super().__init__(
             f"{queued} payments are queued (limit {limit}); retry in {retry_after_s} s"
         )
+
+
+class SettlementStalledError(SettlementError):
+    """Settling rounds made no more progress, or took more rounds than their bound, while
+    payments were still queued."""
 
 
 class ChainError(SettlementError):

@@ -23,6 +23,12 @@ REGULAR_SUPPLIERS_PER_PAYER = 2
 SHARE_TO_REGULAR_SUPPLIERS = 0.9
 
 
+def workload_idempotency_key(index: int) -> str:
+    """The idempotency key of the workload's payment ``index``; the settlement and ledger benches
+    both use it, so the ledger's transfer ids name the same payments as the service's."""
+    return f"w{index}"
+
+
 @dataclass(frozen=True)
 class WorkloadPayment:
     payer: int

@@ -375,6 +375,29 @@ class SqlPaymentStore:
                 (accepted, confirmed) for accepted, confirmed in await connection.execute(query)
             ]
 
+    async def confirmed_total_base_units(self, mode: SettlementMode) -> int:
+        """The value of every confirmed payment of ``mode``: what it has settled."""
+        query = sa.select(sa.func.coalesce(sa.func.sum(payments.c.amount_base_units), 0)).where(
+            payments.c.mode == mode.value, payments.c.state == PaymentState.CONFIRMED.value
+        )
+        async with self._engine.connect() as connection:
+            total: int = (await connection.execute(query)).scalar_one()
+            return int(total)
+
+    async def failure_reasons(self, mode: SettlementMode, limit: int) -> dict[str, int]:
+        """How many failed payments of ``mode`` give each reason, the ``limit`` most common."""
+        count = sa.func.count().label("count")
+        query = (
+            sa.select(payments.c.failure_reason, count)
+            .where(payments.c.mode == mode.value, payments.c.state == PaymentState.FAILED.value)
+            .group_by(payments.c.failure_reason)
+            .order_by(count.desc(), payments.c.failure_reason)
+            .limit(limit)
+        )
+        async with self._engine.connect() as connection:
+            rows = await connection.execute(query)
+            return {reason or "unknown": int(total) for reason, total in rows}
+
     async def count_by_state(self) -> dict[tuple[SettlementMode, PaymentState], int]:
         query = sa.select(payments.c.mode, payments.c.state, sa.func.count()).group_by(
             payments.c.mode, payments.c.state

@@ -199,6 +199,46 @@ async def test_failing_queued_payments_records_the_reason(store: SqlPaymentStore
     assert (record.state, record.failure_reason) == (PaymentState.FAILED, "authorization expired")
 
 
+async def test_failure_reasons_are_counted_most_common_first_within_the_limit(
+    store: SqlPaymentStore,
+) -> None:
+    outcomes = await store.accept([new_payment(f"p{index}") for index in range(6)])
+    ids = [outcome.payment_id for outcome in outcomes]
+    await store.fail_queued(ids[:3], "authorization expired")
+    await store.fail_queued(ids[3:5], "spent elsewhere")
+    await store.fail_queued(ids[5:], "rarely seen")
+
+    reasons = await store.failure_reasons(SettlementMode.BATCH, limit=2)
+
+    assert list(reasons.items()) == [("authorization expired", 3), ("spent elsewhere", 2)]
+    assert await store.failure_reasons(SettlementMode.NET, limit=2) == {}
+
+
+async def test_the_confirmed_total_counts_only_confirmed_payments_of_the_mode(
+    store: SqlPaymentStore,
+) -> None:
+    submission_id = await queue_and_submit(store, ["p1", "p2"])
+    await store.accept([new_payment("p3", amount=5_000)])
+    await store.complete_submissions(
+        [
+            Completion(
+                submission_id,
+                mined_tx_hash="0x" + "ab" * 32,
+                block_number=12,
+                gas_used=90_000,
+                effective_gas_price_wei=1_000_000_000,
+                outcomes=[
+                    PaymentOutcome(new_payment("p1").payment_id, settled=True),
+                    PaymentOutcome(new_payment("p2").payment_id, False, "InsufficientBalance"),
+                ],
+            )
+        ]
+    )
+
+    assert await store.confirmed_total_base_units(SettlementMode.BATCH) == 1_000
+    assert await store.confirmed_total_base_units(SettlementMode.NET) == 0
+
+
 @pytest.mark.parametrize(
     ("url", "reason"),
     [("mysql://localhost/db", "unsupported database 'mysql'"), ("not a url", "not a database URL")],
