@@ -38,8 +38,8 @@ $(CONTRACTS)/node_modules/.installed: $(CONTRACTS)/package-lock.json
 	cd $(CONTRACTS) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-demo: setup ## Deploy on an embedded Anvil and print gas per payment per way
-	$(BIN)/settlement demo
+demo: setup ## Run the demo fleet and settle its payments in every mode and the ledger
+	$(BIN)/robots simulate --scenario demo --mode all --out runs/demo
 
 test: setup lint contracts-test ## Lint, type-check, contract tests, gas snapshot check, pytest
 	$(BIN)/pytest

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import time
 from pathlib import Path
@@ -12,9 +13,12 @@ from rich.progress import Progress
 from rich.table import Table
 
 from robots import __version__
+from robots.model import FleetModel
+from robots.pricing import price_settlements
+from robots.run import sample_robots, write_run, write_settlements
 from robots.run import simulate as simulate_run
-from robots.run import write_run
-from robots.scenario import MAX_STEPS, load_scenario, preset_names
+from robots.scenario import MAX_AGENTS, MAX_STEPS, load_scenario, preset_names
+from robots.settle import StreamSettlement, settle_stream
 from robots.solar_budget import (
     DEFAULT_ROBOT_POWER_W,
     EARTH_MEAN_RADIUS_M,
@@ -22,11 +26,17 @@ from robots.solar_budget import (
     SOLAR_CONSTANT_W_PER_M2,
     SolarBudget,
 )
-from robots.views import summary_table
+from robots.stream import PaymentStream
+from robots.views import settlement_table, summary_table
 from settlement.cli_runner import run_cli
+from settlement.config import Settings
+from settlement.domain.fees import load_fee_book
+from settlement.domain.payments import SettlementMode
 
 console = Console()
 progress_console = Console(stderr=True)
+# A stream larger than this is settled on a sample of robots unless --sample-robots says.
+SETTLE_WHOLE_LIMIT = 20_000
 
 positive = click.FloatRange(min=0, min_open=True)
 
@@ -111,25 +121,98 @@ def solar_budget(
     help="Override any scenario value, e.g. --set robots=50 (repeatable).",
 )
 @click.option(
+    "--mode",
+    "modes",
+    type=click.Choice(["none", "all", *(mode.value for mode in SettlementMode)]),
+    default="none",
+    show_default=True,
+    help="Settle the run's payments through the service in this mode, or in every mode and the "
+    "ledger ('all'), each on its own embedded Anvil.",
+)
+@click.option(
+    "--sample-robots",
+    type=click.IntRange(1, MAX_AGENTS),
+    help="Settle only the payments among this many randomly chosen robots (and every farm, "
+    "provider and consumer). Default: every robot while the stream has at most "
+    f"{SETTLE_WHOLE_LIMIT:,} payments, else a sample sized to about that many.",
+)
+@click.option(
+    "--profile",
+    default="base",
+    show_default=True,
+    help="Fee profile the settlement costs are priced under (see `settlement costs`).",
+)
+@click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for stream.npz, steps.json and summary.json (default: runs/fleet-<time>).",
+    help="Folder for stream.npz, steps.json, summary.json and settlement.json "
+    "(default: runs/fleet-<time>).",
 )
 def simulate(
-    scenario: str, seed: int, steps: int | None, overrides: tuple[str, ...], out: Path | None
+    scenario: str,
+    seed: int,
+    steps: int | None,
+    overrides: tuple[str, ...],
+    modes: str,
+    sample_robots: int | None,
+    profile: str,
+    out: Path | None,
 ) -> None:
-    """Run a fleet scenario: energy, goods and every payment, step by step."""
+    """Run a fleet scenario: energy, goods and every payment, step by step; then settle them."""
     values = dict(_name_value(text) for text in overrides)
     if steps is not None:
         values["steps"] = str(steps)
     chosen = load_scenario(scenario, values)
+    book = load_fee_book()
+    book.evm_profile(profile)  # an unknown profile fails now, not after the run
     folder = out or Path("runs") / f"fleet-{int(time.time())}"
     with Progress(*Progress.get_default_columns(), console=progress_console) as progress:
         task = progress.add_task(f"{chosen.name}: {chosen.robots:,} robots", total=chosen.steps)
         model, summary = simulate_run(chosen, seed, lambda _i, _r: progress.advance(task))
-    write_run(folder, model, summary)
+    stream = write_run(folder, model, summary)
     console.print(summary_table(summary))
+    if modes != "none":
+        sample = _settlement_sample(model, stream, sample_robots, seed)
+        settled = [_settle(stream, SettlementMode(mode), sample) for mode in _modes(modes)]
+        costs = price_settlements(settled, stream, sample, book, profile)
+        write_settlements(folder, settled, costs, sample)
+        console.print(settlement_table(costs, len(stream), profile))
     console.print(f"stream, reporters and summary in {folder}")
+
+
+def _modes(choice: str) -> list[str]:
+    return [mode.value for mode in SettlementMode] if choice == "all" else [choice]
+
+
+def _settlement_sample(
+    model: FleetModel, stream: PaymentStream, asked: int | None, seed: int
+) -> set[int] | None:
+    """Everyone, or a declared random sample of robots (said on the terminal)."""
+    robots = model.scenario.robots
+    if asked is None and len(stream) <= SETTLE_WHOLE_LIMIT:
+        return None
+    count = asked or max(1, robots * SETTLE_WHOLE_LIMIT // len(stream))
+    if count >= robots:
+        return None
+    console.print(
+        f"settling a declared random sample: {count:,} of {robots:,} robots "
+        f"({count / robots:.2%}), with every farm, compute provider and consumer"
+    )
+    return sample_robots(model, count, seed)
+
+
+def _settle(
+    stream: PaymentStream, mode: SettlementMode, sample: set[int] | None
+) -> StreamSettlement:
+    with Progress(*Progress.get_default_columns(), console=progress_console) as progress:
+        task = progress.add_task(f"{mode.value}: starting", total=None)
+
+        def show(phase: str, done: int, total: int) -> None:
+            progress.update(task, description=f"{mode.value}: {phase}", completed=done, total=total)
+
+        return asyncio.run(
+            settle_stream(stream, mode, Settings(), participants=sample, on_progress=show)
+        )
 
 
 def _name_value(text: str) -> tuple[str, str]:

@@ -7,19 +7,22 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from robots.model import FleetModel, StepReport
+from robots.pricing import SettlementCost
 from robots.scenario import Scenario
+from robots.settle import StreamSettlement
 from robots.stream import PURPOSES, PaymentStream
 
 STREAM_FILE = "stream.npz"
 STEPS_FILE = "steps.json"
 SUMMARY_FILE = "summary.json"
+SETTLEMENT_FILE = "settlement.json"
 
 
 @dataclass(frozen=True)
@@ -108,3 +111,32 @@ def sample_robots(model: FleetModel, count: int, seed: int) -> set[int]:
     robots = rng.choice(s.robots, size=min(count, s.robots), replace=False) + model.first_robot
     others = [*range(model.first_robot), *range(model.first_provider, s.participants)]
     return {int(i) for i in robots} | set(others)
+
+
+def write_settlements(
+    folder: Path,
+    settlements: Sequence[StreamSettlement],
+    costs: Sequence[SettlementCost],
+    sample: set[int] | None,
+) -> None:
+    """Each mode's settlement of the run, priced, into ``settlement.json``."""
+    priced = {cost.settlement.mode: cost for cost in costs}
+    document = {
+        "sampled_participants": None if sample is None else len(sample),
+        "modes": [
+            asdict(settlement)
+            | {
+                "profile": priced[settlement.mode].price.profile
+                if settlement.mode in priced
+                else None,
+                "usd_per_payment": str(priced[settlement.mode].price.usd_per_payment)
+                if settlement.mode in priced
+                else None,
+                "share_of_value_settled": str(priced[settlement.mode].share_of_value_settled)
+                if settlement.mode in priced
+                else None,
+            }
+            for settlement in settlements
+        ],
+    }
+    (folder / SETTLEMENT_FILE).write_text(json.dumps(document, indent=2, default=str))

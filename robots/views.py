@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.table import Table
 
+from robots.pricing import SettlementCost
 from robots.run import RunSummary
+from settlement.domain.fees import format_share, format_usd
 from settlement.domain.money import format_dollars
 
 
@@ -32,4 +36,34 @@ def summary_table(summary: RunSummary) -> Table:
     ]
     for row in rows:
         table.add_row(*row)
+    return table
+
+
+def settlement_table(costs: Sequence[SettlementCost], stream_payments: int, profile: str) -> Table:
+    table = Table(title=f"Settling the run's payments, priced on {profile}")
+    columns = [
+        "mode",
+        "settled",
+        "failed",
+        "share of stream",
+        "all-in gas/payment",
+        "USD/payment",
+        "cost / value settled",
+        "settled/s",
+    ]
+    for column in columns:
+        table.add_column(column, justify="left" if column == "mode" else "right")
+    for cost in costs:
+        s = cost.settlement
+        settled = max(s.settled, 1)
+        table.add_row(
+            s.mode.value,
+            f"{s.settled:,}",
+            f"{s.failed:,}",
+            f"{s.payments_settled_attempted / max(stream_payments, 1):.1%}",
+            f"{(s.gas_total + s.setup_gas) / settled:,.0f}",
+            format_usd(cost.price.usd_per_payment),
+            format_share(cost.share_of_value_settled),
+            f"{s.settled_per_s:,.0f}",
+        )
     return table

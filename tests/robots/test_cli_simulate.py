@@ -32,6 +32,48 @@ def test_simulate_writes_the_stream_reporters_and_summary(tmp_path: Path) -> Non
     assert (tmp_path / "stream.npz").stat().st_size > 0
 
 
+@pytest.mark.anvil
+def test_simulate_settles_the_run_in_a_mode_and_prices_it(tmp_path: Path) -> None:
+    done = run_robots(
+        "simulate",
+        "--steps",
+        "20",
+        "--mode",
+        "batch",
+        "--profile",
+        "optimism",
+        "--out",
+        str(tmp_path),
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert "Settling the run's payments, priced on optimism" in done.stdout
+    document = json.loads((tmp_path / "settlement.json").read_text())
+    (batch,) = document["modes"]
+    stream_payments = json.loads((tmp_path / "summary.json").read_text())["summary"]["payments"]
+    assert batch["mode"] == "batch"
+    assert batch["settled"] == stream_payments > 0
+    assert batch["failed"] == 0
+    assert float(batch["usd_per_payment"]) > 0
+
+
+@pytest.mark.anvil
+def test_a_declared_sample_of_robots_is_settled_and_said(tmp_path: Path) -> None:
+    done = run_robots(
+        "simulate", "--set", "robots=30", "--sample-robots", "5", "--mode", "ledger",
+        "--out", str(tmp_path),
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    assert "settling a declared random sample: 5 of 30 robots (16.67%)" in done.stdout
+    document = json.loads((tmp_path / "settlement.json").read_text())
+    (ledger,) = document["modes"]
+    assert document["sampled_participants"] == 5 + (30 + 3 + 2 + 6) - 30
+    assert ledger["sampled"] is True
+    assert 0 < ledger["payments_settled_attempted"] < ledger["payments_in_stream"]
+    assert ledger["settled"] == ledger["payments_settled_attempted"]
+
+
 @pytest.mark.parametrize(
     ("args", "code", "reason"),
     [
@@ -41,6 +83,8 @@ def test_simulate_writes_the_stream_reporters_and_summary(tmp_path: Path) -> Non
         (["simulate", "--set", "colour=blue"], 1, "unknown scenario value 'colour'"),
         (["simulate", "--steps", "0"], 2, "is not in the range"),
         (["simulate", "--seed", "x"], 2, "is not a valid integer"),
+        (["simulate", "--mode", "barter"], 2, "'barter' is not one of"),
+        (["simulate", "--profile", "moonchain"], 1, "no fee profile 'moonchain'"),
     ],
 )
 def test_bad_input_gives_one_line_and_a_nonzero_exit(

@@ -28,7 +28,7 @@ from tests.settlement.api_helpers import (
     service_on,
     terms_for,
 )
-from tests.settlement.crashes import CrashAfterSendRelayer, SimulatedCrashAfterSendError
+from tests.settlement.crashes import CrashAfterSendRelayer, SimulatedCrashAfterSendError, mined
 
 pytestmark = pytest.mark.anvil
 
@@ -148,9 +148,9 @@ async def test_payments_mined_but_not_yet_recorded_show_as_in_flight(
     await crashing.service.submit(
         [robot.submission(SettlementMode.BATCH, "f", payee, 600, Purpose.GOODS, terms)]
     )
-    with pytest.raises(SimulatedCrashAfterSendError):
+    with pytest.raises(SimulatedCrashAfterSendError) as crash:
         await crashing.service.settle_round(SettlementMode.BATCH)
-    await chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    await mined(chain, crash.value)
 
     in_flight = await crashing.service.reconcile_book()
     restarted = service_on(

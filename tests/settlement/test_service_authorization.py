@@ -17,6 +17,7 @@ from tests.settlement.crashes import (
     CrashBeforeSendRelayer,
     SimulatedCrashAfterSendError,
     SimulatedCrashBeforeSendError,
+    mined,
 )
 
 pytestmark = pytest.mark.anvil
@@ -134,8 +135,9 @@ async def test_a_crash_after_sending_completes_from_the_receipt_on_restart(
     payee = Account.create().address
     crashing = make_service(store, chain, coin, admin, CrashAfterSendRelayer)
     await crashing.submit([await authorized_payment(coin, payer, payee, "sent-1", 900)])
-    with pytest.raises(SimulatedCrashAfterSendError):
+    with pytest.raises(SimulatedCrashAfterSendError) as crash:
         await crashing.settle_round(SettlementMode.AUTHORIZATION)
+    await mined(chain, crash.value)
     assert await coin.balance_of(payee) == 900  # on chain already, but not yet in the book
 
     (report,) = await make_service(store, chain, coin, admin).reconcile()

@@ -1,0 +1,95 @@
+"""What settling a fleet's payments cost, in dollars, under one fee profile.
+
+Gas per payment comes from the run's own receipts (all-in: channel openings and net deposits
+included); the bytes an L2 charges for come from each mode's cost shape at the run's counts;
+the ledger's only cost is the energy of its CPU time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+import numpy as np
+
+from robots.settle import BoolArray, StreamSettlement, payments_among
+from robots.stream import PaymentStream
+from settlement.domain.fees import (
+    FeeBook,
+    PaymentPrice,
+    WorkloadCounts,
+    load_mode_catalog,
+    mode_inputs_from_results,
+    price_ledger,
+    price_mode,
+)
+from settlement.domain.money import BASE_UNITS_PER_DOLLAR
+from settlement.domain.payments import SettlementMode
+
+
+@dataclass(frozen=True)
+class SettlementCost:
+    """One mode's settlement of a run, priced: per payment and as a share of the value paid."""
+
+    settlement: StreamSettlement
+    price: PaymentPrice
+
+    @property
+    def share_of_value_settled(self) -> Decimal:
+        """Settlement cost over the value it settled: the share of the economy's money that
+        paying for settlement consumes."""
+        value_usd = Decimal(self.settlement.value_settled_base_units) / Decimal(
+            BASE_UNITS_PER_DOLLAR
+        )
+        if value_usd == 0:
+            return Decimal(0)
+        return self.price.usd_per_payment * self.settlement.settled / value_usd
+
+
+def stream_counts(stream: PaymentStream, selected: BoolArray) -> WorkloadCounts:
+    """How many payments, pairs, payers and accounts the selected payments have (participants
+    are one account whether they pay or are paid)."""
+    payers, payees = stream.payers[selected], stream.payees[selected]
+    pairs = np.unique(np.stack([payers, payees]), axis=1)
+    accounts = np.union1d(payers, payees)
+    return WorkloadCounts(len(payers), pairs.shape[1], len(np.unique(payers)), len(accounts))
+
+
+def price_settlements(
+    settlements: Sequence[StreamSettlement],
+    stream: PaymentStream,
+    participants: Collection[int] | None,
+    book: FeeBook,
+    profile: str,
+) -> list[SettlementCost]:
+    """Each settled mode's cost of its mean payment on ``profile``'s chain (the ledger: energy),
+    for the payments among ``participants`` (the sample that was settled)."""
+    chain_profile = book.evm_profile(profile)
+    catalog = load_mode_catalog()
+    counts = stream_counts(stream, payments_among(stream, participants))
+    priced = []
+    for settlement in settlements:
+        if settlement.settled == 0:
+            continue
+        mean_amount = max(round(settlement.value_settled_base_units / settlement.settled), 1)
+        if settlement.mode is SettlementMode.LEDGER:
+            price = price_ledger(settlement.service_cpu_ns_per_payment, mean_amount, book.power)
+        else:
+            (inputs,) = mode_inputs_from_results([_result_entry(settlement)], catalog, counts)
+            price = price_mode(chain_profile, inputs, mean_amount, book.power)
+        priced.append(SettlementCost(settlement, price))
+    return priced
+
+
+def _result_entry(settlement: StreamSettlement) -> dict[str, object]:
+    """The settlement in the shape of a benchmark's results.json entry."""
+    settled = max(settlement.settled, 1)
+    return {
+        "mode": settlement.mode.value,
+        "settled": settlement.settled,
+        "transactions": settlement.transactions,
+        "gas_per_payment": settlement.gas_total / settled,
+        "all_in_gas_per_payment": (settlement.gas_total + settlement.setup_gas) / settled,
+        "cpu_ns_per_payment": settlement.service_cpu_ns_per_payment,
+    }
