@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import time
 from pathlib import Path
@@ -15,7 +16,7 @@ from rich.table import Table
 from robots import __version__
 from robots.model import FleetModel
 from robots.pricing import price_settlements
-from robots.run import sample_robots, write_run, write_settlements
+from robots.run import SWEEP_FILE, sample_robots, write_run, write_settlements, write_sweep
 from robots.run import simulate as simulate_run
 from robots.scenario import MAX_AGENTS, MAX_STEPS, load_scenario, preset_names
 from robots.settle import StreamSettlement, settle_stream
@@ -27,7 +28,10 @@ from robots.solar_budget import (
     SolarBudget,
 )
 from robots.stream import PaymentStream
-from robots.views import settlement_table, summary_table
+from robots.sweep import parse_grid
+from robots.sweep import plan as plan_sweep
+from robots.sweep import sweep as run_sweep
+from robots.views import settlement_table, summary_table, sweep_table
 from settlement.cli_runner import run_cli
 from settlement.config import Settings
 from settlement.domain.fees import load_fee_book
@@ -213,6 +217,53 @@ def _settle(
         return asyncio.run(
             settle_stream(stream, mode, Settings(), participants=sample, on_progress=show)
         )
+
+
+@app.command()
+@click.option("--scenario", default="demo", show_default=True, help="A preset or a TOML file.")
+@click.option(
+    "--grid",
+    "axes",
+    multiple=True,
+    required=True,
+    metavar="NAME=V1,V2,...",
+    help="A scenario value and the values to try (repeatable: every combination runs).",
+)
+@click.option(
+    "--seeds", default="42", show_default=True, help="Comma-separated seeds, each run per seed."
+)
+@click.option(
+    "--processes",
+    type=click.IntRange(1, 64),
+    default=os.cpu_count() or 1,
+    show_default="the machine's cores",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for sweep.json (default: runs/sweep-<time>).",
+)
+def sweep(
+    scenario: str, axes: tuple[str, ...], seeds: str, processes: int, out: Path | None
+) -> None:
+    """Run every combination of a grid of scenario values, in parallel; one row per run."""
+    grid = parse_grid(axes)
+    seed_list = [_seed(text) for text in seeds.split(",")]
+    combos = plan_sweep(scenario, grid, seed_list)
+    with Progress(*Progress.get_default_columns(), console=progress_console) as progress:
+        task = progress.add_task(f"sweep: {len(combos)} runs", total=len(combos))
+        runs = run_sweep(scenario, combos, processes, lambda _run: progress.advance(task))
+    folder = out or Path("runs") / f"sweep-{int(time.time())}"
+    write_sweep(folder, runs)
+    console.print(sweep_table(runs, list(grid)))
+    console.print(f"one row per run in {folder / SWEEP_FILE}")
+
+
+def _seed(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not an integer seed", param_hint="--seeds") from None
 
 
 def _name_value(text: str) -> tuple[str, str]:

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,12 +18,16 @@ from robots.model import FleetModel, StepReport
 from robots.pricing import SettlementCost
 from robots.scenario import Scenario
 from robots.settle import StreamSettlement
+
+if TYPE_CHECKING:
+    from robots.sweep import SweepRun
 from robots.stream import PURPOSES, PaymentStream
 
 STREAM_FILE = "stream.npz"
 STEPS_FILE = "steps.json"
 SUMMARY_FILE = "summary.json"
 SETTLEMENT_FILE = "settlement.json"
+SWEEP_FILE = "sweep.json"
 
 
 @dataclass(frozen=True)
@@ -140,3 +145,10 @@ def write_settlements(
         ],
     }
     (folder / SETTLEMENT_FILE).write_text(json.dumps(document, indent=2, default=str))
+
+
+def write_sweep(folder: Path, runs: Sequence[SweepRun]) -> None:
+    """One row per run of a sweep: the grid's values, the seed, the run's summary."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = [{"values": run.values, "seed": run.seed} | asdict(run.summary) for run in runs]
+    (folder / SWEEP_FILE).write_text(json.dumps(rows, indent=2))

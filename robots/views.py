@@ -8,6 +8,7 @@ from rich.table import Table
 
 from robots.pricing import SettlementCost
 from robots.run import RunSummary
+from robots.sweep import SweepRun
 from settlement.domain.fees import format_share, format_usd
 from settlement.domain.money import format_dollars
 
@@ -65,5 +66,24 @@ def settlement_table(costs: Sequence[SettlementCost], stream_payments: int, prof
             format_usd(cost.price.usd_per_payment),
             format_share(cost.share_of_value_settled),
             f"{s.settled_per_s:,.0f}",
+        )
+    return table
+
+
+def sweep_table(runs: Sequence[SweepRun], names: Sequence[str]) -> Table:
+    table = Table(title=f"Sweep: {len(runs)} runs")
+    columns = [*names, "seed", "payments", "value paid", "mean payment", "goods sold", "Gini"]
+    for column in columns:
+        table.add_column(column, justify="right")
+    for run in runs:
+        s = run.summary
+        table.add_row(
+            *(run.values[name] for name in names),
+            str(run.seed),
+            f"{s.payments:,}",
+            format_dollars(s.value_base_units),
+            format_dollars(round(s.mean_payment_base_units)),
+            f"{s.goods_sold:,}",
+            f"{s.robot_wealth_gini_end:.3f}",
         )
     return table
