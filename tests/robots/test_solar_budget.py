@@ -1,11 +1,9 @@
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
 from robots.solar_budget import SolarBudget, billionth
+from tests.cli_helpers import run_robots
 
 
 def test_one_billionth_of_sunlight_runs_about_347_thousand_robots() -> None:
@@ -32,16 +30,6 @@ def test_invalid_inputs_are_refused(field: str, value: float) -> None:
     inputs[field] = value
     with pytest.raises(ValueError, match=field):
         SolarBudget(**inputs)
-
-
-def run_robots(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", "from robots.cli import main; main()", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def test_cli_shows_the_arithmetic() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from robots.sweep import MAX_SWEEP_RUNS, SweepError, parse_grid, plan, sweep
-from tests.robots.test_cli_simulate import run_robots
+from tests.cli_helpers import run_robots
 
 
 def test_every_combination_runs_once_in_grid_order_and_matches_a_single_process() -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.settlement.test_demo import run_settlement
+from tests.cli_helpers import run_settlement
 
 
 def test_policy_prints_the_choice_its_candidates_and_why() -> None:

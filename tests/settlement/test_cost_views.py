@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from settlement.cost_views import measured_ledger_cpu_ns
-from tests.settlement.test_demo import run_settlement
+from tests.cli_helpers import run_settlement
 
 
 def write_run(folder: Path, ledger_records: list[dict[str, object]] | None) -> Path:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +13,7 @@ from settlement.chain.stablecoin import StablecoinContract
 from settlement.config import Settings
 from settlement.demo import PAYMENT_BASE_UNITS, run_demo
 from settlement.errors import ConfigurationError
+from tests.cli_helpers import run_settlement
 
 pytestmark = pytest.mark.anvil
 
@@ -59,19 +58,6 @@ async def test_a_chain_that_is_not_local_needs_a_key(contracts_dir: Path) -> Non
         with pytest.raises(ConfigurationError, match="set SETTLEMENT_PRIVATE_KEY"):
             async with open_chain(settings):
                 pass
-
-
-def run_settlement(
-    *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", "from settlement.cli import main; main()", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        check=False,
-    )
 
 
 def test_cli_demo_prints_gas_per_payment_per_way() -> None:
