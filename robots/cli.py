@@ -14,11 +14,18 @@ from rich.progress import Progress
 from rich.table import Table
 
 from robots import __version__
-from robots.model import FleetModel
 from robots.pricing import price_settlements
-from robots.run import SWEEP_FILE, sample_robots, write_run, write_settlements, write_sweep
+from robots.run import (
+    SETTLEMENT_FILE,
+    SWEEP_FILE,
+    read_run,
+    sample_robots,
+    write_run,
+    write_settlements,
+    write_sweep,
+)
 from robots.run import simulate as simulate_run
-from robots.scenario import MAX_AGENTS, MAX_STEPS, load_scenario, preset_names
+from robots.scenario import MAX_AGENTS, MAX_STEPS, Scenario, load_scenario, preset_names
 from robots.settle import StreamSettlement, settle_stream
 from robots.solar_budget import (
     DEFAULT_ROBOT_POWER_W,
@@ -43,6 +50,29 @@ progress_console = Console(stderr=True)
 SETTLE_WHOLE_LIMIT = 20_000
 
 positive = click.FloatRange(min=0, min_open=True)
+
+mode_option = click.option(
+    "--mode",
+    "modes",
+    type=click.Choice(["none", "all", *(mode.value for mode in SettlementMode)]),
+    default="none",
+    show_default=True,
+    help="Settle the run's payments through the service in this mode, or in every mode and the "
+    "ledger ('all'), each on its own embedded Anvil.",
+)
+sample_option = click.option(
+    "--sample-robots",
+    type=click.IntRange(1, MAX_AGENTS),
+    help="Settle only the payments among this many randomly chosen robots (and every farm, "
+    "provider and consumer). Default: every robot while the stream has at most "
+    f"{SETTLE_WHOLE_LIMIT:,} payments, else a sample sized to about that many.",
+)
+profile_option = click.option(
+    "--profile",
+    default="base",
+    show_default=True,
+    help="Fee profile the settlement costs are priced under (see `settlement costs`).",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -124,28 +154,9 @@ def solar_budget(
     metavar="NAME=VALUE",
     help="Override any scenario value, e.g. --set robots=50 (repeatable).",
 )
-@click.option(
-    "--mode",
-    "modes",
-    type=click.Choice(["none", "all", *(mode.value for mode in SettlementMode)]),
-    default="none",
-    show_default=True,
-    help="Settle the run's payments through the service in this mode, or in every mode and the "
-    "ledger ('all'), each on its own embedded Anvil.",
-)
-@click.option(
-    "--sample-robots",
-    type=click.IntRange(1, MAX_AGENTS),
-    help="Settle only the payments among this many randomly chosen robots (and every farm, "
-    "provider and consumer). Default: every robot while the stream has at most "
-    f"{SETTLE_WHOLE_LIMIT:,} payments, else a sample sized to about that many.",
-)
-@click.option(
-    "--profile",
-    default="base",
-    show_default=True,
-    help="Fee profile the settlement costs are priced under (see `settlement costs`).",
-)
+@mode_option
+@sample_option
+@profile_option
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -176,12 +187,39 @@ def simulate(
     stream = write_run(folder, model, summary)
     console.print(summary_table(summary))
     if modes != "none":
-        sample = _settlement_sample(model, stream, sample_robots, seed)
-        settled = [_settle(stream, SettlementMode(mode), sample) for mode in _modes(modes)]
-        costs = price_settlements(settled, stream, sample, book, profile)
-        write_settlements(folder, settled, costs, sample)
-        console.print(settlement_table(costs, len(stream), profile))
+        _settle_run(folder, chosen, seed, stream, modes, sample_robots, profile)
     console.print(f"stream, reporters and summary in {folder}")
+
+
+@app.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@mode_option
+@sample_option
+@profile_option
+def settle(run_dir: Path, modes: str, sample_robots: int | None, profile: str) -> None:
+    """Replay a run's recorded payment stream through the service in a mode (or all), priced."""
+    if modes == "none":
+        raise click.BadParameter("name a mode, or 'all'", param_hint="--mode")
+    load_fee_book().evm_profile(profile)
+    scenario, seed, stream = read_run(run_dir)
+    _settle_run(run_dir, scenario, seed, stream, modes, sample_robots, profile)
+    console.print(f"settlement of {run_dir} in {run_dir / SETTLEMENT_FILE}")
+
+
+def _settle_run(
+    folder: Path,
+    scenario: Scenario,
+    seed: int,
+    stream: PaymentStream,
+    modes: str,
+    sample_robots: int | None,
+    profile: str,
+) -> None:
+    sample = _settlement_sample(scenario, stream, sample_robots, seed)
+    settled = [_settle(stream, SettlementMode(mode), sample) for mode in _modes(modes)]
+    costs = price_settlements(settled, stream, sample, load_fee_book(), profile)
+    write_settlements(folder, settled, costs, sample)
+    console.print(settlement_table(costs, len(stream), profile))
 
 
 def _modes(choice: str) -> list[str]:
@@ -189,10 +227,10 @@ def _modes(choice: str) -> list[str]:
 
 
 def _settlement_sample(
-    model: FleetModel, stream: PaymentStream, asked: int | None, seed: int
+    scenario: Scenario, stream: PaymentStream, asked: int | None, seed: int
 ) -> set[int] | None:
     """Everyone, or a declared random sample of robots (said on the terminal)."""
-    robots = model.scenario.robots
+    robots = scenario.robots
     if asked is None and len(stream) <= SETTLE_WHOLE_LIMIT:
         return None
     count = asked or max(1, robots * SETTLE_WHOLE_LIMIT // len(stream))
@@ -202,7 +240,7 @@ def _settlement_sample(
         f"settling a declared random sample: {count:,} of {robots:,} robots "
         f"({count / robots:.2%}), with every farm, compute provider and consumer"
     )
-    return sample_robots(model, count, seed)
+    return sample_robots(scenario, count, seed)
 
 
 def _settle(

@@ -105,17 +105,29 @@ def write_run(folder: Path, model: FleetModel, summary: RunSummary) -> PaymentSt
     return stream
 
 
-def sample_robots(model: FleetModel, count: int, seed: int) -> set[int]:
+def sample_robots(scenario: Scenario, count: int, seed: int) -> set[int]:
     """A declared random sample of ``count`` robots, with every farm, provider and consumer.
 
     Settlement then covers the payments among the sample, so a fleet too large to settle whole
-    is settled on a share of it that the report states.
+    is settled on a share of it that the report states. Participants are numbered farms first,
+    then robots (see ``FleetModel``).
     """
-    s = model.scenario
+    first_robot, first_provider = scenario.farms, scenario.farms + scenario.robots
     rng = np.random.default_rng(seed)
-    robots = rng.choice(s.robots, size=min(count, s.robots), replace=False) + model.first_robot
-    others = [*range(model.first_robot), *range(model.first_provider, s.participants)]
-    return {int(i) for i in robots} | set(others)
+    chosen = rng.choice(scenario.robots, size=min(count, scenario.robots), replace=False)
+    others = [*range(first_robot), *range(first_provider, scenario.participants)]
+    return {int(i) for i in chosen + first_robot} | set(others)
+
+
+def read_run(folder: Path) -> tuple[Scenario, int, PaymentStream]:
+    """A run written by ``write_run``: its scenario, seed and payment stream."""
+    try:
+        document = json.loads((folder / SUMMARY_FILE).read_text())
+        scenario = Scenario(**document["scenario"])
+        seed = int(document["summary"]["seed"])
+    except (OSError, KeyError, TypeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{folder} holds no fleet run ({SUMMARY_FILE}): {error}") from None
+    return scenario, seed, PaymentStream.load(folder / STREAM_FILE)
 
 
 def write_settlements(

@@ -64,6 +64,18 @@ def test_a_declared_sample_of_robots_is_settled_and_said(tmp_path: Path) -> None
     assert ledger["settled"] == ledger["payments_settled_attempted"]
 
 
+@pytest.mark.anvil
+def test_a_recorded_run_replays_into_another_mode(tmp_path: Path) -> None:
+    simulated = run_robots("simulate", "--steps", "15", "--out", str(tmp_path))
+    replayed = run_robots("settle", str(tmp_path), "--mode", "ledger")
+
+    assert simulated.returncode == 0, simulated.stderr
+    assert replayed.returncode == 0, replayed.stderr
+    (ledger,) = json.loads((tmp_path / "settlement.json").read_text())["modes"]
+    payments = json.loads((tmp_path / "summary.json").read_text())["summary"]["payments"]
+    assert ledger["settled"] == payments > 0
+
+
 @pytest.mark.parametrize(
     ("args", "code", "reason"),
     [
@@ -75,6 +87,9 @@ def test_a_declared_sample_of_robots_is_settled_and_said(tmp_path: Path) -> None
         (["simulate", "--seed", "x"], 2, "is not a valid integer"),
         (["simulate", "--mode", "barter"], 2, "'barter' is not one of"),
         (["simulate", "--profile", "moonchain"], 1, "no fee profile 'moonchain'"),
+        (["settle", "/nonexistent-run"], 2, "does not exist"),
+        (["settle", "."], 2, "name a mode, or 'all'"),
+        (["settle", ".", "--mode", "net"], 1, "holds no fleet run"),
     ],
 )
 def test_bad_input_gives_one_line_and_a_nonzero_exit(
