@@ -87,7 +87,7 @@ def costs_table(
     for column in columns + (["Wh/pay"] if with_energy else []):
         table.add_column(column, justify="left" if column in ("mode", "profile") else "right")
     for mode_inputs in inputs:
-        if mode_inputs.mode.startswith(LEDGER):
+        if mode_inputs.mode in (LEDGER, LEDGER_ENGINE_LABEL):
             assert mode_inputs.cpu_ns_per_payment is not None, "a ledger row needs its CPU time"
             price = price_ledger(mode_inputs.cpu_ns_per_payment, amount_base_units, book.power)
             cells = price_cells(price, with_energy)

@@ -20,6 +20,7 @@ from settlement.chain.stablecoin import StablecoinContract
 from settlement.domain.holdings import SOURCE, holdings_of_mode
 from settlement.domain.payments import SettlementMode
 from settlement.errors import ConfigurationError, PaymentRejectedError, QueueFullError
+from settlement.ledger import MAX_BATCH_EVENTS
 from settlement.settlers.base import ChainSettler, OffChainSettler, PaymentSubmission, Settler
 from settlement.store import (
     AcceptOutcome,
@@ -35,7 +36,7 @@ logger = logging.getLogger("settlement.service")
 
 DEFAULT_MAX_QUEUED = 200_000
 # One reconciliation reads the chain for at most this many holdings.
-MAX_RECONCILED_HOLDINGS = 8_190
+MAX_RECONCILED_HOLDINGS = MAX_BATCH_EVENTS  # one ledger lookup
 QUEUE_FULL_RETRY_AFTER_S = 2
 LEASE_S = 300.0
 REVERTED_REASON = "settlement transaction reverted on chain"

@@ -248,16 +248,8 @@ def price_mode(
     energy_wh = energy_wh_per_payment(inputs.cpu_ns_per_payment, power)
     energy_usd = _energy_usd(energy_wh, power)
     usd = fee_wei * profile.eth_usd / WEI_PER_ETH_DECIMAL + energy_usd
-    return PaymentPrice(
-        label=inputs.mode,
-        profile=profile.name,
-        amount_base_units=amount_base_units,
-        usd_per_payment=usd,
-        fixed_usd=usd,
-        rate=Decimal(0),
-        cap_usd=None,
-        energy_wh_per_payment=energy_wh,
-        cpu_ns_per_payment=inputs.cpu_ns_per_payment,
+    return _flat_price(
+        inputs.mode, profile.name, amount_base_units, usd, energy_wh, inputs.cpu_ns_per_payment
     )
 
 
@@ -268,16 +260,28 @@ def price_ledger(
     require_payment_amount(amount_base_units)
     energy_wh = energy_wh_per_payment(cpu_ns_per_payment, power)
     usd = _energy_usd(energy_wh, power)
+    return _flat_price(LEDGER, "power", amount_base_units, usd, energy_wh, cpu_ns_per_payment)
+
+
+def _flat_price(
+    label: str,
+    profile: str,
+    amount_base_units: int,
+    usd: Decimal,
+    energy_wh: Decimal | None,
+    cpu_ns: int | None,
+) -> PaymentPrice:
+    """A cost that does not grow with the amount: settling on a chain, or on the ledger."""
     return PaymentPrice(
-        label=LEDGER,
-        profile="power",
+        label=label,
+        profile=profile,
         amount_base_units=amount_base_units,
         usd_per_payment=usd,
         fixed_usd=usd,
         rate=Decimal(0),
         cap_usd=None,
         energy_wh_per_payment=energy_wh,
-        cpu_ns_per_payment=cpu_ns_per_payment,
+        cpu_ns_per_payment=cpu_ns,
     )
 
 

@@ -132,6 +132,8 @@ class LedgerState:
 class Changes:
     """What a batch did, for the engine to write in one transaction."""
 
+    # An account batch only creates accounts and a transfer batch only changes them, so an
+    # account is never in both lists.
     created_accounts: list[AccountState] = field(default_factory=list)
     created_transfers: list[TransferState] = field(default_factory=list)
     changed_accounts: dict[int, AccountState] = field(default_factory=dict)
@@ -252,7 +254,6 @@ class _UndoLog:
             del self.state.transfers[created.transfer.id]
         for account in self.changes.created_accounts[self.created_accounts :]:
             del self.state.accounts[account.id]
-            self.changes.changed_accounts.pop(account.id, None)
         del self.changes.created_transfers[self.created_transfers :]
         del self.changes.created_accounts[self.created_accounts :]
         del self.changes.history[self.history :]

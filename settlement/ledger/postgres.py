@@ -105,12 +105,10 @@ class PostgresLedger(SqlLedger):
         return {state.transfer.id: state for state in states}
 
     def _write(self, cursor: psycopg.Cursor[Any], changes: Changes) -> None:
-        created_accounts = changes.created_accounts
-        created = {account.id for account in created_accounts}
         _copy(
             cursor, "ledger_accounts", ACCOUNT_COLUMNS, map(account_row, changes.created_accounts)
         )
-        changed = [a for a in changes.changed_accounts.values() if a.id not in created]
+        changed = list(changes.changed_accounts.values())
         if changed:
             cursor.execute(
                 "UPDATE ledger_accounts AS a SET debits_pending = u.dp, debits_posted = u.dpo, "

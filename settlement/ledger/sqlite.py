@@ -119,7 +119,6 @@ class SqliteLedger(SqlLedger):
         return {state.transfer.id: state for state in states}
 
     def _write(self, cursor: sqlite3.Cursor, changes: Changes) -> None:
-        created = {account.id for account in changes.created_accounts}
         cursor.executemany(
             f"INSERT INTO ledger_accounts ({ACCOUNT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
             [account_row(account) for account in changes.created_accounts],
@@ -127,11 +126,7 @@ class SqliteLedger(SqlLedger):
         cursor.executemany(
             "UPDATE ledger_accounts SET debits_pending = ?, debits_posted = ?, "
             "credits_pending = ?, credits_posted = ? WHERE id = ?",
-            [
-                balances_row(account)
-                for account in changes.changed_accounts.values()
-                if account.id not in created
-            ],
+            [balances_row(account) for account in changes.changed_accounts.values()],
         )
         cursor.executemany(
             f"INSERT INTO ledger_transfers ({TRANSFER_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
