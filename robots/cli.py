@@ -6,6 +6,7 @@ import asyncio
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -26,7 +27,13 @@ from robots.run import (
 )
 from robots.run import simulate as simulate_run
 from robots.scenario import MAX_AGENTS, MAX_STEPS, Scenario, load_scenario, preset_names
-from robots.settle import StreamSettlement, settle_stream
+from robots.settle import (
+    RemoteService,
+    StreamSettlement,
+    check_service,
+    settle_stream,
+    settle_stream_over_http,
+)
 from robots.solar_budget import (
     DEFAULT_ROBOT_POWER_W,
     EARTH_MEAN_RADIUS_M,
@@ -40,6 +47,7 @@ from robots.sweep import plan as plan_sweep
 from robots.sweep import sweep as run_sweep
 from robots.views import settlement_table, summary_table, sweep_table
 from settlement.cli_runner import run_cli
+from settlement.client import DEFAULT_CONCURRENCY
 from settlement.config import Settings
 from settlement.domain.fees import load_fee_book
 from settlement.domain.payments import SettlementMode
@@ -73,6 +81,44 @@ profile_option = click.option(
     show_default=True,
     help="Fee profile the settlement costs are priced under (see `settlement costs`).",
 )
+
+settlement_url_option = click.option(
+    "--settlement-url",
+    metavar="URL",
+    envvar="ROBOTS_SETTLEMENT_URL",
+    help="Send the payments to a running settlement service, e.g. http://127.0.0.1:8000 from "
+    "docker compose, instead of starting one per mode. Its faucet funds the robots, which needs "
+    "the operator key (--api-key).",
+)
+api_key_option = click.option(
+    "--api-key",
+    envvar="SETTLEMENT_API_KEY",
+    show_envvar=True,
+    help="The service's operator key, for its faucet and ledger deposits (with --settlement-url).",
+)
+concurrency_option = click.option(
+    "--concurrency",
+    type=click.IntRange(1, 64),
+    default=DEFAULT_CONCURRENCY,
+    show_default=True,
+    help="Requests in flight at once (with --settlement-url); a payer's payments stay in order.",
+)
+
+
+def remote_options(command: Callable[..., None]) -> Callable[..., None]:
+    return settlement_url_option(api_key_option(concurrency_option(command)))
+
+
+def _remote_service(
+    settlement_url: str | None, api_key: str | None, concurrency: int
+) -> RemoteService | None:
+    if settlement_url is None:
+        return None
+    if not settlement_url.startswith(("http://", "https://")):
+        raise click.BadParameter(
+            f"{settlement_url!r} is not an http:// or https:// URL", param_hint="--settlement-url"
+        )
+    return RemoteService(settlement_url, api_key or None, concurrency)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -157,6 +203,7 @@ def solar_budget(
 @mode_option
 @sample_option
 @profile_option
+@remote_options
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -164,6 +211,7 @@ def solar_budget(
     "(default: runs/fleet-<time>).",
 )
 def simulate(
+    *,
     scenario: str,
     seed: int,
     steps: int | None,
@@ -171,9 +219,17 @@ def simulate(
     modes: str,
     sample_robots: int | None,
     profile: str,
+    settlement_url: str | None,
+    api_key: str | None,
+    concurrency: int,
     out: Path | None,
 ) -> None:
     """Run a fleet scenario: energy, goods and every payment, step by step; then settle them."""
+    remote = _remote_service(settlement_url, api_key, concurrency)
+    if remote is not None and modes == "none":
+        raise click.BadParameter("--settlement-url needs a mode, or 'all'", param_hint="--mode")
+    if remote is not None:
+        asyncio.run(check_service(remote, [SettlementMode(mode) for mode in _modes(modes)]))
     values = dict(_name_value(text) for text in overrides)
     if steps is not None:
         values["steps"] = str(steps)
@@ -187,7 +243,7 @@ def simulate(
     stream = write_run(folder, model, summary)
     console.print(summary_table(summary))
     if modes != "none":
-        _settle_run(folder, chosen, seed, stream, modes, sample_robots, profile)
+        _settle_run(folder, chosen, seed, stream, modes, sample_robots, profile, remote)
     console.print(f"stream, reporters and summary in {folder}")
 
 
@@ -196,13 +252,25 @@ def simulate(
 @mode_option
 @sample_option
 @profile_option
-def settle(run_dir: Path, modes: str, sample_robots: int | None, profile: str) -> None:
+@remote_options
+def settle(
+    run_dir: Path,
+    modes: str,
+    sample_robots: int | None,
+    profile: str,
+    settlement_url: str | None,
+    api_key: str | None,
+    concurrency: int,
+) -> None:
     """Replay a run's recorded payment stream through the service in a mode (or all), priced."""
     if modes == "none":
         raise click.BadParameter("name a mode, or 'all'", param_hint="--mode")
+    remote = _remote_service(settlement_url, api_key, concurrency)
     load_fee_book().evm_profile(profile)
+    if remote is not None:
+        asyncio.run(check_service(remote, [SettlementMode(mode) for mode in _modes(modes)]))
     scenario, seed, stream = read_run(run_dir)
-    _settle_run(run_dir, scenario, seed, stream, modes, sample_robots, profile)
+    _settle_run(run_dir, scenario, seed, stream, modes, sample_robots, profile, remote)
     console.print(f"settlement of {run_dir} in {run_dir / SETTLEMENT_FILE}")
 
 
@@ -214,12 +282,22 @@ def _settle_run(
     modes: str,
     sample_robots: int | None,
     profile: str,
+    remote: RemoteService | None,
 ) -> None:
     sample = _settlement_sample(scenario, stream, sample_robots, seed)
-    settled = [_settle(stream, SettlementMode(mode), sample) for mode in _modes(modes)]
+    if remote is not None:
+        console.print(f"settling through the service at {remote.url}")
+    settled = [_settle(stream, SettlementMode(mode), sample, remote) for mode in _modes(modes)]
     costs = price_settlements(settled, stream, sample, load_fee_book(), profile)
     write_settlements(folder, settled, costs, sample)
     console.print(settlement_table(costs, len(stream), profile))
+    for settlement in settled:
+        if settlement.requests_resent:
+            console.print(
+                f"{settlement.mode.value}: {settlement.requests_resent:,} requests resent after "
+                f"a failure; {settlement.already_accepted:,} payments were answered as already "
+                "accepted, none settled twice"
+            )
 
 
 def _modes(choice: str) -> list[str]:
@@ -244,7 +322,10 @@ def _settlement_sample(
 
 
 def _settle(
-    stream: PaymentStream, mode: SettlementMode, sample: set[int] | None
+    stream: PaymentStream,
+    mode: SettlementMode,
+    sample: set[int] | None,
+    remote: RemoteService | None,
 ) -> StreamSettlement:
     with Progress(*Progress.get_default_columns(), console=progress_console) as progress:
         task = progress.add_task(f"{mode.value}: starting", total=None)
@@ -252,6 +333,10 @@ def _settle(
         def show(phase: str, done: int, total: int) -> None:
             progress.update(task, description=f"{mode.value}: {phase}", completed=done, total=total)
 
+        if remote is not None:
+            return asyncio.run(
+                settle_stream_over_http(stream, mode, remote, participants=sample, on_progress=show)
+            )
         return asyncio.run(
             settle_stream(stream, mode, Settings(), participants=sample, on_progress=show)
         )

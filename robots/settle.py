@@ -9,16 +9,19 @@ sample and say how much of the stream it covered.
 
 from __future__ import annotations
 
+import secrets
 from collections import Counter
-from collections.abc import Collection
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
 
 from robots.stream import PaymentStream
+from settlement.client import DEFAULT_CONCURRENCY, SettlementClient
 from settlement.config import Settings
 from settlement.domain.payments import SettlementMode
+from settlement.remote_replay import ready_to_replay, replay_over_http
 from settlement.replay import (
     ProgressCallback,
     Replay,
@@ -59,6 +62,28 @@ class StreamSettlement:
     service_cpu_ns_per_payment: int
     value_settled_base_units: int
     sampled: bool
+    # Where it was settled: "embedded" (a service of its own) or the URL of a running service.
+    settled_by: str = "embedded"
+    # Over HTTP: the tag that gave the participants keys of their own for this settlement, the
+    # requests resent after a failure, and the payments those answered as already accepted.
+    participant_key_tag: str = ""
+    requests_resent: int = 0
+    already_accepted: int = 0
+
+
+@dataclass(frozen=True)
+class RemoteService:
+    """A running settlement service to send the payments to, and how hard to push it.
+
+    One service settles every mode and outlives a run, so each settlement's participants get
+    keys of their own, tagged with ``run_tag`` and the mode: their nonces and idempotency keys
+    are then fresh however many runs of the same seed the service has seen.
+    """
+
+    url: str
+    api_key: str | None = None
+    concurrency: int = DEFAULT_CONCURRENCY
+    run_tag: str = field(default_factory=lambda: secrets.token_hex(4))
 
 
 async def settle_stream(
@@ -92,6 +117,45 @@ async def settle_stream(
     )
 
 
+async def settle_stream_over_http(
+    stream: PaymentStream,
+    mode: SettlementMode,
+    service: RemoteService,
+    *,
+    participants: Collection[int] | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> StreamSettlement:
+    """As ``settle_stream``, through a running service at ``service.url``: funded through its
+    faucet, settled by its own windows, measured from what it reports."""
+    key_tag = f"{service.run_tag} {mode.value}"
+    replay = stream_replay(stream, payments_among(stream, participants), key_tag)
+    async with SettlementClient(
+        service.url, api_key=service.api_key, concurrency=service.concurrency
+    ) as client:
+        remote = await replay_over_http(client, mode, replay, on_progress)
+    settlement = stream_settlement(
+        mode,
+        stream,
+        remote.outcome,
+        Counter(remote.settle_failures) + Counter(remote.outcome.refusals),
+        remote.value_settled_base_units,
+        sampled=participants is not None,
+    )
+    return replace(
+        settlement,
+        settled_by=service.url,
+        participant_key_tag=key_tag,
+        requests_resent=remote.requests_resent,
+        already_accepted=remote.already_accepted,
+    )
+
+
+async def check_service(service: RemoteService, modes: Sequence[SettlementMode]) -> None:
+    """Fail now, not after a long simulation, when the service cannot settle the run."""
+    async with SettlementClient(service.url, api_key=service.api_key) as client:
+        await ready_to_replay(client, modes)
+
+
 def payments_among(stream: PaymentStream, participants: Collection[int] | None) -> BoolArray:
     """Which of the stream's payments have both their payer and their payee among
     ``participants`` (all of them when there is no sample)."""
@@ -103,9 +167,9 @@ def payments_among(stream: PaymentStream, participants: Collection[int] | None) 
     return np.isin(stream.payers, sample) & np.isin(stream.payees, sample)
 
 
-def stream_replay(stream: PaymentStream, selected: BoolArray) -> Replay:
+def stream_replay(stream: PaymentStream, selected: BoolArray, key_tag: str = "") -> Replay:
     """The selected payments, between only the participants they name: a sample of a large
-    fleet funds and signs for no one else."""
+    fleet funds and signs for no one else. ``key_tag`` gives the participants fresh keys."""
     indices = np.flatnonzero(selected)
     if len(indices) == 0:
         raise ValueError("no payment of the stream is between two sampled participants")
@@ -125,7 +189,7 @@ def stream_replay(stream: PaymentStream, selected: BoolArray) -> Replay:
                 payment.idempotency_key,
             )
         )
-    return Replay([stream.participant_key(int(member)) for member in members], payments)
+    return Replay([stream.participant_key(int(member), key_tag) for member in members], payments)
 
 
 def stream_settlement(

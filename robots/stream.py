@@ -75,9 +75,14 @@ class PaymentStream:
     def __len__(self) -> int:
         return len(self.steps)
 
-    def participant_key(self, index: int) -> bytes:
-        """Participant ``index``'s private key (a local test key, funded only on a local chain)."""
-        return keccak256(f"robot-settlement fleet {self.seed} participant {index}".encode())
+    def participant_key(self, index: int, tag: str = "") -> bytes:
+        """Participant ``index``'s private key (a local test key, funded only on a local chain).
+
+        A ``tag`` gives the participants fresh keys, for settling on a service that may already
+        know the untagged ones (their nonces spent, their idempotency keys taken).
+        """
+        tagged = f" {tag}" if tag else ""
+        return keccak256(f"robot-settlement fleet {self.seed} participant {index}{tagged}".encode())
 
     def payments(self) -> Iterator[StreamPayment]:
         for index in range(len(self)):

@@ -7,7 +7,7 @@ never costs gas; the contract checks it again and binds the nonce to the channel
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from eth_abi.abi import decode
 from eth_account.signers.local import LocalAccount
@@ -52,6 +52,8 @@ class ChannelView:
     claimed_base_units: int
     accepted_base_units: int
     withdrawable_at: int
+    # The gas of the funding transaction the request that produced this view relayed.
+    funding_gas_used: int | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,7 @@ class NetAccountView:
     address: str
     deposit_base_units: int
     committed_base_units: int
+    funding_gas_used: int | None = None
 
 
 class EscrowDesk:
@@ -98,9 +101,9 @@ class EscrowDesk:
         channel_id = channel_id_of(funding.payer, payee, salt)
         signed = self._verified(funding, channels.address, channel_id)
         await self._before_funding(Holding.CHANNEL_ESCROW, funding.payer)
-        await channels.open(self.relayer, payee, salt, signed)
+        receipt = await channels.open(self.relayer, payee, salt, signed)
         await self._after_funding(Holding.CHANNEL_ESCROW, funding, channel_id)
-        return await self.channel(channel_id)
+        return replace(await self.channel(channel_id), funding_gas_used=receipt.gas_used)
 
     async def top_up_channel(
         self, channel_id: bytes, top_up_salt: bytes, funding: Funding
@@ -109,9 +112,9 @@ class EscrowDesk:
         nonce = top_up_nonce_of(channel_id, top_up_salt)
         signed = self._verified(funding, channels.address, nonce)
         await self._before_funding(Holding.CHANNEL_ESCROW, funding.payer)
-        await channels.top_up(self.relayer, channel_id, top_up_salt, signed)
+        receipt = await channels.top_up(self.relayer, channel_id, top_up_salt, signed)
         await self._after_funding(Holding.CHANNEL_ESCROW, funding, nonce)
-        return await self.channel(channel_id)
+        return replace(await self.channel(channel_id), funding_gas_used=receipt.gas_used)
 
     async def channel(self, channel_id: bytes) -> ChannelView:
         """The channel as the chain has it now, booked so vouchers against it can be accepted."""
@@ -133,9 +136,9 @@ class EscrowDesk:
         net = self._net_contract()
         signed = self._verified(funding, net.address, nonce)
         await self._before_funding(Holding.NET_DEPOSIT, funding.payer)
-        await net.deposit(self.relayer, signed)
+        receipt = await net.deposit(self.relayer, signed)
         await self._after_funding(Holding.NET_DEPOSIT, funding, nonce)
-        return await self.net_account(funding.payer)
+        return replace(await self.net_account(funding.payer), funding_gas_used=receipt.gas_used)
 
     async def _before_funding(self, escrow: Holding, payer: str) -> None:
         """Open the book's accounts first, so their opening figures exclude this funding."""

@@ -24,21 +24,20 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
-from eth_account.types import AccessList
-from eth_typing import HexStr
-
+from settlement.chain.operator_calls import send_operator_calls
 from settlement.domain.payments import Purpose, SettlementMode
 from settlement.errors import SettlementStalledError
+from settlement.faucet import Grant
 from settlement.runtime import Runtime
 from settlement.service import RoundReport, SettlementService
 from settlement.settlers.base import PaymentSubmission
-from settlement.settlers.ledger import deposit, ledger_domain
+from settlement.settlers.ledger import deposit
+from settlement.terms import signing_terms
 from settlement.wallet import ChainTerms, PayerWallet
 from settlement.workload import Workload, workload_idempotency_key
 
 ACCEPT_CHUNK = 1_000
 ETH_FOR_DIRECT_PAYERS_WEI = 10 * 10**18
-OPERATOR_CALL_GAS = 150_000
 # A round settles up to its settler's round limit, 2,000 payments or more, so this many rounds
 # settle any wave the service's queue can hold; needing more means settling has stalled.
 MAX_SETTLE_ROUNDS_PER_WAVE = 10_000
@@ -232,52 +231,24 @@ async def fund_participants(
             )
             assert result == "ok", f"funding {wallets[payer].address} on the ledger: {result}"
         return wallets
-    await mint_all(
-        runtime, [(wallet.address, max(owed.get(i, 0), 1)) for i, wallet in enumerate(wallets)]
+    pays_gas = mode is SettlementMode.DIRECT
+    await runtime.faucet.top_up(
+        [
+            Grant(
+                wallet.address,
+                # At least one base unit each, so a payee's first credit is not the write that
+                # creates its balance, as in steady state.
+                max(owed.get(index, 0), 1),
+                ETH_FOR_DIRECT_PAYERS_WEI if pays_gas and index in owed else 0,
+            )
+            for index, wallet in enumerate(wallets)
+        ]
     )
-    if mode is SettlementMode.DIRECT:
-        await runtime.session.client.batch_request(
-            [
-                ("anvil_setBalance", [wallets[payer].address, hex(ETH_FOR_DIRECT_PAYERS_WEI)])
-                for payer in owed
-            ]
-        )
     return wallets
 
 
-async def mint_all(runtime: Runtime, mints: list[tuple[str, int]]) -> None:
-    token = runtime.token
-    await send_all(
-        runtime,
-        [(token.address, token.encode("mint", address, amount)) for address, amount in mints],
-    )
-
-
 async def send_all(runtime: Runtime, calls: Sequence[tuple[str, str]]) -> int:
-    """Send the operator's calls at once and wait for all (with interval mining, one by one
-    takes a block each); the gas they used."""
-    client, operator = runtime.session.client, runtime.session.operator
-    fees = await client.fees()
-    first_nonce = await client.nonces.allocate(operator.address)
-    raw = []
-    for offset, (to, data) in enumerate(calls):
-        transaction: dict[str, AccessList | bytes | HexStr | int] = {
-            "type": 2,
-            "chainId": client.chain_id,
-            "nonce": first_nonce + offset,
-            "to": HexStr(to),
-            "value": 0,
-            "gas": OPERATOR_CALL_GAS,
-            "maxFeePerGas": 4 * fees.max_fee_per_gas_wei,
-            "maxPriorityFeePerGas": fees.max_priority_fee_per_gas_wei,
-            "data": HexStr(data),
-        }
-        raw.append(operator.sign_transaction(transaction))
-    client.nonces.forget(operator.address)
-    await client.batch_request(
-        [("eth_sendRawTransaction", ["0x" + bytes(s.raw_transaction).hex()]) for s in raw]
-    )
-    return sum([(await client.wait_for_receipt(signed.hash)).gas_used for signed in raw])
+    return await send_operator_calls(runtime.session.client, runtime.session.operator, calls)
 
 
 async def fund_escrow(
@@ -334,20 +305,9 @@ async def deposit_for_net(
 
 
 async def chain_terms(runtime: Runtime) -> ChainTerms:
-    client = runtime.session.client
-    fees = await client.fees()
-    channels, net = runtime.contracts.channels, runtime.contracts.net
-    return ChainTerms(
-        chain_id=client.chain_id,
-        token=runtime.token.address,
-        token_domain=runtime.token.domain,
-        chain_time=await client.latest_block_timestamp(),
-        # Direct payers sign once for the whole run, so their fee cap must outlast base fee rises.
-        max_fee_per_gas_wei=4 * fees.max_fee_per_gas_wei,
-        max_priority_fee_per_gas_wei=fees.max_priority_fee_per_gas_wei,
-        channels_domain=channels.voucher_domain if channels else None,
-        net_domain=net.payment_domain if net else None,
-        ledger_domain=ledger_domain(client.chain_id, runtime.token.address),
+    contracts = runtime.contracts
+    return await signing_terms(
+        runtime.session.client, runtime.token, contracts.channels, contracts.net
     )
 
 

@@ -22,6 +22,7 @@ from settlement.chain.stablecoin import STABLECOIN_ARTIFACT, Role, StablecoinCon
 from settlement.config import Settings
 from settlement.domain.payments import SettlementMode
 from settlement.escrow import EscrowDesk
+from settlement.faucet import DevFaucet
 from settlement.ledger import Ledger, open_ledger
 from settlement.service import SettlementService
 from settlement.settlers.authorization import AuthorizationSettler
@@ -57,6 +58,7 @@ class Runtime:
     contracts: Contracts
     database_url: str
     ledger: Ledger
+    faucet: DevFaucet
 
 
 def default_ledger_url(database_url: str) -> str:
@@ -197,8 +199,9 @@ async def running_service(
                     token, store, session.operator, contracts.channels, contracts.net, book
                 )
                 await service.reconcile()
+                faucet = DevFaucet(session.client, session.operator, token)
                 yield Runtime(
-                    session, store, token, service, escrow, contracts, database_url, ledger
+                    session, store, token, service, escrow, contracts, database_url, ledger, faucet
                 )
             finally:
                 ledger.close()

@@ -25,7 +25,14 @@ async def serve_forever(
     """Serve until SIGINT or SIGTERM; the embedded chain and the store close on the way out."""
     async with running_service(settings, modes) as runtime:
         api_key = settings.api_key.get_secret_value() if settings.api_key else None
-        app = create_app(runtime.service, api_key, runtime.escrow, runtime.ledger)
+        app = create_app(
+            runtime.service,
+            api_key,
+            runtime.escrow,
+            runtime.ledger,
+            contracts=runtime.contracts,
+            faucet=runtime.faucet,
+        )
         metrics: ApiMetrics = app.state.metrics
         policy = WindowPolicy(settings.window_max_payments, settings.window_max_wait_s)
         stop = asyncio.Event()
@@ -49,6 +56,8 @@ async def serve_forever(
             f"  modes {', '.join(mode.value for mode in modes)}; windows close at "
             f"{policy.max_payments} payments or {policy.max_wait_s:g} s"
         )
+        if runtime.faucet.available:
+            console.print("  faucet for test accounts at POST /v1/faucet (operator, dev chain)")
         if api_key is None:
             console.print("  operator routes disabled: set SETTLEMENT_API_KEY to enable them")
         try:

@@ -96,7 +96,11 @@ class SettlementService:
         for index, payment in verified.items():
             if payment.payment_id in refused:
                 rejections[index] = refused[payment.payment_id]
-        accepted = await self.store.accept([p for i, p in verified.items() if i not in rejections])
+        admitted = [p for i, p in verified.items() if i not in rejections]
+        # Open the book's holdings before the payments are queued: a window settling one of them
+        # first would put its movement in the opening figure, and the book would count it twice.
+        await self._write_book("open", self._book_open(admitted))
+        accepted = await self.store.accept(admitted)
         await self._write_book(
             "reserve", self._book_reserve([o.record for o in accepted if o.created and o.record])
         )
@@ -247,6 +251,15 @@ class SettlementService:
             for holding in holdings_of_mode(mode, payer, payee)
         ]
         return await self.book.reconcile(list(dict.fromkeys(holdings))[:limit])
+
+    async def _book_open(self, payments: Sequence[NewPayment]) -> None:
+        if self.book is not None:
+            await self.book.open(
+                holding
+                for p in payments
+                if p.mode in SOURCE
+                for holding in holdings_of_mode(p.mode, p.intent.payer, p.intent.payee)
+            )
 
     async def _book_reserve(self, records: Sequence[PaymentRecord]) -> None:
         if self.book is not None and records:

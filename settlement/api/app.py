@@ -8,6 +8,7 @@ operator key.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Annotated, Any
 
@@ -26,6 +27,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, g
 from settlement import __version__
 from settlement.api.access import Operator
 from settlement.api.escrow_routes import escrow_router
+from settlement.api.fleet_routes import fleet_router
 from settlement.api.inputs import Bytes32Path, checked_address
 from settlement.api.ledger_routes import ledger_router
 from settlement.api.models import (
@@ -45,15 +47,18 @@ from settlement.api.models import (
     RoundOut,
     StatsOut,
 )
+from settlement.api.payment_views import payment_out
 from settlement.api.policy_routes import policy_router
 from settlement.domain.costs import payment_cost
 from settlement.domain.payments import PaymentIntent, PaymentState, SettlementMode
 from settlement.errors import PaymentRejectedError, QueueFullError
 from settlement.escrow import EscrowDesk
+from settlement.faucet import DevFaucet
 from settlement.ledger import Ledger
+from settlement.runtime import Contracts
 from settlement.service import RoundReport, SettlementService
 from settlement.settlers.base import PaymentSubmission
-from settlement.store import AcceptOutcome, PaymentRecord
+from settlement.store import AcceptOutcome
 
 MAX_PAGE = 1_000
 
@@ -93,11 +98,15 @@ def create_app(
     operator_api_key: str | None,
     escrow: EscrowDesk | None = None,
     ledger: Ledger | None = None,
+    *,
+    contracts: Contracts | None = None,
+    faucet: DevFaucet | None = None,
 ) -> FastAPI:
     """The app around a running service; without an operator key the operator routes refuse.
 
     ``escrow`` serves the channel and net-settlement funding routes, ``ledger`` the baseline
-    ledger's deposit and balance routes; without them those routes answer 404.
+    ledger's deposit and balance routes, ``faucet`` test money on a dev chain; without them those
+    routes answer 404. ``contracts`` names the escrow contracts in the signing terms.
     """
     app = FastAPI(
         title="Robot settlement",
@@ -109,11 +118,14 @@ def create_app(
     app.state.operator_api_key = operator_api_key
     app.state.escrow = escrow
     app.state.ledger = ledger
+    app.state.contracts = contracts
+    app.state.faucet = faucet
     app.add_exception_handler(QueueFullError, _queue_full)  # type: ignore[arg-type]
     app.include_router(payments_router)
     app.include_router(escrow_router)
     app.include_router(policy_router)
     app.include_router(ledger_router)
+    app.include_router(fleet_router)
     app.include_router(operator_router)
     app.include_router(status_router)
     return app
@@ -178,7 +190,7 @@ async def get_payment(payment_id: Bytes32Path, service: Service) -> PaymentOut:
     record = await service.store.get(payment_id.lower())
     if record is None:
         raise HTTPException(status_code=404, detail=f"no payment {payment_id}")
-    return _payment_out(record)
+    return payment_out(record)
 
 
 @payments_router.get(
@@ -205,7 +217,7 @@ async def list_payer_payments(
     """A payer's payments, newest first; page with ``accepted_before``."""
     address = checked_address(payer, "payer", status_code=422)
     records = await service.store.list_for_payer(address, limit, accepted_before)
-    return [_payment_out(record) for record in records]
+    return [payment_out(record) for record in records]
 
 
 async def _submit(
@@ -262,26 +274,8 @@ def _result(outcome: AcceptOutcome, metrics: ApiMetrics, mode: str) -> PaymentRe
         payment_id=outcome.payment_id,
         status=201 if outcome.created else 200,
         created=outcome.created,
-        payment=_payment_out(outcome.record),
+        payment=payment_out(outcome.record),
         rejection=None,
-    )
-
-
-def _payment_out(record: PaymentRecord) -> PaymentOut:
-    return PaymentOut(
-        payment_id=record.payment_id,
-        idempotency_key=record.idempotency_key,
-        payer=record.payer,
-        payee=record.payee,
-        amount_base_units=record.amount_base_units,
-        purpose=record.purpose,
-        mode=record.mode,
-        state=record.state,
-        failure_reason=record.failure_reason,
-        submission_id=record.submission_id,
-        accepted_at=record.accepted_at,
-        submitted_at=record.submitted_at,
-        confirmed_at=record.confirmed_at,
     )
 
 
@@ -375,6 +369,7 @@ async def stats(service: Service) -> StatsOut:
         modes=[ModeStatsOut(mode=mode, counts=by_mode[mode]) for mode in sorted(by_mode)],
         queued=sum(count for (_, state), count in counts.items() if state is PaymentState.QUEUED),
         max_queued=service.max_queued,
+        process_cpu_s=time.process_time(),
     )
 
 

@@ -29,6 +29,20 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# A type-2 transfer transaction is about 180 bytes; this leaves room and bounds the body.
+MAX_RAW_TRANSACTION_BYTES = 1_024
+RawTransaction = Annotated[
+    str, StringConstraints(pattern=rf"^0x[0-9a-fA-F]{{2,{2 * MAX_RAW_TRANSACTION_BYTES}}}$")
+]
+
+
+class DirectInstrument(_Strict):
+    """The payer's own signed EIP-1559 ``transfer(payee, amount)`` on the token, relayed as is."""
+
+    mode: Literal["direct"] = "direct"
+    raw_transaction: RawTransaction
+
+
 class AuthorizationInstrument(_Strict):
     """An EIP-3009 ``TransferWithAuthorization`` signed by the payer."""
 
@@ -75,7 +89,8 @@ class LedgerInstrument(_Strict):
 
 
 Instrument = Annotated[
-    AuthorizationInstrument
+    DirectInstrument
+    | AuthorizationInstrument
     | BatchInstrument
     | ChannelInstrument
     | NetInstrument
@@ -180,6 +195,10 @@ class StatsOut(BaseModel):
     modes: list[ModeStatsOut]
     queued: int
     max_queued: int
+    process_cpu_s: float = Field(
+        description="CPU seconds this service process has used so far: a client measuring the "
+        "service's CPU per payment reads it before and after"
+    )
 
 
 class BalanceOut(BaseModel):
@@ -239,6 +258,10 @@ class ChannelOut(BaseModel):
     claimed_base_units: int
     accepted_base_units: int
     withdrawable_at: int
+    funding_gas_used: int | None = Field(
+        default=None,
+        description="Gas of the funding transaction this request relayed; none on reads",
+    )
 
 
 class NetAccountOut(BaseModel):
@@ -247,6 +270,10 @@ class NetAccountOut(BaseModel):
     address: str
     deposit_base_units: int
     committed_base_units: int
+    funding_gas_used: int | None = Field(
+        default=None,
+        description="Gas of the funding transaction this request relayed; none on reads",
+    )
 
 
 class InclusionProofOut(BaseModel):
@@ -314,3 +341,74 @@ class ReconciliationOut(BaseModel):
     holdings_checked: int
     unexplained: int
     differences: list[HoldingDifferenceOut]
+
+
+# ---------------------------------------------------------------- fleets over HTTP
+
+MAX_GRANT_BASE_UNITS = 10**15
+MAX_GRANT_WEI = 10**21
+
+
+class DomainOut(BaseModel):
+    """An EIP-712 domain, as a payer signs under it."""
+
+    name: str
+    version: str
+    chain_id: int
+    verifying_contract: str
+
+
+class TermsOut(BaseModel):
+    """Everything a payer needs to sign a payment this service accepts, in every mode it runs.
+
+    Direct payers' fee caps carry headroom, because a fleet signs a run's transactions at once.
+    """
+
+    chain_id: int
+    chain_time: int
+    token: str
+    token_domain: DomainOut
+    channels_domain: DomainOut | None
+    net_domain: DomainOut | None
+    ledger_domain: DomainOut
+    max_fee_per_gas_wei: int
+    max_priority_fee_per_gas_wei: int
+    modes: list[SettlementMode]
+    faucet: bool = Field(description="Whether POST /v1/faucet can fund test accounts here")
+
+
+class GrantIn(_Strict):
+    """Top ``address`` up to at least these balances (a retry never funds twice)."""
+
+    address: Address
+    token_base_units: Annotated[int, Field(ge=0, le=MAX_GRANT_BASE_UNITS)]
+    ether_wei: Annotated[int, Field(ge=0, le=MAX_GRANT_WEI)] = 0
+
+
+class FaucetIn(_Strict):
+    grants: Annotated[list[GrantIn], Field(min_length=1, max_length=MAX_PAYMENTS_PER_REQUEST)]
+
+
+class FaucetOut(BaseModel):
+    minted_base_units: int
+    mint_transactions: int
+    ether_topped_up: int
+    gas_used: int
+
+
+class PaymentLookupIn(_Strict):
+    payment_ids: Annotated[list[Hex32], Field(min_length=1, max_length=MAX_PAYMENTS_PER_REQUEST)]
+
+
+class SettledPaymentOut(BaseModel):
+    """A payment and, once confirmed on chain, the transaction that settled it."""
+
+    payment: PaymentOut
+    tx_hash: str | None
+    transaction_gas_used: int | None
+    payments_in_transaction: int | None
+
+
+class PaymentLookupOut(BaseModel):
+    payments: list[SettledPaymentOut]
+    unknown: list[str] = Field(description="Requested ids the service has no payment for")

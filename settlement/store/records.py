@@ -130,6 +130,15 @@ class SubmissionRecord:
 
 
 @dataclass(frozen=True)
+class MinedSubmission:
+    """A mined settlement transaction, and how many payments it confirmed (its gas is shared)."""
+
+    tx_hash: str
+    gas_used: int
+    payments_confirmed: int
+
+
+@dataclass(frozen=True)
 class PaymentOutcome:
     """What a mined submission did to one payment: settled, or failed with the reason."""
 

@@ -25,6 +25,7 @@ from settlement.store.records import (
     AcceptOutcome,
     ChannelRecord,
     Completion,
+    MinedSubmission,
     NewPayment,
     NewSubmission,
     PaymentOutcome,
@@ -347,6 +348,32 @@ class SqlPaymentStore:
                 effective_gas_price_wei=row.effective_gas_price_wei,
                 settled_payment_ids=list(settled.scalars()),
             )
+
+    async def mined_submissions(self, submission_ids: Sequence[int]) -> dict[int, MinedSubmission]:
+        """Each mined submission's transaction, its gas and how many payments it confirmed."""
+        if not submission_ids:
+            return {}
+        confirmed = sa.func.count(payments.c.payment_id)
+        query = (
+            sa.select(
+                submissions.c.submission_id,
+                submissions.c.mined_tx_hash,
+                submissions.c.gas_used,
+                confirmed,
+            )
+            .join(payments, payments.c.submission_id == submissions.c.submission_id)
+            .where(
+                submissions.c.submission_id.in_(sorted(set(submission_ids))),
+                submissions.c.mined_tx_hash.is_not(None),
+                payments.c.state == PaymentState.CONFIRMED.value,
+            )
+            .group_by(submissions.c.submission_id)
+        )
+        async with self._engine.connect() as connection:
+            return {
+                row.submission_id: MinedSubmission(row.mined_tx_hash, row.gas_used, int(row[3]))
+                for row in await connection.execute(query)
+            }
 
     async def count_queued(self) -> int:
         query = sa.select(sa.func.count()).where(payments.c.state == PaymentState.QUEUED.value)

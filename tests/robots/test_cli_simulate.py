@@ -90,6 +90,28 @@ def test_a_recorded_run_replays_into_another_mode(tmp_path: Path) -> None:
         (["settle", "/nonexistent-run"], 2, "does not exist"),
         (["settle", "."], 2, "name a mode, or 'all'"),
         (["settle", ".", "--mode", "net"], 1, "holds no fleet run"),
+        (["simulate", "--settlement-url", "http://127.0.0.1:9"], 2, "needs a mode, or 'all'"),
+        (
+            ["simulate", "--settlement-url", "127.0.0.1:8000", "--mode", "net"],
+            2,
+            "is not an http:// or https:// URL",
+        ),
+        (
+            [
+                "simulate",
+                "--steps",
+                "5",
+                "--mode",
+                "batch",
+                "--settlement-url",
+                "http://127.0.0.1:9",
+                "--api-key",
+                "k",
+            ],
+            1,
+            "GET http://127.0.0.1:9/v1/terms: no answer after",
+        ),
+        (["simulate", "--concurrency", "0", "--mode", "batch"], 2, "is not in the range"),
     ],
 )
 def test_bad_input_gives_one_line_and_a_nonzero_exit(

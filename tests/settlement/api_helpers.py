@@ -19,6 +19,7 @@ from settlement.domain.messages import BatchPayment, TransferAuthorization, rand
 from settlement.domain.payments import PaymentIntent, Purpose, SettlementMode
 from settlement.escrow import EscrowDesk, Funding
 from settlement.ledger import Ledger, MemoryLedger
+from settlement.remote_replay import payment_body
 from settlement.runtime import (
     SUPPORTED_MODES,
     Contracts,
@@ -91,16 +92,8 @@ async def batch_payment(
 
 
 def as_json(submission: PaymentSubmission) -> dict[str, object]:
-    """The API body for a submission."""
-    intent = submission.intent
-    return {
-        "idempotency_key": intent.idempotency_key,
-        "payer": intent.payer,
-        "payee": intent.payee,
-        "amount_base_units": intent.amount_base_units,
-        "purpose": intent.purpose.value,
-        "instrument": {"mode": submission.mode.value, **submission.instrument},
-    }
+    """The API body for a submission, as fleets send it."""
+    return payment_body(submission)
 
 
 def direct_payment(

@@ -5,23 +5,15 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from settlement.chain.anvil import free_loopback_port
+from tests.cli_helpers import serve_command, wait_for_health
 
 pytestmark = pytest.mark.anvil
-
-STARTUP_LIMIT_S = 60.0
-
-
-def serve_command(*arguments: str) -> list[str]:
-    """``settlement serve`` with ``arguments``, run by this interpreter."""
-    return [sys.executable, "-c", "from settlement.cli import main; main()", "serve", *arguments]
 
 
 def test_serve_answers_health_and_stops_on_sigint(tmp_path: Path) -> None:
@@ -65,16 +57,3 @@ def test_serve_answers_health_and_stops_on_sigint(tmp_path: Path) -> None:
     assert again.returncode == 1
     assert again.stderr.startswith("settlement: error: this database belongs to chain 31337")
     assert len(again.stderr.strip().splitlines()) == 1
-
-
-def wait_for_health(port: int, process: subprocess.Popen[str]) -> dict[str, object]:
-    deadline = time.monotonic() + STARTUP_LIMIT_S
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "serve exited during startup"
-        try:
-            response = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
-            body: dict[str, object] = response.json()
-            return body
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    raise AssertionError(f"serve did not answer on port {port} within {STARTUP_LIMIT_S} s")
