@@ -289,7 +289,7 @@ def _settle_run(
         console.print(f"settling through the service at {remote.url}")
     settled = [_settle(stream, SettlementMode(mode), sample, remote) for mode in _modes(modes)]
     costs = price_settlements(settled, stream, sample, load_fee_book(), profile)
-    write_settlements(folder, settled, costs, sample)
+    write_settlements(folder, settled, costs, sample, stream)
     console.print(settlement_table(costs, len(stream), profile))
     for settlement in settled:
         if settlement.requests_resent:

@@ -93,3 +93,32 @@ def _result_entry(settlement: StreamSettlement) -> dict[str, object]:
         "all_in_gas_per_payment": (settlement.gas_total + settlement.setup_gas) / settled,
         "cpu_ns_per_payment": settlement.service_cpu_ns_per_payment,
     }
+
+
+def cost_share_by_step(
+    costs: Sequence[SettlementCost],
+    stream: PaymentStream,
+    participants: Collection[int] | None,
+    steps: int,
+) -> dict[str, list[float | None]]:
+    """Per mode, each step's settlement cost as a share of the value its payments carried.
+
+    A step's cost is its settled payments (among ``participants``) times the mode's mean cost
+    per payment: within a mode, payments in one transaction share its gas equally, so a step's
+    payments cost what the mode's mean payment costs. Steps without payments have no share.
+    """
+    selected = payments_among(stream, participants)
+    step_of = stream.steps[selected]
+    counts = np.bincount(step_of, minlength=steps)
+    values_usd = (
+        np.bincount(step_of, weights=stream.amounts_base_units[selected], minlength=steps)
+        / BASE_UNITS_PER_DOLLAR
+    )
+    shares: dict[str, list[float | None]] = {}
+    for cost in costs:
+        usd_per_payment = float(cost.price.usd_per_payment)
+        shares[cost.settlement.mode.value] = [
+            float(count * usd_per_payment / value) if value > 0 else None
+            for count, value in zip(counts, values_usd, strict=True)
+        ]
+    return shares

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from robots.model import FleetModel, StepReport
-from robots.pricing import SettlementCost
+from robots.pricing import SettlementCost, cost_share_by_step
 from robots.scenario import Scenario
 from robots.settle import StreamSettlement
 
@@ -135,8 +135,11 @@ def write_settlements(
     settlements: Sequence[StreamSettlement],
     costs: Sequence[SettlementCost],
     sample: set[int] | None,
+    stream: PaymentStream,
 ) -> None:
-    """Each mode's settlement of the run, priced, into ``settlement.json``."""
+    """Each mode's settlement of the run, priced, into ``settlement.json``; and each step's
+    settlement cost as a share of its value, per mode, into the step reporters."""
+    add_cost_shares(folder, cost_share_by_step(costs, stream, sample, _steps_in(folder)))
     priced = {cost.settlement.mode: cost for cost in costs}
     document = {
         "sampled_participants": None if sample is None else len(sample),
@@ -157,6 +160,23 @@ def write_settlements(
         ],
     }
     (folder / SETTLEMENT_FILE).write_text(json.dumps(document, indent=2, default=str))
+
+
+def _steps_in(folder: Path) -> int:
+    return len(json.loads((folder / STEPS_FILE).read_text()))
+
+
+def add_cost_shares(folder: Path, shares: dict[str, list[float | None]]) -> None:
+    """Give every step of ``steps.json`` its ``settlement_cost_share`` (mode -> share, replacing
+    the shares of an earlier settlement of those modes), written whole or not at all."""
+    path = folder / STEPS_FILE
+    steps = json.loads(path.read_text())
+    for index, step in enumerate(steps):
+        known = step.get("settlement_cost_share") or {}
+        step["settlement_cost_share"] = known | {mode: s[index] for mode, s in shares.items()}
+    partial = path.with_suffix(".json.partial")
+    partial.write_text(json.dumps(steps))
+    partial.replace(path)
 
 
 def write_sweep(folder: Path, runs: Sequence[SweepRun]) -> None:

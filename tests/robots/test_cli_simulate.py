@@ -46,6 +46,20 @@ def test_simulate_settles_the_run_in_a_mode_and_prices_it(tmp_path: Path) -> Non
     assert batch["failed"] == 0
     assert float(batch["usd_per_payment"]) > 0
 
+    # Each step's cost share, weighted by the step's value, adds up to the run's share.
+    steps = json.loads((tmp_path / "steps.json").read_text())
+    weighted = sum(
+        step["settlement_cost_share"]["batch"] * step["value_base_units"]
+        for step in steps
+        if step["payments"]
+    )
+    total_value = sum(step["value_base_units"] for step in steps)
+    assert weighted / total_value == pytest.approx(float(batch["share_of_value_settled"]))
+    assert all(
+        (step["settlement_cost_share"]["batch"] is None) == (step["payments"] == 0)
+        for step in steps
+    )
+
 
 @pytest.mark.anvil
 def test_a_declared_sample_of_robots_is_settled_and_said(tmp_path: Path) -> None:
