@@ -31,12 +31,12 @@ from settlement.domain.payments import PaymentState, SettlementMode
 from settlement.errors import SettlementStalledError
 from settlement.replay import (
     ACCEPT_CHUNK,
-    ETH_FOR_DIRECT_PAYERS_WEI,
     ProgressCallback,
     Replay,
     ReplayMeasurement,
     ReplayOutcome,
     ThrottledProgress,
+    funding_grants,
     percentile,
     sign_all,
 )
@@ -173,15 +173,7 @@ async def fund_participants(
             )
         )
         return
-    pays_gas = mode is SettlementMode.DIRECT
-    grants = [
-        {
-            "address": wallet.address,
-            "token_base_units": max(owed.get(index, 0), 1),
-            "ether_wei": ETH_FOR_DIRECT_PAYERS_WEI if pays_gas and index in owed else 0,
-        }
-        for index, wallet in enumerate(wallets)
-    ]
+    grants = [grant.__dict__ for grant in funding_grants(replay, mode, wallets)]
     await asyncio.gather(
         *(
             client.faucet(grants[start : start + FAUCET_CHUNK])

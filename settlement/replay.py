@@ -231,20 +231,26 @@ async def fund_participants(
             )
             assert result == "ok", f"funding {wallets[payer].address} on the ledger: {result}"
         return wallets
-    pays_gas = mode is SettlementMode.DIRECT
-    await runtime.faucet.top_up(
-        [
-            Grant(
-                wallet.address,
-                # At least one base unit each, so a payee's first credit is not the write that
-                # creates its balance, as in steady state.
-                max(owed.get(index, 0), 1),
-                ETH_FOR_DIRECT_PAYERS_WEI if pays_gas and index in owed else 0,
-            )
-            for index, wallet in enumerate(wallets)
-        ]
-    )
+    await runtime.faucet.top_up(funding_grants(replay, mode, wallets))
     return wallets
+
+
+def funding_grants(
+    replay: Replay, mode: SettlementMode, wallets: Sequence[PayerWallet]
+) -> list[Grant]:
+    """Tokens for all each participant pays, ether for direct payers' gas."""
+    owed = replay.owed_per_payer()
+    pays_gas = mode is SettlementMode.DIRECT
+    return [
+        Grant(
+            wallet.address,
+            # At least one base unit each, so a payee's first credit is not the write that
+            # creates its balance, as in steady state.
+            max(owed.get(index, 0), 1),
+            ETH_FOR_DIRECT_PAYERS_WEI if pays_gas and index in owed else 0,
+        )
+        for index, wallet in enumerate(wallets)
+    ]
 
 
 async def send_all(runtime: Runtime, calls: Sequence[tuple[str, str]]) -> int:

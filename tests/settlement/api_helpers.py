@@ -7,7 +7,9 @@ from pathlib import Path
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from fastapi import FastAPI
 
+from settlement.api.app import create_app
 from settlement.book import ServiceBook
 from settlement.chain.client import ChainClient
 from settlement.chain.holdings import OnChainHoldings
@@ -18,6 +20,7 @@ from settlement.chain.stablecoin import StablecoinContract
 from settlement.domain.messages import BatchPayment, TransferAuthorization, random_nonce
 from settlement.domain.payments import PaymentIntent, Purpose, SettlementMode
 from settlement.escrow import EscrowDesk, Funding
+from settlement.faucet import DevFaucet
 from settlement.ledger import Ledger, MemoryLedger
 from settlement.remote_replay import payment_body
 from settlement.runtime import (
@@ -214,3 +217,21 @@ async def funded_wallet(
     coin: StablecoinContract, admin: LocalAccount, amount: int = 1_000_000
 ) -> PayerWallet:
     return PayerWallet((await funded(coin, admin, amount)).key)
+
+
+def fleet_app(
+    escrowed: EscrowedService,
+    coin: StablecoinContract,
+    admin: LocalAccount,
+    operator_api_key: str,
+) -> FastAPI:
+    """The app as ``settlement serve`` builds it: every route, the escrow contracts in the
+    signing terms, and a faucet minting as ``admin``."""
+    return create_app(
+        escrowed.service,
+        operator_api_key,
+        escrowed.escrow,
+        escrowed.ledger,
+        contracts=Contracts(coin, escrowed.channels, escrowed.net),
+        faucet=DevFaucet(coin.client, admin, coin),
+    )

@@ -11,11 +11,8 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from settlement.api.app import create_app
-from settlement.chain.client import ChainClient
 from settlement.chain.stablecoin import StablecoinContract
-from settlement.faucet import DevFaucet
-from settlement.runtime import Contracts
-from tests.settlement.api_helpers import EscrowedService, as_json, direct_payment
+from tests.settlement.api_helpers import EscrowedService, as_json, direct_payment, fleet_app
 
 pytestmark = pytest.mark.anvil
 
@@ -25,16 +22,9 @@ OPERATOR = {"X-API-Key": OPERATOR_KEY}
 
 @pytest.fixture
 async def api(
-    escrowed: EscrowedService, chain: ChainClient, coin: StablecoinContract, admin: LocalAccount
+    escrowed: EscrowedService, coin: StablecoinContract, admin: LocalAccount
 ) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(
-        escrowed.service,
-        OPERATOR_KEY,
-        escrowed.escrow,
-        escrowed.ledger,
-        contracts=Contracts(coin, escrowed.channels, escrowed.net),
-        faucet=DevFaucet(chain, admin, coin),
-    )
+    app = fleet_app(escrowed, coin, admin, OPERATOR_KEY)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://settlement") as client:
         yield client

@@ -13,20 +13,16 @@ import httpx
 import pytest
 from eth_account.signers.local import LocalAccount
 
-from settlement.api.app import create_app
-from settlement.chain.client import ChainClient
 from settlement.chain.stablecoin import StablecoinContract
 from settlement.client import SettlementClient
 from settlement.domain.eip712 import keccak256
 from settlement.domain.payments import Purpose, SettlementMode
-from settlement.faucet import DevFaucet
 from settlement.remote_replay import replay_over_http
 from settlement.replay import Replay, ReplayPayment
-from settlement.runtime import Contracts
 from settlement.settlers.ledger import wallet_balance
 from settlement.wallet import PayerWallet
 from settlement.windows import WindowPolicy, run_windows
-from tests.settlement.api_helpers import EscrowedService
+from tests.settlement.api_helpers import EscrowedService, fleet_app
 
 pytestmark = pytest.mark.anvil
 
@@ -81,16 +77,9 @@ def fleet_replay(name: str) -> Replay:
 
 @pytest.fixture
 async def served(
-    escrowed: EscrowedService, chain: ChainClient, coin: StablecoinContract, admin: LocalAccount
+    escrowed: EscrowedService, coin: StablecoinContract, admin: LocalAccount
 ) -> AsyncIterator[Served]:
-    app = create_app(
-        escrowed.service,
-        OPERATOR_KEY,
-        escrowed.escrow,
-        escrowed.ledger,
-        contracts=Contracts(coin, escrowed.channels, escrowed.net),
-        faucet=DevFaucet(chain, admin, coin),
-    )
+    app = fleet_app(escrowed, coin, admin, OPERATOR_KEY)
     policy = WindowPolicy(max_payments=15, max_wait_s=0.2)
     stop = asyncio.Event()
     windows = asyncio.create_task(
