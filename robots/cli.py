@@ -15,7 +15,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from robots import __version__
-from robots.pricing import price_settlements
+from robots.pricing import price_on_profiles
 from robots.run import (
     SETTLEMENT_FILE,
     SWEEP_FILE,
@@ -51,6 +51,7 @@ from settlement.client import DEFAULT_CONCURRENCY
 from settlement.config import Settings
 from settlement.domain.fees import load_fee_book
 from settlement.domain.payments import SettlementMode
+from settlement.report import write_report
 
 console = Console()
 progress_console = Console(stderr=True)
@@ -245,6 +246,7 @@ def simulate(
     if modes != "none":
         _settle_run(folder, chosen, seed, stream, modes, sample_robots, profile, remote)
     console.print(f"stream, reporters and summary in {folder}")
+    _write_report(folder)
 
 
 @app.command()
@@ -272,6 +274,7 @@ def settle(
     scenario, seed, stream = read_run(run_dir)
     _settle_run(run_dir, scenario, seed, stream, modes, sample_robots, profile, remote)
     console.print(f"settlement of {run_dir} in {run_dir / SETTLEMENT_FILE}")
+    _write_report(run_dir)
 
 
 def _settle_run(
@@ -288,9 +291,11 @@ def _settle_run(
     if remote is not None:
         console.print(f"settling through the service at {remote.url}")
     settled = [_settle(stream, SettlementMode(mode), sample, remote) for mode in _modes(modes)]
-    costs = price_settlements(settled, stream, sample, load_fee_book(), profile)
-    write_settlements(folder, settled, costs, sample, stream)
-    console.print(settlement_table(costs, len(stream), profile))
+    book = load_fee_book()
+    others = [chain.name for chain in book.evm_profiles if chain.name != profile]
+    priced = price_on_profiles(settled, stream, sample, book, [profile, *others])
+    write_settlements(folder, settled, priced, profile, sample, stream)
+    console.print(settlement_table(priced[profile], len(stream), profile))
     for settlement in settled:
         if settlement.requests_resent:
             console.print(
@@ -298,6 +303,11 @@ def _settle_run(
                 f"a failure; {settlement.already_accepted:,} payments were answered as already "
                 "accepted, none settled twice"
             )
+
+
+def _write_report(folder: Path) -> None:
+    written = write_report(folder)
+    console.print(f"report: {written.html_path} (opens offline) and {written.markdown_path.name}")
 
 
 def _modes(choice: str) -> list[str]:

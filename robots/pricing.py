@@ -56,30 +56,36 @@ def stream_counts(stream: PaymentStream, selected: BoolArray) -> WorkloadCounts:
     return WorkloadCounts(len(payers), pairs.shape[1], len(np.unique(payers)), len(accounts))
 
 
-def price_settlements(
+def price_on_profiles(
     settlements: Sequence[StreamSettlement],
     stream: PaymentStream,
     participants: Collection[int] | None,
     book: FeeBook,
-    profile: str,
-) -> list[SettlementCost]:
-    """Each settled mode's cost of its mean payment on ``profile``'s chain (the ledger: energy),
-    for the payments among ``participants`` (the sample that was settled)."""
-    chain_profile = book.evm_profile(profile)
+    profiles: Sequence[str],
+) -> dict[str, list[SettlementCost]]:
+    """Each settled mode's cost of its mean payment on each of ``profiles``' chains (the
+    ledger: energy), for the payments among ``participants`` (the sample that was settled)."""
     catalog = load_mode_catalog()
     counts = stream_counts(stream, payments_among(stream, participants))
-    priced = []
-    for settlement in settlements:
-        if settlement.settled == 0:
-            continue
-        mean_amount = max(round(settlement.value_settled_base_units / settlement.settled), 1)
-        if settlement.mode is SettlementMode.LEDGER:
-            price = price_ledger(settlement.service_cpu_ns_per_payment, mean_amount, book.power)
-        else:
-            (inputs,) = mode_inputs_from_results([_result_entry(settlement)], catalog, counts)
-            price = price_mode(chain_profile, inputs, mean_amount, book.power)
-        priced.append(SettlementCost(settlement, price))
+    priced: dict[str, list[SettlementCost]] = {}
+    for profile in profiles:
+        chain_profile = book.evm_profile(profile)
+        priced[profile] = []
+        for settlement in settlements:
+            if settlement.settled == 0:
+                continue
+            mean_amount = mean_payment_base_units(settlement)
+            if settlement.mode is SettlementMode.LEDGER:
+                price = price_ledger(settlement.service_cpu_ns_per_payment, mean_amount, book.power)
+            else:
+                (inputs,) = mode_inputs_from_results([_result_entry(settlement)], catalog, counts)
+                price = price_mode(chain_profile, inputs, mean_amount, book.power)
+            priced[profile].append(SettlementCost(settlement, price))
     return priced
+
+
+def mean_payment_base_units(settlement: StreamSettlement) -> int:
+    return max(round(settlement.value_settled_base_units / max(settlement.settled, 1)), 1)
 
 
 def _result_entry(settlement: StreamSettlement) -> dict[str, object]:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from robots.model import FleetModel, StepReport
-from robots.pricing import SettlementCost, cost_share_by_step
+from robots.pricing import SettlementCost, cost_share_by_step, mean_payment_base_units
 from robots.scenario import Scenario
 from robots.settle import StreamSettlement
 
@@ -133,33 +133,57 @@ def read_run(folder: Path) -> tuple[Scenario, int, PaymentStream]:
 def write_settlements(
     folder: Path,
     settlements: Sequence[StreamSettlement],
-    costs: Sequence[SettlementCost],
+    priced: dict[str, list[SettlementCost]],
+    profile: str,
     sample: set[int] | None,
     stream: PaymentStream,
 ) -> None:
-    """Each mode's settlement of the run, priced, into ``settlement.json``; and each step's
-    settlement cost as a share of its value, per mode, into the step reporters."""
+    """Each mode's settlement of the run into ``settlement.json``, priced on every profile in
+    ``priced`` (``profile`` first: the one asked for); and each step's settlement cost as a share
+    of its value, per mode, on ``profile``, into the step reporters."""
+    costs = priced[profile]
     add_cost_shares(folder, cost_share_by_step(costs, stream, sample, _steps_in(folder)))
-    priced = {cost.settlement.mode: cost for cost in costs}
+    by_mode: dict[str, dict[str, object]] = {}
+    for name, profile_costs in priced.items():
+        for cost in profile_costs:
+            entry = by_mode.setdefault(cost.settlement.mode.value, {})
+            entry[name] = price_entry(cost)
     document = {
+        "profile": profile,
         "sampled_participants": None if sample is None else len(sample),
         "modes": [
             asdict(settlement)
             | {
-                "profile": priced[settlement.mode].price.profile
-                if settlement.mode in priced
-                else None,
-                "usd_per_payment": str(priced[settlement.mode].price.usd_per_payment)
-                if settlement.mode in priced
-                else None,
-                "share_of_value_settled": str(priced[settlement.mode].share_of_value_settled)
-                if settlement.mode in priced
-                else None,
+                "mean_payment_base_units": mean_payment_base_units(settlement),
+                "prices": by_mode.get(settlement.mode.value, {}),
             }
+            | _legacy_price_fields(by_mode.get(settlement.mode.value, {}).get(profile))
             for settlement in settlements
         ],
     }
     (folder / SETTLEMENT_FILE).write_text(json.dumps(document, indent=2, default=str))
+
+
+def price_entry(cost: SettlementCost) -> dict[str, object]:
+    price = cost.price
+    return {
+        "profile": price.profile,
+        "usd_per_payment": str(price.usd_per_payment),
+        "share_of_value_settled": str(cost.share_of_value_settled),
+        "energy_wh_per_payment": None
+        if price.energy_wh_per_payment is None
+        else str(price.energy_wh_per_payment),
+    }
+
+
+def _legacy_price_fields(entry: object) -> dict[str, object]:
+    """The asked-for profile's price beside the settlement, as the file has always had it."""
+    fields = entry if isinstance(entry, dict) else {}
+    return {
+        "profile": fields.get("profile"),
+        "usd_per_payment": fields.get("usd_per_payment"),
+        "share_of_value_settled": fields.get("share_of_value_settled"),
+    }
 
 
 def _steps_in(folder: Path) -> int:

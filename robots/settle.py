@@ -21,6 +21,7 @@ from robots.stream import PaymentStream
 from settlement.client import DEFAULT_CONCURRENCY, SettlementClient
 from settlement.config import Settings
 from settlement.domain.payments import SettlementMode
+from settlement.domain.timeline import Timeline
 from settlement.remote_replay import ready_to_replay, replay_over_http
 from settlement.replay import (
     ProgressCallback,
@@ -60,6 +61,7 @@ class StreamSettlement:
     latency_ms_p95: float
     latency_ms_p99: float
     service_cpu_ns_per_payment: int
+    timeline: Timeline
     value_settled_base_units: int
     sampled: bool
     # Where it was settled: "embedded" (a service of its own) or the URL of a running service.
@@ -218,6 +220,7 @@ def stream_settlement(
         latency_ms_p50=measurement.latency_ms_p50,
         latency_ms_p95=measurement.latency_ms_p95,
         latency_ms_p99=measurement.latency_ms_p99,
+        timeline=measurement.timeline,
         service_cpu_ns_per_payment=measurement.cpu_ns_per_payment,
         value_settled_base_units=value_settled_base_units,
         sampled=sampled,

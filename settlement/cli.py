@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import webbrowser
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -29,6 +30,14 @@ from settlement.domain.fees import (
 from settlement.domain.money import WEI_PER_GWEI, dollars_to_base_units, format_dollars
 from settlement.domain.payments import SettlementMode
 from settlement.domain.policy import DEFAULT_FUNDING_LIFETIME_S, choose_mode
+from settlement.report import (
+    REPORT_JSON,
+    REPORT_MD,
+    compare_reports,
+    load_report,
+    summary_rows,
+    write_report,
+)
 from settlement.runtime import SUPPORTED_MODES
 from settlement.server import serve_forever
 
@@ -344,6 +353,39 @@ def policy(
     )
     console.print(cost_views.candidates_table(choice))
     console.print(choice.explanation)
+
+
+@app.command()
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--compare",
+    "other_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Another run's folder: show what changed from RUN_DIR to it, figure by figure.",
+)
+@click.option("--open", "open_browser", is_flag=True, help="Open report.html in a browser.")
+def report(run_dir: Path, other_dir: Path | None, open_browser: bool) -> None:
+    """Write a fleet run's report.json, report.md and report.html, and print its summary."""
+    if other_dir is not None:
+        before, after = load_report(run_dir), load_report(other_dir)
+        table = Table(title=f"{run_dir.name} -> {other_dir.name}")
+        for column in ("figure", run_dir.name, other_dir.name, "change"):
+            table.add_column(column, justify="left" if column == "figure" else "right")
+        for row in compare_reports(before, after):
+            table.add_row(*row)
+        console.print(table)
+        return
+    written = write_report(run_dir)
+    header, rows = summary_rows(written.report, compact=True)
+    table = Table(title=f"Settlement of {run_dir.name}")
+    for column in header:
+        table.add_column(column, justify="left" if column == "mode" else "right")
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+    console.print(f"report in {written.html_path} (and {REPORT_JSON}, {REPORT_MD})")
+    if open_browser:
+        webbrowser.open(written.html_path.resolve().as_uri())
 
 
 def main() -> None:

@@ -28,6 +28,7 @@ from settlement.api.models import DomainOut, PaymentOut, SettledPaymentOut, Term
 from settlement.client import ServiceRequestError, SettlementClient
 from settlement.domain.eip712 import Eip712Domain
 from settlement.domain.payments import PaymentState, SettlementMode
+from settlement.domain.timeline import Timeline
 from settlement.errors import SettlementStalledError
 from settlement.replay import (
     ACCEPT_CHUNK,
@@ -37,7 +38,6 @@ from settlement.replay import (
     ReplayOutcome,
     ThrottledProgress,
     funding_grants,
-    percentile,
     sign_all,
 )
 from settlement.settlers.base import PaymentSubmission
@@ -310,7 +310,10 @@ def measure(
     records: list[PaymentOut] = [p.payment for p in outcomes.final.values()]
     first_accepted = min((r.accepted_at for r in records), default=0.0)
     last_final = max((r.confirmed_at or r.accepted_at for r in records), default=0.0)
-    latencies = [((p.payment.confirmed_at or 0.0) - p.payment.accepted_at) * 1000 for p in settled]
+    timeline = Timeline.of(
+        [r.accepted_at for r in records],
+        [r.confirmed_at if r.state is PaymentState.CONFIRMED else None for r in records],
+    )
     gas_shares = [(p.transaction_gas_used or 0) / (p.payments_in_transaction or 1) for p in settled]
     return ReplayMeasurement(
         mode=mode.value,
@@ -326,8 +329,9 @@ def measure(
         end_to_end_s=max(last_final - first_accepted, 1e-9),
         gas_total=round(sum(gas_shares)),
         setup_gas=setup_gas,
-        latency_ms_p50=percentile(latencies, 50),
-        latency_ms_p95=percentile(latencies, 95),
-        latency_ms_p99=percentile(latencies, 99),
+        latency_ms_p50=timeline.latency_ms(50),
+        latency_ms_p95=timeline.latency_ms(95),
+        latency_ms_p99=timeline.latency_ms(99),
         service_cpu_s=service_cpu_s,
+        timeline=timeline,
     )

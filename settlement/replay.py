@@ -17,7 +17,6 @@ the bench's recorded workload (``workload_replay``) and a fleet's payment stream
 
 from __future__ import annotations
 
-import statistics
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -26,6 +25,7 @@ from dataclasses import dataclass
 
 from settlement.chain.operator_calls import send_operator_calls
 from settlement.domain.payments import Purpose, SettlementMode
+from settlement.domain.timeline import Timeline
 from settlement.errors import SettlementStalledError
 from settlement.faucet import Grant
 from settlement.runtime import Runtime
@@ -126,6 +126,8 @@ class ReplayMeasurement:
     latency_ms_p99: float
     # This process's CPU time (verification, store, book, relaying), not Anvil's.
     service_cpu_s: float
+    # Acceptances and confirmations over time, and the latency distribution.
+    timeline: Timeline
 
     @property
     def accepted_per_s(self) -> float:
@@ -415,7 +417,8 @@ async def submit_and_settle(
         settle_s += time.perf_counter() - settle_started
     finished = time.perf_counter()
     service_cpu_s = time.process_time() - cpu_started
-    latencies = await confirmation_latencies_ms(runtime, mode)
+    timings = await runtime.store.payment_timings(mode)
+    timeline = Timeline.of([a for a, _ in timings], [c for _, c in timings])
     measurement = ReplayMeasurement(
         mode=mode.value,
         payments=total,
@@ -428,10 +431,11 @@ async def submit_and_settle(
         end_to_end_s=finished - first_submitted,
         gas_total=tally.gas_total,
         setup_gas=setup_gas,
-        latency_ms_p50=percentile(latencies, 50),
-        latency_ms_p95=percentile(latencies, 95),
-        latency_ms_p99=percentile(latencies, 99),
+        latency_ms_p50=timeline.latency_ms(50),
+        latency_ms_p95=timeline.latency_ms(95),
+        latency_ms_p99=timeline.latency_ms(99),
         service_cpu_s=service_cpu_s,
+        timeline=timeline,
     )
     return ReplayOutcome(measurement, dict(refusals))
 
@@ -475,15 +479,3 @@ async def settle_wave(
     raise SettlementStalledError(
         f"{mode.value}: payments still queued after {MAX_SETTLE_ROUNDS_PER_WAVE:,} rounds"
     )
-
-
-async def confirmation_latencies_ms(runtime: Runtime, mode: SettlementMode) -> list[float]:
-    """Acceptance to confirmation of every settled payment, from the store's timestamps."""
-    timings = await runtime.store.confirmation_timings(mode)
-    return [(confirmed - accepted) * 1000 for accepted, confirmed in timings]
-
-
-def percentile(values: list[float], rank: int) -> float:
-    if not values:
-        return float("nan")
-    return statistics.quantiles(values, n=100, method="inclusive")[rank - 1]

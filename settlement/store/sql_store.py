@@ -392,11 +392,14 @@ class SqlPaymentStore:
             result = await connection.execute(query)
             return {SettlementMode(mode): (count, oldest) for mode, count, oldest in result}
 
-    async def confirmation_timings(self, mode: SettlementMode) -> list[tuple[float, float]]:
-        """(accepted_at, confirmed_at) of each confirmed payment of ``mode``: its latencies."""
-        query = sa.select(payments.c.accepted_at, payments.c.confirmed_at).where(
-            payments.c.mode == mode.value, payments.c.state == PaymentState.CONFIRMED.value
+    async def payment_timings(self, mode: SettlementMode) -> list[tuple[float, float | None]]:
+        """(accepted_at, confirmed_at) of every payment of ``mode``; confirmed_at is None unless
+        the payment is confirmed."""
+        confirmed_at = sa.case(
+            (payments.c.state == PaymentState.CONFIRMED.value, payments.c.confirmed_at),
+            else_=None,
         )
+        query = sa.select(payments.c.accepted_at, confirmed_at).where(payments.c.mode == mode.value)
         async with self._engine.connect() as connection:
             return [
                 (accepted, confirmed) for accepted, confirmed in await connection.execute(query)

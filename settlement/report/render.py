@@ -1,0 +1,411 @@
+"""A report as Markdown (tables) and as one self-contained HTML page (tables and inline charts)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from html import escape
+from typing import Any
+
+from settlement.report.svg import Axis, bar_chart, line_chart
+
+Row = Sequence[str]
+
+
+TERMINAL_COLUMNS = (0, 1, 2, 3, 4, 5, 7, 9)  # mode .. cost / value, settled/s, p99
+
+
+def summary_rows(
+    report: dict[str, Any], *, compact: bool = False
+) -> tuple[list[str], list[list[str]]]:
+    """The per-mode table every rendering leads with; ``compact`` keeps the columns that fit a
+    terminal."""
+    header, rows = _summary_rows(report)
+    if not compact:
+        return header, rows
+    kept = [[row[i] for i in TERMINAL_COLUMNS] for row in rows]
+    return [header[i] for i in TERMINAL_COLUMNS], kept
+
+
+def _summary_rows(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    profile = report["settlement"]["profile"]
+    header = [
+        "mode",
+        "settled",
+        "failed",
+        "all-in gas/payment",
+        f"USD/payment ({profile})",
+        "cost / value",
+        "accepted/s",
+        "settled/s",
+        "p50 ms",
+        "p99 ms",
+        "CPU µs/payment",
+    ]
+    rows = []
+    for mode in report["settlement"]["modes"]:
+        rows.append(
+            [
+                mode["mode"],
+                f"{mode['settled']:,}",
+                f"{mode['failed']:,}",
+                f"{mode['all_in_gas_per_payment']:,.0f}",
+                _usd(mode["usd_per_payment"].get(profile)),
+                _share(mode["share_of_value_on_profile"]),
+                f"{mode['accepted_per_s']:,.0f}",
+                f"{mode['settled_per_s']:,.0f}",
+                _ms(mode["latency_ms"]["p50"]),
+                _ms(mode["latency_ms"]["p99"]),
+                f"{mode['cpu_us_per_payment']:,.0f}",
+            ]
+        )
+    return header, rows
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    run, economy = report["run"], report["economy"]
+    lines = [
+        f"# Fleet run {run['folder']}",
+        "",
+        f"Scenario `{run['scenario'].get('name')}`, seed {run['seed']}, {run['steps']} steps "
+        f"({run['simulated_hours']:g} simulated hours). Report schema "
+        f"`{report['schema']}` version {report['version']}, generated {report['generated_at']}.",
+        "",
+        "## Economy",
+        "",
+        *_markdown_table(["figure", "value"], economy_rows(economy)),
+        "",
+        "## Settlement",
+        "",
+        *_sample_note(report),
+        *_markdown_table(*summary_rows(report)),
+        "",
+        "### USD per payment on each chain profile, beside the rails",
+        "",
+        *_markdown_table(*price_rows(report)),
+        "",
+        "### Break-even: the smallest payment whose cost is at most 1% of it",
+        "",
+        *_markdown_table(["way to pay", "break-even payment"], break_even_rows(report)),
+        "",
+        "### Energy",
+        "",
+        *_markdown_table(["what", "Wh"], energy_rows(report)),
+        "",
+        "### The auto policy's choice for this run's payments",
+        "",
+        _policy_sentence(report),
+        "",
+        *_markdown_table(["profile", "mode", "USD/payment", "latency s"], policy_rows(report)),
+        "",
+        "## Parameters, versions and machine",
+        "",
+        *_markdown_table(["name", "value"], parameter_rows(report)),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def render_html(report: dict[str, Any]) -> str:
+    run = report["run"]
+    title = f"Fleet run {run['folder']}"
+    sections = [
+        f"<h1>{escape(title)}</h1>",
+        f"<p>Scenario <code>{escape(str(run['scenario'].get('name')))}</code>, seed "
+        f"{run['seed']}, {run['steps']} steps ({run['simulated_hours']:g} simulated hours). "
+        f"Schema <code>{escape(report['schema'])}</code> v{report['version']}, generated "
+        f"{escape(report['generated_at'])}.</p>",
+        "<h2>Settlement</h2>",
+        *[f"<p>{escape(line)}</p>" for line in _sample_note(report) if line],
+        _html_table(*summary_rows(report)),
+        '<div class="charts">',
+        *charts(report),
+        "</div>",
+        "<h2>USD per payment on each chain profile, beside the rails</h2>",
+        _html_table(*price_rows(report)),
+        "<h2>Break-even (cost at most 1% of the payment)</h2>",
+        _html_table(["way to pay", "break-even payment"], break_even_rows(report)),
+        "<h2>Economy</h2>",
+        _html_table(["figure", "value"], economy_rows(report["economy"])),
+        "<h2>Energy</h2>",
+        _html_table(["what", "Wh"], energy_rows(report)),
+        "<h2>The auto policy's choice</h2>",
+        f"<p>{escape(_policy_sentence(report))}</p>",
+        _html_table(["profile", "mode", "USD/payment", "latency s"], policy_rows(report)),
+        "<h2>Parameters, versions and machine</h2>",
+        _html_table(["name", "value"], parameter_rows(report)),
+    ]
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>"
+        + "\n".join(sections)
+        + "</body></html>\n"
+    )
+
+
+def charts(report: dict[str, Any]) -> list[str]:
+    modes = report["settlement"]["modes"]
+    profile = report["settlement"]["profile"]
+    rendered = [throughput_chart(modes), latency_cdf_chart(modes)]
+    rendered.append(
+        bar_chart(
+            "All-in gas per payment",
+            [m["mode"] for m in modes],
+            [m["all_in_gas_per_payment"] for m in modes],
+            Axis("gas", log=True),
+        )
+    )
+    rails = report["rails"]
+    rendered.append(
+        bar_chart(
+            f"USD per mean payment: modes on {profile}, and the rails",
+            [m["mode"] for m in modes] + [r["rail"] for r in rails],
+            [m["usd_per_payment"].get(profile) or 0.0 for m in modes]
+            + [r["usd_per_payment"] for r in rails],
+            Axis("USD", log=True),
+        )
+    )
+    curve = report["break_even"]
+    rendered.append(
+        line_chart(
+            "Cost as a share of value, by payment size",
+            curve["amounts_usd"],
+            curve["curves"],
+            Axis("payment (USD)", log=True),
+            Axis("cost / value", log=True),
+            guide_y=curve["share_line"],
+        )
+    )
+    steps = report["steps"]
+    rendered.append(
+        line_chart(
+            f"Settlement cost share of each step's value ({profile})",
+            list(range(len(steps["payments"]))),
+            steps["settlement_cost_share"],
+            Axis("step"),
+            Axis("cost / value", log=True),
+        )
+    )
+    energy = report["energy"]
+    per_payment = energy["service_cpu_wh_per_payment"]
+    rendered.append(
+        bar_chart(
+            "Energy: one good made, against the service's CPU per payment",
+            ["one good", *per_payment],
+            [energy["per_good_wh"] or 0.0, *(v or 0.0 for v in per_payment.values())],
+            Axis("Wh", log=True),
+        )
+    )
+    sizes = report["payment_sizes"]
+    if sizes is not None:
+        rendered.append(
+            bar_chart(
+                "Payments by size",
+                [f"≥${edge:g}" for edge in sizes["decades_usd"]],
+                [float(count) for count in sizes["payments"]],
+                Axis("payments", log=True),
+            )
+        )
+    return [f'<figure class="chart">{svg}</figure>' for svg in rendered]
+
+
+def throughput_chart(modes: list[dict[str, Any]]) -> str:
+    """Each mode's settled payments per second, from its first acceptance."""
+    series: dict[str, list[float | None]] = {}
+    longest: list[float] = []
+    for mode in modes:
+        throughput = mode["throughput"]
+        if not throughput["settled"]:
+            continue
+        width = throughput["bin_s"]
+        series[mode["mode"]] = [count / width for count in throughput["settled"]]
+        xs = [width * (index + 1) for index in range(len(throughput["settled"]))]
+        longest = xs if len(xs) > len(longest) else longest
+    padded = {
+        name: values + [None] * (len(longest) - len(values)) for name, values in series.items()
+    }
+    return line_chart(
+        "Settled payments per second over the run",
+        longest,
+        padded,
+        Axis("seconds since the first acceptance"),
+        Axis("settled/s"),
+    )
+
+
+def latency_cdf_chart(modes: list[dict[str, Any]]) -> str:
+    """Percentile against latency: the share of payments confirmed within each time."""
+    percentiles = list(range(101))
+    series: dict[str, list[float]] = {}
+    for mode in modes:
+        cdf = mode["latency_cdf_ms"]
+        if cdf:
+            series[mode["mode"]] = list(cdf)
+    if not series:
+        return line_chart("Latency", [], {}, Axis("ms"), Axis("%"))
+    # Plot latency on x: one line per mode over its own x values, so draw each as (ms, %).
+    all_ms = sorted({ms for values in series.values() for ms in values if ms and ms > 0})
+    lines: dict[str, list[float | None]] = {}
+    for name, cdf in series.items():
+        lines[name] = [_share_within(cdf, ms, percentiles) for ms in all_ms]
+    return line_chart(
+        "Latency, acceptance to confirmation (CDF)",
+        all_ms,
+        lines,
+        Axis("ms", log=True),
+        Axis("% of payments confirmed within"),
+    )
+
+
+def _share_within(cdf: list[float], ms: float, percentiles: list[int]) -> float:
+    within = [p for p, value in zip(percentiles, cdf, strict=True) if value <= ms]
+    return float(max(within)) if within else 0.0
+
+
+def economy_rows(economy: dict[str, Any]) -> list[list[str]]:
+    return [
+        ["robots / participants", f"{economy['robots']:,} / {economy['participants']:,}"],
+        ["payments", f"{economy['payments']:,}"],
+        ["value paid", f"${economy['value_usd']:,.6f}"],
+        ["mean payment", f"${economy['mean_payment_usd']:.6f}"],
+        [
+            "payments by purpose",
+            ", ".join(f"{k} {v:,}" for k, v in economy["payments_by_purpose"].items()),
+        ],
+        ["energy harvested / spent", f"{economy['harvested_kwh']:,.2f} / "
+         f"{economy['spent_kwh']:,.2f} kWh"],
+        ["goods made / sold", f"{economy['goods_made']:,} / {economy['goods_sold']:,}"],
+        ["robots' wealth Gini at the end", f"{economy['robot_wealth_gini_end']:.3f}"],
+        ["simulation speed", f"{economy['robot_steps_per_s']:,.0f} robot-steps/s"],
+    ]  # fmt: skip
+
+
+def price_rows(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    modes = report["settlement"]["modes"]
+    profiles = sorted({name for mode in modes for name in mode["usd_per_payment"]})
+    header = ["mode", *profiles]
+    rows = [
+        [mode["mode"], *(_usd(mode["usd_per_payment"].get(name)) for name in profiles)]
+        for mode in modes
+    ]
+    for rail in report["rails"]:
+        rows.append([f"{rail['rail']} (rail)", *([_usd(rail["usd_per_payment"])] * len(profiles))])
+    return header, rows
+
+
+def break_even_rows(report: dict[str, Any]) -> list[list[str]]:
+    profile = report["settlement"]["profile"]
+    share = report["break_even"]["share_line"]
+    rows = []
+    for mode in report["settlement"]["modes"]:
+        usd = mode["usd_per_payment"].get(profile)
+        rows.append([f"{mode['mode']} on {profile}", _usd(usd / share) if usd else "n/a"])
+    for rail in report["rails"]:
+        even = rail["break_even_usd"]
+        label = "never" if even is None else "any size" if even == 0 else _usd(even)
+        rows.append([rail["rail"], label])
+    return rows
+
+
+def energy_rows(report: dict[str, Any]) -> list[list[str]]:
+    energy = report["energy"]
+    rows = [["making one good (robots)", _number(energy["per_good_wh"])]]
+    for mode, wh in energy["service_cpu_wh_per_payment"].items():
+        rows.append([f"settling one payment, {mode} (service CPU)", _number(wh)])
+    return rows
+
+
+def policy_rows(report: dict[str, Any]) -> list[list[str]]:
+    return [
+        [
+            choice["profile"],
+            choice["mode"] or "none fits",
+            _usd(choice.get("usd_per_payment")),
+            _number(choice.get("latency_s")),
+        ]
+        for choice in report["policy"]["choices"]
+    ]
+
+
+def parameter_rows(report: dict[str, Any]) -> list[list[str]]:
+    environment = report["environment"]
+    rows = [[f"scenario.{k}", str(v)] for k, v in report["run"]["scenario"].items()]
+    rows.append(["seed", str(report["run"]["seed"])])
+    rows += [[f"version.{k}", str(v)] for k, v in environment["versions"].items()]
+    rows += [[f"machine.{k}", str(v)] for k, v in environment["machine"].items()]
+    return rows
+
+
+def _sample_note(report: dict[str, Any]) -> list[str]:
+    sampled = report["settlement"]["sampled_participants"]
+    modes = report["settlement"]["modes"]
+    if not modes:
+        return ["This run was not settled: run `robots settle RUN_DIR --mode all`.", ""]
+    if sampled is None:
+        return ["Every payment of the run was settled.", ""]
+    attempted = modes[0]["payments_attempted"]
+    total = modes[0]["payments_in_stream"]
+    return [
+        f"Settled on a declared random sample of {sampled:,} participants: {attempted:,} of "
+        f"the run's {total:,} payments ({attempted / max(total, 1):.2%}). Costs per payment and "
+        "shares of value describe the sample.",
+        "",
+    ]
+
+
+def _policy_sentence(report: dict[str, Any]) -> str:
+    policy = report["policy"]
+    return (
+        f"For a payment of ${policy['amount_usd']:.6f} at "
+        f"{policy['pair_payments_per_hour']:g} payments per pair per hour, settled within "
+        f"{policy['latency_bound_s']:g} s ({policy['note']})."
+    )
+
+
+def _markdown_table(header: Sequence[str], rows: Sequence[Row]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    return lines
+
+
+def _html_table(header: Sequence[str], rows: Sequence[Row]) -> str:
+    head = "".join(f"<th>{escape(cell)}</th>" for cell in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>" for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _usd(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    if value == 0:
+        return "$0"
+    return f"${value:.4g}" if value < 1 else f"${value:,.2f}"
+
+
+def _share(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    if 0 < value < 1e-6:
+        return f"{value * 100:.2e}%"
+    return f"{value:.4%}" if value < 0.01 else f"{value:.2%}"
+
+
+def _ms(value: float) -> str:
+    return "n/a" if math.isnan(value) else f"{value:,.0f}"  # NaN: nothing confirmed
+
+
+def _number(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4g}"
+
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }
+table { border-collapse: collapse; margin: 0.5rem 0 1.5rem; font-size: 0.9rem; }
+th, td { border-bottom: 1px solid #ddd; padding: 0.25rem 0.6rem; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(520px, 1fr)); gap: 1rem; }
+figure.chart { margin: 0; border: 1px solid #eee; padding: 0.5rem; }
+code { background: #f4f4f4; padding: 0 0.2rem; }
+"""

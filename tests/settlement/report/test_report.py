@@ -1,0 +1,127 @@
+"""Reports of real fleet runs: the JSON document, the Markdown, the offline HTML page, the
+comparison, and the command that writes them."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from settlement.report import REPORT_SCHEMA, REPORT_VERSION, compare_reports, write_report
+from tests.cli_helpers import run_robots, run_settlement
+
+MODES = ["direct", "authorization", "batch", "channel", "net", "ledger"]
+
+
+@pytest.fixture(scope="module")
+def settled_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("settled") / "run"
+    done = run_robots("simulate", "--steps", "20", "--mode", "all", "--out", str(folder))
+    assert done.returncode == 0, done.stderr
+    assert f"report: {folder / 'report.html'}" in done.stdout
+    return folder
+
+
+@pytest.mark.anvil
+def test_the_report_carries_every_modes_figures_as_measured(settled_run: Path) -> None:
+    report = json.loads((settled_run / "report.json").read_text())
+    settlement = json.loads((settled_run / "settlement.json").read_text())
+
+    assert (report["schema"], report["version"]) == (REPORT_SCHEMA, REPORT_VERSION)
+    assert [m["mode"] for m in report["settlement"]["modes"]] == MODES
+    for mode, measured in zip(report["settlement"]["modes"], settlement["modes"], strict=True):
+        assert mode["settled"] == measured["settled"] == report["economy"]["payments"]
+        assert sum(mode["throughput"]["settled"]) == mode["settled"]
+        assert sum(mode["throughput"]["accepted"]) == mode["settled"] + mode["failed"]
+        cdf = mode["latency_cdf_ms"]
+        assert len(cdf) == 101
+        assert cdf == sorted(cdf)
+        assert mode["latency_ms"]["p50"] == measured["latency_ms_p50"] == cdf[50]
+        assert set(mode["usd_per_payment"]) == {
+            "anvil-local", "base", "optimism", "arbitrum-one", "ethereum-l1",
+        }  # fmt: skip
+    rails = {rail["rail"] for rail in report["rails"]}
+    assert rails == {"card", "ach", "fednow", "sepa-instant"}
+    curves = report["break_even"]["curves"]
+    assert "card" in curves
+    assert "net on base" in curves
+    assert len(curves["card"]) == len(report["break_even"]["amounts_usd"])
+    assert report["energy"]["per_good_wh"] > 0
+    assert {choice["profile"] for choice in report["policy"]["choices"]} >= {"base"}
+    assert report["environment"]["versions"]["web3"]
+    assert report["run"]["seed"] == 42
+
+
+@pytest.mark.anvil
+def test_the_html_page_opens_offline_with_its_charts(settled_run: Path) -> None:
+    page = (settled_run / "report.html").read_text()
+
+    # Nothing to fetch: no scripts, stylesheets or images from elsewhere.
+    assert not re.search(r"""(src|href)=["']?https?:""", page)
+    assert "<script" not in page
+    assert page.count("<svg") == 8
+    assert "no data" not in page
+    for mode in MODES:
+        assert f"<td>{mode}</td>" in page
+    markdown = (settled_run / "report.md").read_text()
+    assert markdown.startswith("# Fleet run run")
+    assert "| batch | " in markdown
+
+
+@pytest.mark.anvil
+def test_the_command_prints_the_summary_and_compares_two_runs(
+    settled_run: Path, tmp_path: Path
+) -> None:
+    other = tmp_path / "other"
+    simulated = run_robots(
+        "simulate", "--steps", "20", "--seed", "7", "--mode", "net", "--out", str(other)
+    )
+    assert simulated.returncode == 0, simulated.stderr
+
+    printed = run_settlement("report", str(settled_run))
+    assert printed.returncode == 0, printed.stderr
+    assert "Settlement of run" in printed.stdout
+    assert "report.html" in printed.stdout
+
+    compared = run_settlement("report", str(settled_run), "--compare", str(other))
+    assert compared.returncode == 0, compared.stderr
+    rows = compare_reports(
+        json.loads((settled_run / "report.json").read_text()),
+        json.loads((other / "report.json").read_text()),
+    )
+    by_name = {row[0]: row for row in rows}
+    assert by_name["batch: settled"][2] == "n/a"  # the other run settled only net
+    before, after = (settled_modes(run)["net"]["settled"] for run in (settled_run, other))
+    change = "same" if before == after else f"{(after - before) / before:+.1%}"
+    assert by_name["net: settled"][1:] == [f"{before:,}", f"{after:,}", change]
+    assert "net: all-in gas/payment" in compared.stdout
+
+
+def settled_modes(run: Path) -> dict[str, dict[str, int]]:
+    report = json.loads((run / "report.json").read_text())
+    return {mode["mode"]: mode for mode in report["settlement"]["modes"]}
+
+
+def test_an_unsettled_run_is_reported_as_such(tmp_path: Path) -> None:
+    done = run_robots("simulate", "--steps", "10", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+
+    written = write_report(tmp_path)
+    assert written.report["settlement"]["modes"] == []
+    assert "This run was not settled" in written.markdown_path.read_text()
+
+
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        (["report", "/nonexistent"], "does not exist"),
+        (["report", "."], "holds no fleet run"),
+    ],
+)
+def test_bad_folders_give_one_line(args: list[str], reason: str, tmp_path: Path) -> None:
+    done = run_settlement(*args)
+    assert done.returncode != 0
+    assert reason in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
