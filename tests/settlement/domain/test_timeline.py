@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import math
-import random
 import statistics
 
+import numpy as np
 import pytest
 
 from settlement.domain.timeline import MAX_BINS, Timeline, nice_bin_s
@@ -28,9 +28,10 @@ def test_counts_every_acceptance_and_confirmation_once_in_its_interval() -> None
 
 
 def test_latency_percentiles_match_the_inclusive_quantiles_of_confirmed_payments() -> None:
-    generator = random.Random(7)
-    accepted = [generator.uniform(0, 50) for _ in range(1_000)]
-    confirmed: list[float | None] = [a + generator.expovariate(0.5) for a in accepted]
+    generator = np.random.default_rng(7)
+    accepted = [float(a) for a in generator.uniform(0, 50, 1_000)]
+    waits = generator.exponential(2.0, 1_000)
+    confirmed: list[float | None] = [a + float(w) for a, w in zip(accepted, waits, strict=True)]
     confirmed[::10] = [None] * 100  # failed payments have no latency
 
     timeline = Timeline.of(accepted, confirmed)
