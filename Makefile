@@ -62,11 +62,13 @@ contracts-test: setup ## Foundry unit, fuzz and invariant tests, then the gas sn
 gas-snapshot: setup ## Rewrite contracts/.gas-snapshot after an intended cost change
 	cd $(CONTRACTS) && $(FORGE) snapshot $(SNAPSHOT_FILTER)
 
-bench: setup ## The reference workload through every mode and the ledger; the fleet's own speed
+bench: setup ## Every mode, the ledger engines, the fleet's speed and a large report; writes BENCHMARKS.md
 	run=runs/bench-$$(date +%s) && \
 	$(BIN)/python bench/settlement_bench.py --out $$run && \
 	$(BIN)/python bench/ledger_bench.py --out $$run --workload $$run/workload.json && \
-	$(BIN)/python bench/fleet_bench.py --out $$run
+	$(BIN)/python bench/fleet_bench.py --out $$run && \
+	$(BIN)/python bench/report_bench.py --results $$run && \
+	$(BIN)/python bench/benchmarks_md.py $$run
 
 serve: setup ## Run the settlement service on 127.0.0.1:8000 with an embedded Anvil
 	$(BIN)/settlement serve

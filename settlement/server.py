@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import signal
+from collections.abc import Callable, Sequence
 
 import uvicorn
 from rich.console import Console
@@ -13,6 +14,8 @@ from settlement.config import Settings
 from settlement.domain.payments import SettlementMode
 from settlement.runtime import running_service
 from settlement.windows import WindowPolicy, run_windows
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 async def serve_forever(
@@ -60,8 +63,22 @@ async def serve_forever(
             console.print("  faucet for test accounts at POST /v1/faucet (operator, dev chain)")
         if api_key is None:
             console.print("  operator routes disabled: set SETTLEMENT_API_KEY to enable them")
+        # uvicorn handles SIGINT and SIGTERM while it serves, then restores the handlers it found
+        # and raises the signal again: those handlers are these, so the raised signal only asks
+        # for the stop already under way, and the windows finish their round.
+        previous = {sig: signal.signal(sig, _stop_handler(server, stop)) for sig in STOP_SIGNALS}
         try:
             await server.serve()
         finally:
             stop.set()
             await windows
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def _stop_handler(server: uvicorn.Server, stop: asyncio.Event) -> Callable[[int, object], None]:
+    def request_stop(_signum: int, _frame: object) -> None:
+        server.should_exit = True
+        stop.set()
+
+    return request_stop

@@ -1,0 +1,196 @@
+"""Write BENCHMARKS.md from one `make bench` folder: every figure, the command, the machine.
+
+    python bench/benchmarks_md.py runs/bench-1795862780            # writes ./BENCHMARKS.md
+    python bench/benchmarks_md.py runs/bench-1795862780 --out X.md
+
+It reads what the benches wrote there: results.json (the service, every mode), ledger_results.json
+(the ledger engines), fleet_results.json (the economy's speed) and report_results.json (a large
+run's report), and puts each mode beside the direct peer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from settlement import __version__
+
+DEFAULT_OUT = Path("BENCHMARKS.md")
+COMMAND = "make bench"
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("run", type=Path, help="the folder `make bench` wrote")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    arguments = parser.parse_args(argv)
+    chain = _read(arguments.run / "results.json")
+    if chain is None:
+        parser.error(f"{arguments.run} has no results.json: run `make bench` first")
+    text = render(
+        arguments.run,
+        chain,
+        _read(arguments.run / "ledger_results.json") or [],
+        _read(arguments.run / "fleet_results.json") or [],
+        _read(arguments.run / "report_results.json"),
+    )
+    arguments.out.write_text(text)
+    (arguments.run / "BENCHMARKS.md").write_text(text)
+    print(f"wrote {arguments.out} and {arguments.run / 'BENCHMARKS.md'}")
+    return 0
+
+
+def render(
+    run: Path,
+    chain: list[dict[str, Any]],
+    ledger: list[dict[str, Any]],
+    fleet: list[dict[str, Any]],
+    report: dict[str, Any] | None,
+) -> str:
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Written by `{COMMAND}` from `{run}` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
+        f"robot-settlement {__version__}. Reproduce with `{COMMAND}` (about 10 minutes; it "
+        "needs the PostgreSQL the tests use).",
+        "",
+        f"Machine: {machine()}.",
+        "",
+        "## Settlement through the service, every mode",
+        "",
+        workload_sentence(chain, ledger),
+        "",
+        *chain_table(chain),
+        "",
+        "*Ratios* put each mode beside the direct peer: gas per payment (lower is cheaper) and "
+        "settled/s (higher is faster).",
+        "",
+    ]
+    if ledger:
+        lines += [
+            "## The ledger engines alone",
+            "",
+            "Each payment is one transfer on a double-entry ledger; *batched* requests carry "
+            "8,190 transfers, *single* one, *replay* sends the batches again (every answer "
+            "`exists`). Every request is one durable commit. Medians of five runs where a spread "
+            "is shown.",
+            "",
+            *ledger_table(ledger, chain),
+            "",
+        ]
+    if fleet:
+        lines += ["## The fleet economy, without settlement", "", *fleet_table(fleet), ""]
+    if report is not None:
+        lines += [
+            "## Reports",
+            "",
+            f"Writing report.json, report.md and report.html for a run of "
+            f"{report['payments']:,} payments: {report['median_s']:.2f} s (median of "
+            f"{report['repeats']}; target under 30 s for 1,000,000).",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    memory = ""
+    try:
+        memory = f", {os.sysconf('SC_PHYS_PAGES') * os.sysconf('SC_PAGE_SIZE') / 2**30:.0f} GiB"
+    except (ValueError, OSError, AttributeError):
+        memory = ""
+    return (
+        f"{platform.platform()}, {platform.machine()}, {os.cpu_count()} CPUs{memory}, "
+        f"Python {platform.python_version()}"
+    )
+
+
+def workload_sentence(chain: list[dict[str, Any]], ledger: list[dict[str, Any]]) -> str:
+    payments = chain[0]["payments"] if chain else 0
+    seed = ledger[0].get("seed") if ledger else None
+    seeded = f" (seed {seed})" if seed is not None else ""
+    return (
+        f"One recorded workload of {payments:,} payments{seeded}, replayed through the service "
+        "in each mode, each on a fresh Anvil mining a block a second. Latency is acceptance to "
+        "confirmation with every payment accepted before settling starts, so it is mostly "
+        "queueing."
+    )
+
+
+def chain_table(chain: list[dict[str, Any]]) -> list[str]:
+    direct = next((r for r in chain if r["mode"] == "direct"), None)
+    header = (
+        "| mode | settled | txs | gas/payment | all-in gas/payment | accepted/s | settled/s | "
+        "p50 ms | p99 ms | CPU µs/payment | gas vs direct | settled/s vs direct |"
+    )
+    lines = [header, "|---|" + "---:|" * 11]
+    for r in chain:
+        gas_ratio = (
+            f"{r['all_in_gas_per_payment'] / direct['gas_per_payment']:.3f}x"
+            if direct and r["mode"] != "ledger"
+            else "-"
+        )
+        speed_ratio = f"{r['settled_per_s'] / direct['settled_per_s']:.1f}x" if direct else "-"
+        lines.append(
+            f"| {r['mode']} | {r['settled']:,} | {r['transactions']:,} | "
+            f"{r['gas_per_payment']:,.0f} | {r['all_in_gas_per_payment']:,.0f} | "
+            f"{r['accepted_per_s']:,.0f} | {r['settled_per_s']:,.0f} | "
+            f"{r['latency_ms_p50']:,.0f} | {r['latency_ms_p99']:,.0f} | "
+            f"{r['cpu_ns_per_payment'] / 1000:,.0f} | {gas_ratio} | {speed_ratio} |"
+        )
+    return lines
+
+
+def ledger_table(ledger: list[dict[str, Any]], chain: list[dict[str, Any]]) -> list[str]:
+    direct = next((r for r in chain if r["mode"] == "direct"), None)
+    lines = [
+        "| engine | shape | transfers/s | min-max /s | p50 ms | p99 ms | CPU µs/transfer | "
+        "target | vs direct settled/s |",
+        "|---|---|---:|---:|---:|---:|---:|---|---:|",
+    ]
+    for m in ledger:
+        repeats = m.get("repeats_transfers_per_s") or []
+        spread = f"{min(repeats):,.0f}-{max(repeats):,.0f}" if len(repeats) > 1 else ""
+        target = m.get("target_transfers_per_s")
+        verdict = (
+            "" if target is None else f"≥ {target:,}: {'met' if m['target_met'] else 'MISSED'}"
+        )
+        ratio = f"{m['transfers_per_s'] / direct['settled_per_s']:,.0f}x" if direct else "-"
+        lines.append(
+            f"| {m['engine']} | {m['shape']} | {m['transfers_per_s']:,.0f} | {spread} | "
+            f"{m['latency_ms_p50']:,.3g} | {m['latency_ms_p99']:,.3g} | "
+            f"{m['cpu_us_per_transfer']:,.1f} | {verdict} | {ratio} |"
+        )
+    return lines
+
+
+def fleet_table(fleet: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "| scenario | robots | steps | wall s | robot-steps/s | payments | target |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for s in fleet:
+        met = s["robot_steps_per_s"] >= 1_000_000
+        target = f"≥ 1,000,000 robot-steps/s: {'met' if met else 'MISSED'}"
+        if s["scenario"] == "billionth" and s["simulated_hours"] >= 24:
+            target += f"; 24 h in < 600 s: {'met' if s['wall_s'] < 600 else 'MISSED'}"
+        lines.append(
+            f"| {s['scenario']} | {s['robots']:,} | {s['steps']:,} | {s['wall_s']:,.1f} | "
+            f"{s['robot_steps_per_s']:,.0f} | {s['payments']:,} | {target} |"
+        )
+    return lines
+
+
+def _read(path: Path) -> Any:
+    if not path.exists():
+        return None
+    return json.loads(path.read_text())
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
