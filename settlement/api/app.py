@@ -26,6 +26,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, g
 
 from settlement import __version__
 from settlement.api.access import Operator
+from settlement.api.dashboard_routes import dashboard_router
 from settlement.api.escrow_routes import escrow_router
 from settlement.api.fleet_routes import fleet_router
 from settlement.api.inputs import Bytes32Path, checked_address
@@ -126,6 +127,7 @@ def create_app(
     app.include_router(policy_router)
     app.include_router(ledger_router)
     app.include_router(fleet_router)
+    app.include_router(dashboard_router)
     app.include_router(operator_router)
     app.include_router(status_router)
     return app

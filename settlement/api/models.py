@@ -412,3 +412,46 @@ class SettledPaymentOut(BaseModel):
 class PaymentLookupOut(BaseModel):
     payments: list[SettledPaymentOut]
     unknown: list[str] = Field(description="Requested ids the service has no payment for")
+
+
+# ---------------------------------------------------------------- dashboard
+
+
+class TransactionOut(BaseModel):
+    """A settlement transaction: what it carried and what it cost."""
+
+    tx_hash: str
+    mode: SettlementMode
+    state: str
+    block_number: int | None
+    gas_used: int | None
+    effective_gas_price_wei: int | None
+    fee_wei: int | None
+    payments_settled: int | None
+    mined_at: float | None
+    payment_ids: list[str] = Field(description="Empty in lists; the details route fills it")
+    details_url: str
+
+
+class ModeActivityOut(BaseModel):
+    """One mode now: payments by state, the last minute second by second, recent latency."""
+
+    mode: SettlementMode
+    counts: dict[PaymentState, int]
+    accepted_per_s: list[int] = Field(description="Each of the last window_s seconds, oldest first")
+    settled_per_s: list[int]
+    latency_ms_p50: float | None
+    latency_ms_p99: float | None
+    gas_per_payment: float | None = Field(
+        description="Gas of the mode's confirmed settlement transactions per payment they settled"
+    )
+
+
+class DashboardOut(BaseModel):
+    now: float
+    window_s: int
+    latency_window_s: int
+    queued: int
+    max_queued: int
+    modes: list[ModeActivityOut]
+    recent_transactions: list[TransactionOut]

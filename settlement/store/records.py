@@ -139,6 +139,22 @@ class MinedSubmission:
 
 
 @dataclass(frozen=True)
+class SettlementTransaction:
+    """A mined settlement transaction, for the dashboard's list and its details route."""
+
+    submission_id: int
+    mode: SettlementMode
+    state: SubmissionState
+    tx_hash: str
+    block_number: int | None
+    gas_used: int | None
+    effective_gas_price_wei: int | None
+    payments_settled: int | None
+    mined_at: float | None
+    payment_ids: list[str]
+
+
+@dataclass(frozen=True)
 class PaymentOutcome:
     """What a mined submission did to one payment: settled, or failed with the reason."""
 

@@ -30,6 +30,7 @@ from settlement.store.records import (
     NewSubmission,
     PaymentOutcome,
     PaymentRecord,
+    SettlementTransaction,
     SubmissionRecord,
     SubmissionState,
     TransactionAttempt,
@@ -374,6 +375,122 @@ class SqlPaymentStore:
                 row.submission_id: MinedSubmission(row.mined_tx_hash, row.gas_used, int(row[3]))
                 for row in await connection.execute(query)
             }
+
+    async def per_second(
+        self, since: float
+    ) -> dict[SettlementMode, tuple[dict[int, int], dict[int, int]]]:
+        """Per mode, payments accepted and confirmed in each whole second since ``since``
+        (Unix seconds): counted by the database, so a busy minute is a few hundred rows."""
+        rates: dict[SettlementMode, tuple[dict[int, int], dict[int, int]]] = {}
+        accepted_second = self._whole_second(payments.c.accepted_at)
+        confirmed_second = self._whole_second(payments.c.confirmed_at)
+        queries = (
+            sa.select(payments.c.mode, accepted_second, sa.func.count())
+            .where(payments.c.accepted_at >= since)
+            .group_by(payments.c.mode, accepted_second),
+            sa.select(payments.c.mode, confirmed_second, sa.func.count())
+            .where(
+                payments.c.confirmed_at >= since,
+                payments.c.state == PaymentState.CONFIRMED.value,
+            )
+            .group_by(payments.c.mode, confirmed_second),
+        )
+        async with self._engine.connect() as connection:
+            for column, query in enumerate(queries):
+                for mode, second, count in await connection.execute(query):
+                    counts = rates.setdefault(SettlementMode(mode), ({}, {}))
+                    counts[column][int(second)] = int(count)
+        return rates
+
+    def _whole_second(self, column: sa.Column[float]) -> sa.ColumnElement[int]:
+        # SQLite's CAST truncates, which is floor for the positive times here; floor() itself is
+        # missing from SQLite builds without the math functions. PostgreSQL's CAST rounds.
+        if self.dialect == "sqlite":
+            return sa.cast(column, sa.BigInteger)
+        return sa.cast(sa.func.floor(column), sa.BigInteger)
+
+    async def recent_latencies(self, since: float, limit: int) -> dict[SettlementMode, list[float]]:
+        """Acceptance-to-confirmation seconds of the latest ``limit`` payments confirmed since
+        ``since``, per mode."""
+        query = (
+            sa.select(payments.c.mode, payments.c.confirmed_at - payments.c.accepted_at)
+            .where(
+                payments.c.state == PaymentState.CONFIRMED.value,
+                payments.c.confirmed_at >= since,
+            )
+            .order_by(payments.c.confirmed_at.desc())
+            .limit(limit)
+        )
+        latencies: dict[SettlementMode, list[float]] = {}
+        async with self._engine.connect() as connection:
+            for mode, seconds in await connection.execute(query):
+                latencies.setdefault(SettlementMode(mode), []).append(float(seconds))
+        return latencies
+
+    async def gas_by_mode(self) -> dict[SettlementMode, tuple[int, int]]:
+        """Per mode, the gas of its confirmed settlement transactions and the payments they
+        settled."""
+        query = (
+            sa.select(
+                submissions.c.mode,
+                sa.func.coalesce(sa.func.sum(submissions.c.gas_used), 0),
+                sa.func.coalesce(sa.func.sum(submissions.c.settled_count), 0),
+            )
+            .where(submissions.c.state == SubmissionState.CONFIRMED.value)
+            .group_by(submissions.c.mode)
+        )
+        async with self._engine.connect() as connection:
+            return {
+                SettlementMode(mode): (int(gas), int(settled))
+                for mode, gas, settled in await connection.execute(query)
+            }
+
+    async def recent_transactions(self, limit: int) -> list[SettlementTransaction]:
+        """The latest mined settlement transactions, newest first."""
+        query = (
+            sa.select(submissions)
+            .where(submissions.c.mined_tx_hash.is_not(None))
+            .order_by(submissions.c.submission_id.desc())
+            .limit(limit)
+        )
+        return await self._transactions(query, with_payments=False)
+
+    async def transaction(self, tx_hash: str) -> SettlementTransaction | None:
+        """The settlement transaction ``tx_hash`` (lower case) and the payments it carried."""
+        query = sa.select(submissions).where(submissions.c.mined_tx_hash == tx_hash)
+        found = await self._transactions(query, with_payments=True)
+        return found[0] if found else None
+
+    async def _transactions(
+        self, query: sa.Select[Any], *, with_payments: bool
+    ) -> list[SettlementTransaction]:
+        async with self._engine.connect() as connection:
+            rows = list(await connection.execute(query))
+            carried: dict[int, list[str]] = {}
+            if with_payments and rows:
+                ids = [row.submission_id for row in rows]
+                listed = await connection.execute(
+                    sa.select(payments.c.submission_id, payments.c.payment_id)
+                    .where(payments.c.submission_id.in_(ids))
+                    .order_by(payments.c.payment_id)
+                )
+                for submission_id, payment_id in listed:
+                    carried.setdefault(submission_id, []).append(payment_id)
+        return [
+            SettlementTransaction(
+                submission_id=row.submission_id,
+                mode=SettlementMode(row.mode),
+                state=SubmissionState(row.state),
+                tx_hash=row.mined_tx_hash,
+                block_number=row.block_number,
+                gas_used=row.gas_used,
+                effective_gas_price_wei=row.effective_gas_price_wei,
+                payments_settled=row.settled_count,
+                mined_at=row.mined_at,
+                payment_ids=carried.get(row.submission_id, []),
+            )
+            for row in rows
+        ]
 
     async def count_queued(self) -> int:
         query = sa.select(sa.func.count()).where(payments.c.state == PaymentState.QUEUED.value)

@@ -152,3 +152,36 @@ async def test_lookup_bounds_its_ids(api: httpx.AsyncClient) -> None:
     assert (await api.post("/v1/payments/lookup", json={"payment_ids": []})).status_code == 422
     malformed = {"payment_ids": ["0x1234"]}
     assert (await api.post("/v1/payments/lookup", json=malformed)).status_code == 422
+
+
+async def test_the_dashboard_shows_a_settlement_and_links_its_transaction(
+    api: httpx.AsyncClient, coin: StablecoinContract, payer: LocalAccount
+) -> None:
+    await api.post(
+        "/v1/faucet",
+        json={"grants": [{"address": payer.address, "token_base_units": 1, "ether_wei": 10**18}]},
+        headers=OPERATOR,
+    )
+    body = as_json(direct_payment(coin, payer, Account.create().address, "dash-1", 555, 0))
+    payment_id = (await api.post("/v1/payments", json=body)).json()["payment_id"]
+    await api.post("/v1/windows/flush", headers=OPERATOR)
+
+    board = (await api.get("/v1/dashboard")).json()
+    (direct,) = [mode for mode in board["modes"] if mode["mode"] == "direct"]
+    assert direct["counts"]["confirmed"] >= 1
+    assert sum(direct["settled_per_s"]) >= 1
+    assert len(direct["settled_per_s"]) == board["window_s"]
+    assert direct["latency_ms_p50"] > 0
+    latest = board["recent_transactions"][0]
+    receipt = await coin.client.w3.eth.get_transaction_receipt(latest["tx_hash"])
+    assert latest["gas_used"] == receipt["gasUsed"]
+    assert direct["gas_per_payment"] > 0
+
+    details = (await api.get(latest["details_url"])).json()
+    assert details["payment_ids"] == [payment_id]
+    assert details["fee_wei"] == receipt["gasUsed"] * receipt["effectiveGasPrice"]
+    assert (await api.get("/v1/transactions/0x" + "00" * 32)).status_code == 404
+    assert (await api.get("/v1/transactions/0x12")).status_code == 422
+    page = await api.get("/dashboard")
+    assert page.status_code == 200
+    assert 'id="throughput"' in page.text
