@@ -68,8 +68,8 @@ def render(
         "",
         *chain_table(chain),
         "",
-        "*Ratios* put each mode beside the direct peer: gas per payment (lower is cheaper) and "
-        "settled/s (higher is faster).",
+        "*Ratios* put each mode beside the direct peer: all-in gas per payment (channel openings "
+        "and net deposits included; lower is cheaper) and settled/s (higher is faster).",
         "",
     ]
     if ledger:
@@ -126,7 +126,7 @@ def chain_table(chain: list[dict[str, Any]]) -> list[str]:
     direct = next((r for r in chain if r["mode"] == "direct"), None)
     header = (
         "| mode | settled | txs | gas/payment | all-in gas/payment | accepted/s | settled/s | "
-        "p50 ms | p99 ms | CPU µs/payment | gas vs direct | settled/s vs direct |"
+        "p50 ms | p99 ms | CPU µs/payment | all-in gas vs direct | settled/s vs direct |"
     )
     lines = [header, "|---|" + "---:|" * 11]
     for r in chain:

@@ -146,7 +146,11 @@ def render_html(report: dict[str, Any]) -> str:
 def charts(report: dict[str, Any]) -> list[str]:
     modes = report["settlement"]["modes"]
     profile = report["settlement"]["profile"]
-    rendered = [throughput_chart(modes), latency_cdf_chart(modes)]
+    rendered = [
+        throughput_chart(modes, "accepted"),
+        throughput_chart(modes, "settled"),
+        latency_cdf_chart(modes),
+    ]
     rendered.append(
         bar_chart(
             "All-in gas per payment",
@@ -209,27 +213,28 @@ def charts(report: dict[str, Any]) -> list[str]:
     return [f'<figure class="chart">{svg}</figure>' for svg in rendered]
 
 
-def throughput_chart(modes: list[dict[str, Any]]) -> str:
-    """Each mode's settled payments per second, from its first acceptance."""
+def throughput_chart(modes: list[dict[str, Any]], kind: str) -> str:
+    """Each mode's ``kind`` ("accepted" or "settled") payments per second, from its first
+    acceptance."""
     series: dict[str, list[float | None]] = {}
     longest: list[float] = []
     for mode in modes:
         throughput = mode["throughput"]
-        if not throughput["settled"]:
+        if not throughput[kind]:
             continue
         width = throughput["bin_s"]
-        series[mode["mode"]] = [count / width for count in throughput["settled"]]
-        xs = [width * (index + 1) for index in range(len(throughput["settled"]))]
+        series[mode["mode"]] = [count / width for count in throughput[kind]]
+        xs = [width * (index + 1) for index in range(len(throughput[kind]))]
         longest = xs if len(xs) > len(longest) else longest
     padded = {
         name: values + [None] * (len(longest) - len(values)) for name, values in series.items()
     }
     return line_chart(
-        "Settled payments per second over the run",
+        f"{kind.capitalize()} payments per second over the run",
         longest,
         padded,
         Axis("seconds since the first acceptance"),
-        Axis("settled/s"),
+        Axis(f"{kind}/s"),
     )
 
 

@@ -37,6 +37,12 @@ def test_every_mode_settles_through_the_service_and_reruns_start_afresh(tmp_path
         assert modes["batch"]["gas_total"] > 0
         assert modes["channel"]["setup_gas"] > 0
         assert modes["ledger"]["gas_total"] == 0
+        # The same kind of report as a run settled in process.
+        report = json.loads((tmp_path / "run" / "report.json").read_text())
+        assert [m["settled_by"] for m in report["settlement"]["modes"]] == [url] * 6
+        for mode in report["settlement"]["modes"]:
+            assert sum(mode["throughput"]["settled"]) == payments
+        assert (tmp_path / "run" / "report.html").stat().st_size > 0
 
         # The same run again on the same service: fresh keys, so it settles again in full.
         again = run_robots_with_key(

@@ -61,7 +61,7 @@ def test_the_html_page_opens_offline_with_its_charts(settled_run: Path) -> None:
     # Nothing to fetch: no scripts, stylesheets or images from elsewhere.
     assert not re.search(r"""(src|href)=["']?https?:""", page)
     assert "<script" not in page
-    assert page.count("<svg") == 8
+    assert page.count("<svg") == 9
     assert "no data" not in page
     for mode in MODES:
         assert f"<td>{mode}</td>" in page
