@@ -12,7 +12,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from settlement.domain.payments import SettlementMode
 from settlement.service import RoundReport, SettlementService
@@ -41,45 +41,97 @@ class WindowPolicy:
         )
 
 
+# The key under which the loop backs off its recovery, beside each mode's rounds.
+RECOVERY = "recovery"
+
+
+@dataclass
+class _Backoff:
+    """When each mode (or the recovery) may be tried again after failing, doubling the wait."""
+
+    retry_at: dict[str, float] = field(default_factory=dict)
+    delay_s: dict[str, float] = field(default_factory=dict)
+
+    def ready(self, key: str, now: float) -> bool:
+        return now >= self.retry_at.get(key, 0.0)
+
+    def failed(self, key: str) -> float:
+        delay = min(self.delay_s.get(key, 0.5) * 2, MAX_BACKOFF_S)
+        self.delay_s[key] = delay
+        self.retry_at[key] = time.time() + delay
+        return delay
+
+    def succeeded(self, key: str) -> None:
+        self.delay_s.pop(key, None)
+        self.retry_at.pop(key, None)
+
+
 async def run_windows(
     service: SettlementService,
     policies: Mapping[SettlementMode, WindowPolicy],
     stop: asyncio.Event,
     on_round: Callable[[RoundReport], None] | None = None,
 ) -> None:
-    """Settle each mode's windows as they close, until ``stop`` is set."""
-    retry_at: dict[SettlementMode, float] = {}
-    backoff: dict[SettlementMode, float] = {}
+    """Settle each mode's windows as they close, until ``stop`` is set.
+
+    A failed round can leave submissions pending: recorded, perhaps sent, perhaps mined, with
+    later nonces waiting behind one that never reached the chain. Until the service has
+    reconciled them (completed the mined, sent the rest again, requeued the dropped) it does
+    nothing else, so no payment waits for a restart to settle. The loop reconciles once when it
+    starts, too: whatever ran before it may have left submissions pending.
+    """
+    backoff = _Backoff()
+    unreconciled = True
     while not stop.is_set():
-        summary = await service.store.queue_summary()
         now = time.time()
-        for mode, (queued, oldest) in summary.items():
-            policy = policies.get(mode)
-            if policy is None or now < retry_at.get(mode, 0.0):
-                continue
-            if policy.should_close(queued, oldest, now):
-                report = await _settle(service, mode, retry_at, backoff)
-                if report is not None and on_round is not None:
-                    on_round(report)
+        if unreconciled and backoff.ready(RECOVERY, now):
+            unreconciled = not await _reconcile(service, backoff, on_round)
+        if not unreconciled:
+            summary = await service.store.queue_summary()
+            for mode, (queued, oldest) in summary.items():
+                policy = policies.get(mode)
+                if policy is None or not backoff.ready(mode.value, now):
+                    continue
+                if policy.should_close(queued, oldest, now):
+                    report = await _settle(service, mode, backoff)
+                    if report is None:
+                        unreconciled = True
+                        break
+                    if on_round is not None:
+                        on_round(report)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), POLL_INTERVAL_S)
 
 
 async def _settle(
-    service: SettlementService,
-    mode: SettlementMode,
-    retry_at: dict[SettlementMode, float],
-    backoff: dict[SettlementMode, float],
+    service: SettlementService, mode: SettlementMode, backoff: _Backoff
 ) -> RoundReport | None:
+    """One round, or None when it failed (logged, and the mode backs off)."""
     try:
         report = await service.settle_round(mode)
     except Exception:
-        # A failed round leaves its payments leased or pending in the store, never lost: the lease
-        # expires or reconciliation finishes them. Log, back off, and keep serving.
-        delay = min(backoff.get(mode, 0.5) * 2, MAX_BACKOFF_S)
-        backoff[mode] = delay
-        retry_at[mode] = time.time() + delay
+        delay = backoff.failed(mode.value)
         logger.exception("settlement round for %s failed; retrying in %.1f s", mode.value, delay)
         return None
-    backoff.pop(mode, None)
+    backoff.succeeded(mode.value)
     return report
+
+
+async def _reconcile(
+    service: SettlementService,
+    backoff: _Backoff,
+    on_round: Callable[[RoundReport], None] | None,
+) -> bool:
+    """Finish what failed rounds left pending; whether that worked."""
+    try:
+        reports = await service.reconcile()
+    except Exception:
+        delay = backoff.failed(RECOVERY)
+        logger.exception("reconciling after a failed round failed; retrying in %.1f s", delay)
+        return False
+    backoff.succeeded(RECOVERY)
+    logger.info("reconciled after a failed round: %s", [(r.mode.value, r.settled) for r in reports])
+    if on_round is not None:
+        for report in reports:
+            on_round(report)
+    return True

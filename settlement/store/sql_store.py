@@ -136,26 +136,27 @@ class SqlPaymentStore:
         """Store verified payments as QUEUED; retries return the first result, conflicts refuse.
 
         The payments already stored are read first; the rest are inserted with ON CONFLICT DO
-        NOTHING and read back by id. A row that is then missing collided on its replay key. Should
-        a replica insert the same payment at the same moment, the read-back sees its row: same
-        fingerprint, the same payment, stored once.
+        NOTHING, and RETURNING says which rows this insert wrote. Only those are created: a
+        concurrent request (or replica) that stored the same payment a moment earlier makes this
+        one a retry, answered with that row. A payment neither inserted nor stored collided on
+        its replay key.
         """
         if not new_payments:
             return []
         async with self._engine.begin() as connection:
             existing = await self._records_by_id(connection, [p.payment_id for p in new_payments])
             fresh = _unique([p for p in new_payments if p.payment_id not in existing])
+            written: set[str] = set()
             if fresh:
-                await connection.execute(
-                    self._insert(payments).on_conflict_do_nothing(),
+                result = await connection.execute(
+                    self._insert(payments)
+                    .on_conflict_do_nothing()
+                    .returning(payments.c.payment_id),
                     [_payment_row(payment) for payment in fresh],
                 )
+                written = set(result.scalars())
             stored = await self._fingerprints(connection, [p.payment_id for p in fresh])
-            inserted = {
-                p.payment_id: _queued_record(p)
-                for p in fresh
-                if stored.get(p.payment_id) == p.fingerprint
-            }
+            inserted = {p.payment_id: _queued_record(p) for p in fresh if p.payment_id in written}
             refused = await advance_channels(
                 connection, [p for p in fresh if p.payment_id in inserted]
             )
@@ -166,10 +167,12 @@ class SqlPaymentStore:
                 )
                 for payment_id in refused:
                     del inserted[payment_id]
+            # Stored, but not by this insert: the same payment from a concurrent request, or
+            # another payment under the same idempotency key.
             raced = [
                 p.payment_id
                 for p in fresh
-                if stored.get(p.payment_id, p.fingerprint) != p.fingerprint
+                if p.payment_id in stored and p.payment_id not in written
             ]
             existing.update(await self._records_by_id(connection, raced))
             missing = [p.replay_key for p in fresh if p.payment_id not in stored]

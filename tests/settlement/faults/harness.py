@@ -1,0 +1,101 @@
+"""Drive payments through a service while faults are injected, then count what happened.
+
+Every fault test ends the same way: settle on the service's own windows until each accepted
+payment is confirmed or failed (or a deadline passes), then count payments submitted, settled,
+failed (by reason), lost (accepted but never final) and settled twice (a payee holding more on
+chain than its confirmed payments bring it). Lost and settled twice must be zero.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from settlement.chain.stablecoin import StablecoinContract
+from settlement.domain.payments import PaymentState
+from settlement.service import SettlementService
+from settlement.windows import WindowPolicy, run_windows
+
+FINAL = frozenset({PaymentState.CONFIRMED, PaymentState.FAILED})
+SETTLE_DEADLINE_S = 90.0
+POLL_S = 0.1
+WINDOW = WindowPolicy(max_payments=25, max_wait_s=0.2)
+
+
+@dataclass
+class FaultTally:
+    scenario: str
+    faults: int = 0
+    submitted: int = 0
+    settled: int = 0
+    failed: Counter[str] = field(default_factory=Counter)
+    lost: int = 0
+    settled_twice: int = 0
+
+    def row(self) -> str:
+        reasons = "; ".join(f"{n} {reason[:60]}" for reason, n in self.failed.most_common(3))
+        return (
+            f"{self.scenario:<58} faults {self.faults:>4}  submitted {self.submitted:>4}  "
+            f"settled {self.settled:>4}  failed {self.failed.total():>3}  lost {self.lost}  "
+            f"twice {self.settled_twice}" + (f"  ({reasons})" if reasons else "")
+        )
+
+
+FAULT_TALLIES: list[FaultTally] = []
+
+
+async def settle_on_windows(
+    service: SettlementService, payment_ids: Sequence[str], deadline_s: float = SETTLE_DEADLINE_S
+) -> None:
+    """Run the service's windows until every payment is final, or the deadline passes."""
+    stop = asyncio.Event()
+    windows = asyncio.create_task(
+        run_windows(service, dict.fromkeys(service.settlers, WINDOW), stop)
+    )
+    try:
+        deadline = time.monotonic() + deadline_s
+        while time.monotonic() < deadline:
+            records = await service.store.records(list(payment_ids))
+            if len(records) == len(payment_ids) and all(
+                record.state in FINAL for record in records.values()
+            ):
+                return
+            await asyncio.sleep(POLL_S)
+    finally:
+        stop.set()
+        await windows
+
+
+async def count(
+    tally: FaultTally,
+    service: SettlementService,
+    coin: StablecoinContract,
+    payment_ids: Sequence[str],
+    expected_payee_start: dict[str, int],
+) -> FaultTally:
+    """Fill ``tally`` from the store and the chain; payees start from the given balances."""
+    records = await service.store.records(list(payment_ids))
+    tally.scenario = f"{service.store.dialect}, {tally.scenario}"
+    tally.submitted = len(payment_ids)
+    confirmed_to: Counter[str] = Counter()
+    for payment_id in payment_ids:
+        record = records.get(payment_id)
+        if record is None or record.state not in FINAL:
+            tally.lost += 1
+        elif record.state is PaymentState.CONFIRMED:
+            tally.settled += 1
+            confirmed_to[record.payee] += record.amount_base_units
+        else:
+            tally.failed[record.failure_reason or "unknown"] += 1
+    held = await coin.balances(list(expected_payee_start))
+    for payee, start in expected_payee_start.items():
+        received = held[payee] - start
+        # More than its confirmed payments bring: something settled twice. Less: a payment
+        # the store calls confirmed never arrived, which is as lost as one never settled.
+        tally.settled_twice += received > confirmed_to[payee]
+        tally.lost += received < confirmed_to[payee]
+    FAULT_TALLIES.append(tally)
+    return tally
