@@ -75,7 +75,8 @@ class SettlementService:
         self.relayer = relayer
         self.settlers = dict(settlers)
         self.max_queued = max_queued
-        self.lease_owner = f"settler-{uuid.uuid4().hex[:12]}"
+        # Named after the relayer, so a restarted service knows which leases its earlier runs held.
+        self.lease_owner = f"{self._lease_prefix()}{uuid.uuid4().hex[:10]}"
         self._chain_time = 0
         self._chain_time_read_at = 0.0
 
@@ -156,7 +157,10 @@ class SettlementService:
         return report
 
     async def reconcile(self) -> list[RoundReport]:
-        """Complete or requeue every submission a previous run left pending."""
+        """Complete or requeue every submission a previous run left pending, and free the
+        payments an earlier run of this service had leased when it stopped (otherwise they would
+        wait for their leases to run out)."""
+        await self.store.release_leases_of_earlier_owners(self._lease_prefix(), self.lease_owner)
         mined_submissions, _abandoned = await self.relayer.reconcile()
         reports: dict[SettlementMode, RoundReport] = {}
         for submission, mined in mined_submissions:
@@ -281,6 +285,9 @@ class SettlementService:
             await write
         except Exception:
             logger.exception("the book could not %s; reconciliation will show it", what)
+
+    def _lease_prefix(self) -> str:
+        return f"settler-{self.relayer.address.lower()}-"
 
     def _settler(self, mode: SettlementMode) -> Settler:
         settler = self.settlers.get(mode)

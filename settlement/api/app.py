@@ -29,7 +29,7 @@ from settlement.api.access import Operator
 from settlement.api.dashboard_routes import dashboard_router
 from settlement.api.escrow_routes import escrow_router
 from settlement.api.fleet_routes import fleet_router
-from settlement.api.inputs import Bytes32Path, checked_address
+from settlement.api.inputs import AddressPath, Bytes32Path, checked_address, path_address
 from settlement.api.ledger_routes import ledger_router
 from settlement.api.models import (
     BalanceOut,
@@ -165,7 +165,15 @@ REJECTIONS: dict[int | str, dict[str, Any]] = {
 }
 
 
-@payments_router.post("/payments", status_code=201, response_model=PaymentOut, responses=REJECTIONS)
+@payments_router.post(
+    "/payments",
+    status_code=201,
+    response_model=PaymentOut,
+    responses={
+        200: {"model": PaymentOut, "description": "A retry: the payment as first accepted"},
+        **REJECTIONS,
+    },
+)
 async def submit_payment(
     body: PaymentIn, service: Service, metrics: Metrics, response: Response
 ) -> PaymentOut:
@@ -209,15 +217,19 @@ async def get_payment_cost(payment_id: Bytes32Path, service: Service) -> Payment
     return PaymentCostOut(**{**cost.__dict__, "mode": SettlementMode(cost.mode)})
 
 
-@payments_router.get("/payers/{payer}/payments", response_model=list[PaymentOut])
+@payments_router.get(
+    "/payers/{payer}/payments",
+    response_model=list[PaymentOut],
+    responses={400: {"model": ErrorOut}},
+)
 async def list_payer_payments(
-    payer: str,
+    payer: AddressPath,
     service: Service,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
     accepted_before: Annotated[float | None, Query(ge=0)] = None,
 ) -> list[PaymentOut]:
     """A payer's payments, newest first; page with ``accepted_before``."""
-    address = checked_address(payer, "payer", status_code=422)
+    address = path_address(payer, "payer")
     records = await service.store.list_for_payer(address, limit, accepted_before)
     return [payment_out(record) for record in records]
 
@@ -347,10 +359,12 @@ async def flush_windows(
 status_router = APIRouter(tags=["status"])
 
 
-@payments_router.get("/balances/{address}", response_model=BalanceOut)
-async def balance(address: str, service: Service) -> BalanceOut:
+@payments_router.get(
+    "/balances/{address}", response_model=BalanceOut, responses={400: {"model": ErrorOut}}
+)
+async def balance(address: AddressPath, service: Service) -> BalanceOut:
     """The account's on-chain balance, and the sum of its payments still waiting to settle."""
-    account = checked_address(address, "address", status_code=422)
+    account = path_address(address, "address")
     block_number = int(await service.client.w3.eth.block_number)
     return BalanceOut(
         address=account,

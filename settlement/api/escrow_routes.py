@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 
-from settlement.api.inputs import Bytes32Path, checked_address
+from settlement.api.inputs import AddressPath, Bytes32Path, checked_address, path_address
 from settlement.api.models import (
     ChannelOpenIn,
     ChannelOut,
@@ -93,8 +93,8 @@ async def deposit(body: DepositIn, escrow: Escrow) -> NetAccountOut:
 
 
 @escrow_router.get("/net/accounts/{address}", response_model=NetAccountOut, responses=REFUSALS)
-async def net_account(address: str, escrow: Escrow) -> NetAccountOut:
-    account = checked_address(address, "address", status_code=422)
+async def net_account(address: AddressPath, escrow: Escrow) -> NetAccountOut:
+    account = path_address(address, "address")
     async with _refusals_as_http():
         view = await escrow.net_account(account)
     return _net_account_out(view)

@@ -9,10 +9,10 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
 from settlement.api.access import Operator
-from settlement.api.inputs import checked_address
+from settlement.api.inputs import AddressPath, checked_address, path_address
 from settlement.api.models import ErrorOut, LedgerAccountOut, LedgerDepositIn
 from settlement.errors import PaymentRejectedError
 from settlement.ledger import CreateTransferResult, Ledger
@@ -25,7 +25,6 @@ REFUSALS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorOut},
     409: {"model": ErrorOut},
 }
-AddressPath = Annotated[str, Path(pattern=r"^0x[0-9a-fA-F]{40}$")]
 
 
 def _ledger(request: Request) -> Ledger:
@@ -39,7 +38,13 @@ LedgerDep = Annotated[Ledger, Depends(_ledger)]
 
 
 @ledger_router.post(
-    "/deposits", status_code=201, response_model=LedgerAccountOut, responses=REFUSALS
+    "/deposits",
+    status_code=201,
+    response_model=LedgerAccountOut,
+    responses={
+        200: {"model": LedgerAccountOut, "description": "A retry: the reference was deposited"},
+        **REFUSALS,
+    },
 )
 async def deposit_into_wallet(
     body: LedgerDepositIn, ledger: LedgerDep, _operator: Operator, response: Response
@@ -60,10 +65,12 @@ async def deposit_into_wallet(
 
 
 @ledger_router.get(
-    "/accounts/{address}", response_model=LedgerAccountOut, responses={404: {"model": ErrorOut}}
+    "/accounts/{address}",
+    response_model=LedgerAccountOut,
+    responses={400: {"model": ErrorOut}, 404: {"model": ErrorOut}},
 )
 async def get_wallet(address: AddressPath, ledger: LedgerDep) -> LedgerAccountOut:
-    return await _account_out(ledger, checked_address(address, "address", status_code=422))
+    return await _account_out(ledger, path_address(address, "address"))
 
 
 async def _account_out(ledger: Ledger, address: str) -> LedgerAccountOut:

@@ -39,14 +39,14 @@ RawTransaction = Annotated[
 class DirectInstrument(_Strict):
     """The payer's own signed EIP-1559 ``transfer(payee, amount)`` on the token, relayed as is."""
 
-    mode: Literal["direct"] = "direct"
+    mode: Literal["direct"]
     raw_transaction: RawTransaction
 
 
 class AuthorizationInstrument(_Strict):
     """An EIP-3009 ``TransferWithAuthorization`` signed by the payer."""
 
-    mode: Literal["authorization"] = "authorization"
+    mode: Literal["authorization"]
     valid_after: UnixTime
     valid_before: UnixTime
     nonce: Hex32
@@ -56,7 +56,7 @@ class AuthorizationInstrument(_Strict):
 class BatchInstrument(_Strict):
     """A ``BatchPayment`` signed by the payer, with a bitmap nonce (word << 8 | bit)."""
 
-    mode: Literal["batch"] = "batch"
+    mode: Literal["batch"]
     nonce: Annotated[int, Field(ge=0, le=UINT256_MAX)]
     valid_before: UnixTime
     signature: Signature
@@ -66,7 +66,7 @@ class ChannelInstrument(_Strict):
     """A ``Voucher`` for the channel's new cumulative total: the last one accepted plus this
     payment's amount, within the deposit."""
 
-    mode: Literal["channel"] = "channel"
+    mode: Literal["channel"]
     channel_id: Hex32
     cumulative_amount: Annotated[int, Field(ge=1, le=UINT96_MAX)]
     signature: Signature
@@ -75,7 +75,7 @@ class ChannelInstrument(_Strict):
 class NetInstrument(_Strict):
     """A ``NetPayment`` over this payment's id, signed under the net-settlement domain."""
 
-    mode: Literal["net"] = "net"
+    mode: Literal["net"]
     valid_before: UnixTime
     signature: Signature
 
@@ -83,7 +83,7 @@ class NetInstrument(_Strict):
 class LedgerInstrument(_Strict):
     """The same ``NetPayment`` fields signed under the ledger's domain (the baseline mode)."""
 
-    mode: Literal["ledger"] = "ledger"
+    mode: Literal["ledger"]
     valid_before: UnixTime
     signature: Signature
 

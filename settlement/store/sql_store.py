@@ -634,6 +634,22 @@ class SqlPaymentStore:
             )
         return submission_ids
 
+    async def release_leases_of_earlier_owners(self, owner_prefix: str, current_owner: str) -> int:
+        """Give back the queued payments leased by owners named ``owner_prefix``... other than
+        ``current_owner``: earlier runs of this service, which a crash stopped mid-round. A
+        previous run still alive could not then record them (recording checks the owner)."""
+        async with self._engine.begin() as connection:
+            result = await connection.execute(
+                payments.update()
+                .where(
+                    payments.c.state == PaymentState.QUEUED.value,
+                    payments.c.lease_owner.startswith(owner_prefix, autoescape=True),
+                    payments.c.lease_owner != current_owner,
+                )
+                .values(lease_owner=None, lease_expires_at=None)
+            )
+            return int(result.rowcount or 0)
+
     async def release_leases(self, payment_ids: Sequence[str], owner: str) -> None:
         """Give back leased payments that were not submitted, so the next round can take them."""
         async with self._engine.begin() as connection:

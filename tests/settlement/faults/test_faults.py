@@ -62,6 +62,24 @@ async def accounts(
     return payers, [Account.create().address for _ in range(PAYEES)]
 
 
+async def cancel_on_chain(
+    coin: StablecoinContract,
+    relayer: LocalAccount,
+    payer: LocalAccount,
+    submitted: PaymentSubmission,
+) -> None:
+    """The payer spends its accepted authorization's nonce with CancelAuthorization."""
+    nonce = bytes.fromhex(str(submitted.instrument["nonce"])[2:])
+    signed = CancelAuthorization(payer.address, nonce).sign(payer.key, coin.domain)
+    await coin.cancel_authorization(relayer, signed)
+
+
+async def drain(chain: ChainClient, coin: StablecoinContract, payer: LocalAccount) -> None:
+    """The payer moves everything it holds to a stranger (given the ether to do so)."""
+    await chain.batch_request([("anvil_setBalance", [payer.address, hex(10**18)])])
+    await coin.transfer(payer, Account.create().address, await coin.balance_of(payer.address))
+
+
 @pytest.mark.parametrize("mode", [SettlementMode.AUTHORIZATION, SettlementMode.BATCH])
 async def test_the_same_payment_submitted_concurrently_settles_once(
     store: SqlPaymentStore,
@@ -112,10 +130,7 @@ async def test_authorizations_cancelled_after_acceptance_fail_with_a_reason(
     cancelled = submissions[::2]
     by_address = {payer.address: payer for payer in payers}
     for submission in cancelled:
-        payer = by_address[submission.intent.payer]
-        nonce = bytes.fromhex(str(submission.instrument["nonce"])[2:])
-        signed = CancelAuthorization(payer.address, nonce).sign(payer.key, coin.domain)
-        await coin.cancel_authorization(admin, signed)
+        await cancel_on_chain(coin, admin, by_address[submission.intent.payer], submission)
 
     await settle_on_windows(service, ids)
     tally = await count(
@@ -147,8 +162,7 @@ async def test_payers_drained_between_acceptance_and_settlement_fail_with_a_reas
     # Half the payers move everything they hold elsewhere before any window closes.
     drained = payers[: PAYERS // 2]
     for payer in drained:
-        await chain.batch_request([("anvil_setBalance", [payer.address, hex(10**18)])])
-        await coin.transfer(payer, Account.create().address, await coin.balance_of(payer.address))
+        await drain(chain, coin, payer)
 
     await settle_on_windows(service, ids)
     tally = await count(
@@ -275,14 +289,8 @@ async def test_mixed_faults_lose_nothing_and_settle_nothing_twice(
             copies = [s for s in submissions for _ in range(3)]
             ids = list(dict.fromkeys(await submit_through_faults(service, copies)))
             for submission in cancelled:
-                payer = by_address[submission.intent.payer]
-                nonce = bytes.fromhex(str(submission.instrument["nonce"])[2:])
-                signed = CancelAuthorization(payer.address, nonce).sign(payer.key, coin.domain)
-                await coin.cancel_authorization(admin, signed)
-            await chain.batch_request([("anvil_setBalance", [drained.address, hex(10**18)])])
-            await coin.transfer(
-                drained, Account.create().address, await coin.balance_of(drained.address)
-            )
+                await cancel_on_chain(coin, admin, by_address[submission.intent.payer], submission)
+            await drain(chain, coin, drained)
             await settle_on_windows(service, ids)
         finally:
             await chaos
@@ -303,3 +311,35 @@ async def test_mixed_faults_lose_nothing_and_settle_nothing_twice(
     # The windows open only after the cancels and the drain: exactly those payments fail.
     assert tally.failed.total() == len(doomed)
     assert tally.settled == len(submissions) - len(doomed)
+
+
+async def test_a_restarted_service_frees_what_its_crashed_run_had_leased(
+    store: SqlPaymentStore,
+    chain: ChainClient,
+    coin: StablecoinContract,
+    admin: LocalAccount,
+) -> None:
+    crashed = make_service(store, chain, coin, admin)
+    payers, payees = await accounts(coin, admin)
+    submissions = await signed_payments(
+        coin, SettlementMode.AUTHORIZATION, payers, payees, 2, "leased"
+    )
+    ids = [outcome.payment_id for outcome in await crashed.submit(submissions)]
+    # The run leases a round's payments, then dies before recording anything.
+    leased = await store.lease_queued(SettlementMode.AUTHORIZATION, 100, crashed.lease_owner, 300)
+    assert len(leased) == len(ids)
+
+    restarted = make_service(store, chain, coin, admin)
+    assert (await restarted.settle_round(SettlementMode.AUTHORIZATION)).settled == 0
+    await restarted.reconcile()
+    report = await restarted.settle_round(SettlementMode.AUTHORIZATION)
+    assert report.settled == len(ids)
+    tally = await count(
+        FaultTally("authorization: crashed with payments leased"),
+        restarted,
+        coin,
+        ids,
+        dict.fromkeys(payees, 0),
+    )
+    tally.faults = 1
+    assert (tally.lost, tally.settled_twice) == (0, 0)

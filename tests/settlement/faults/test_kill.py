@@ -144,15 +144,14 @@ async def test_a_service_killed_mid_window_and_restarted_settles_everything_once
     tally = FaultTally("authorization: serve killed with SIGKILL and restarted", faults=KILLS)
     tally.scenario = f"sqlite, {tally.scenario}"
     tally.submitted = len(bodies)
-    tally.lost = len(bodies) - len(ids)  # refused at acceptance would show here too
+    # Refused at acceptance, or accepted but not confirmed or failed within the wait: lost.
+    tally.lost = len(bodies) - len(ids) + sum(payment_id not in final for payment_id in ids)
     for payment in final.values():
         if payment.state is PaymentState.CONFIRMED:
             tally.settled += 1
             confirmed_to[payment.payee] += payment.amount_base_units
         elif payment.state is PaymentState.FAILED:
             tally.failed[payment.failure_reason or "unknown"] += 1
-        else:
-            tally.lost += 1
     for payee in payees:
         tally.settled_twice += held[payee] > confirmed_to[payee]
         tally.lost += held[payee] < confirmed_to[payee]
