@@ -74,7 +74,7 @@ serve: setup ## Run the settlement service on 127.0.0.1:8000 with an embedded An
 	$(BIN)/settlement serve
 
 chain: setup ## Run an Anvil in the foreground on 127.0.0.1:8545 (chain id 31337)
-	$(ANVIL) --host 127.0.0.1 --port 8545 --chain-id 31337
+	$(ANVIL) --host 127.0.0.1 --port 8545 --chain-id 31337 --max-persisted-states 0
 
 clean: ## Remove the virtualenv, node_modules and build output
 	rm -rf $(VENV) $(CONTRACTS)/node_modules $(CONTRACTS)/out $(CONTRACTS)/cache

@@ -157,6 +157,11 @@ class EmbeddedAnvil:
             "--chain-id",
             str(self.chain_id),
             "--quiet",
+            # Past states stay in memory up to Anvil's limit and are then dropped, not written to
+            # ~/.foundry/anvil/tmp: a busy run writes gigabytes there and a killed Anvil leaves
+            # them behind. Nothing here reads state at an old block.
+            "--max-persisted-states",
+            "0",
             *self.extra_args,
         ]
         # Anvil's output goes to a temporary file, read only to explain a failed start.
