@@ -143,7 +143,7 @@ def write_settlements(
     of its value, per mode, on ``profile``, into the step reporters."""
     costs = priced[profile]
     add_cost_shares(folder, cost_share_by_step(costs, stream, sample, _steps_in(folder)))
-    by_mode: dict[str, dict[str, object]] = {}
+    by_mode: dict[str, dict[str, dict[str, object]]] = {}
     for name, profile_costs in priced.items():
         for cost in profile_costs:
             entry = by_mode.setdefault(cost.settlement.mode.value, {})
@@ -157,7 +157,7 @@ def write_settlements(
                 "mean_payment_base_units": mean_payment_base_units(settlement),
                 "prices": by_mode.get(settlement.mode.value, {}),
             }
-            | _legacy_price_fields(by_mode.get(settlement.mode.value, {}).get(profile))
+            | _headline_price(by_mode.get(settlement.mode.value, {}).get(profile, {}))
             for settlement in settlements
         ],
     }
@@ -176,14 +176,9 @@ def price_entry(cost: SettlementCost) -> dict[str, object]:
     }
 
 
-def _legacy_price_fields(entry: object) -> dict[str, object]:
+def _headline_price(entry: dict[str, object]) -> dict[str, object]:
     """The asked-for profile's price beside the settlement, as the file has always had it."""
-    fields = entry if isinstance(entry, dict) else {}
-    return {
-        "profile": fields.get("profile"),
-        "usd_per_payment": fields.get("usd_per_payment"),
-        "share_of_value_settled": fields.get("share_of_value_settled"),
-    }
+    return {key: entry.get(key) for key in ("profile", "usd_per_payment", "share_of_value_settled")}
 
 
 def _steps_in(folder: Path) -> int:

@@ -27,6 +27,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, g
 from settlement import __version__
 from settlement.api.access import Operator
 from settlement.api.dashboard_routes import dashboard_router
+from settlement.api.dependencies import Service
 from settlement.api.escrow_routes import escrow_router
 from settlement.api.fleet_routes import fleet_router
 from settlement.api.inputs import AddressPath, Bytes32Path, checked_address, path_address
@@ -133,17 +134,11 @@ def create_app(
     return app
 
 
-def _service(request: Request) -> SettlementService:
-    service: SettlementService = request.app.state.service
-    return service
-
-
 def _metrics(request: Request) -> ApiMetrics:
     metrics: ApiMetrics = request.app.state.metrics
     return metrics
 
 
-Service = Annotated[SettlementService, Depends(_service)]
 Metrics = Annotated[ApiMetrics, Depends(_metrics)]
 
 

@@ -8,12 +8,12 @@ from importlib import resources
 from typing import Annotated
 
 import numpy as np
-from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi import APIRouter, HTTPException, Path
 from fastapi.responses import HTMLResponse
 
+from settlement.api.dependencies import Service
 from settlement.api.models import DashboardOut, ErrorOut, ModeActivityOut, TransactionOut
 from settlement.domain.payments import PaymentState, SettlementMode
-from settlement.service import SettlementService
 from settlement.store import SettlementTransaction
 
 WINDOW_S = 120
@@ -24,14 +24,6 @@ DASHBOARD_PAGE = "dashboard.html"
 
 dashboard_router = APIRouter(tags=["dashboard"])
 TxHashPath = Annotated[str, Path(pattern=r"^0x[0-9a-fA-F]{64}$")]
-
-
-def _service(request: Request) -> SettlementService:
-    service: SettlementService = request.app.state.service
-    return service
-
-
-Service = Annotated[SettlementService, Depends(_service)]
 
 
 @dashboard_router.get("/dashboard", response_class=HTMLResponse, include_in_schema=False)

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 
 from settlement.api.access import Operator
+from settlement.api.dependencies import Service
 from settlement.api.inputs import checked_address
 from settlement.api.models import (
     DomainOut,
@@ -25,7 +26,6 @@ from settlement.domain.payments import SettlementMode
 from settlement.errors import PaymentRejectedError
 from settlement.faucet import DevFaucet, Grant
 from settlement.runtime import Contracts
-from settlement.service import SettlementService
 from settlement.terms import signing_terms
 
 fleet_router = APIRouter(prefix="/v1", tags=["fleets"])
@@ -36,11 +36,6 @@ REFUSALS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _service(request: Request) -> SettlementService:
-    service: SettlementService = request.app.state.service
-    return service
-
-
 def _faucet(request: Request) -> DevFaucet:
     faucet: DevFaucet | None = request.app.state.faucet
     if faucet is None or not faucet.available:
@@ -48,7 +43,6 @@ def _faucet(request: Request) -> DevFaucet:
     return faucet
 
 
-Service = Annotated[SettlementService, Depends(_service)]
 Faucet = Annotated[DevFaucet, Depends(_faucet)]
 
 

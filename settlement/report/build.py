@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -138,7 +137,6 @@ def environment() -> dict[str, Any]:
             "cpus": os.cpu_count(),
             "memory_gib": _memory_gib(),
         },
-        "command": " ".join(["settlement", "report", *sys.argv[2:]]) if sys.argv else None,
     }
 
 

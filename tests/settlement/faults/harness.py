@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from settlement.chain.stablecoin import StablecoinContract
 from settlement.domain.payments import PaymentState
@@ -69,6 +70,19 @@ async def settle_on_windows(
         await windows
 
 
+class Outcome(Protocol):
+    """A payment as the store or the API shows it."""
+
+    @property
+    def state(self) -> PaymentState: ...
+    @property
+    def payee(self) -> str: ...
+    @property
+    def amount_base_units(self) -> int: ...
+    @property
+    def failure_reason(self) -> str | None: ...
+
+
 async def count(
     tally: FaultTally,
     service: SettlementService,
@@ -78,24 +92,35 @@ async def count(
 ) -> FaultTally:
     """Fill ``tally`` from the store and the chain; payees start from the given balances."""
     records = await service.store.records(list(payment_ids))
+    held = await coin.balances(list(expected_payee_start))
     tally.scenario = f"{service.store.dialect}, {tally.scenario}"
+    received = {payee: held[payee] - start for payee, start in expected_payee_start.items()}
+    return tally_outcomes(tally, payment_ids, records, received)
+
+
+def tally_outcomes(
+    tally: FaultTally,
+    payment_ids: Sequence[str],
+    outcomes: Mapping[str, Outcome],
+    received: Mapping[str, int],
+) -> FaultTally:
+    """Count each payment's outcome, check what each payee received on chain against its
+    confirmed payments, and record the tally for the run's summary."""
     tally.submitted = len(payment_ids)
     confirmed_to: Counter[str] = Counter()
     for payment_id in payment_ids:
-        record = records.get(payment_id)
-        if record is None or record.state not in FINAL:
+        outcome = outcomes.get(payment_id)
+        if outcome is None or outcome.state not in FINAL:
             tally.lost += 1
-        elif record.state is PaymentState.CONFIRMED:
+        elif outcome.state is PaymentState.CONFIRMED:
             tally.settled += 1
-            confirmed_to[record.payee] += record.amount_base_units
+            confirmed_to[outcome.payee] += outcome.amount_base_units
         else:
-            tally.failed[record.failure_reason or "unknown"] += 1
-    held = await coin.balances(list(expected_payee_start))
-    for payee, start in expected_payee_start.items():
-        received = held[payee] - start
+            tally.failed[outcome.failure_reason or "unknown"] += 1
+    for payee, amount in received.items():
         # More than its confirmed payments bring: something settled twice. Less: a payment
         # the store calls confirmed never arrived, which is as lost as one never settled.
-        tally.settled_twice += received > confirmed_to[payee]
-        tally.lost += received < confirmed_to[payee]
+        tally.settled_twice += amount > confirmed_to[payee]
+        tally.lost += amount < confirmed_to[payee]
     FAULT_TALLIES.append(tally)
     return tally

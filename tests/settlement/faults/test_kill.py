@@ -25,7 +25,7 @@ from settlement.domain.payments import PaymentState, Purpose, SettlementMode
 from settlement.remote_replay import chain_terms, payment_body
 from settlement.wallet import PayerWallet
 from tests.cli_helpers import serve_command, wait_for_health
-from tests.settlement.faults.harness import FAULT_TALLIES, FaultTally
+from tests.settlement.faults.harness import FaultTally, tally_outcomes
 
 pytestmark = [pytest.mark.anvil, pytest.mark.faults]
 
@@ -134,28 +134,19 @@ async def test_a_service_killed_mid_window_and_restarted_settles_everything_once
                 ids += [result.payment_id for result in answer.results if result.payment]
                 await asyncio.sleep(0.05)
             await killer
+            assert len(ids) == len(bodies), "every payment accepted, through the kills"
             final = await await_final(client, ids)
             resent = client.retries
         async with await ChainClient.connect(anvil_rpc_url) as chain:
             coin = StablecoinContract(chain, stablecoin_artifact, terms.token, "Robot Dollar")
             held = await coin.balances(payees)
 
-    confirmed_to: dict[str, int] = dict.fromkeys(payees, 0)
-    tally = FaultTally("authorization: serve killed with SIGKILL and restarted", faults=KILLS)
-    tally.scenario = f"sqlite, {tally.scenario}"
-    tally.submitted = len(bodies)
-    # Refused at acceptance, or accepted but not confirmed or failed within the wait: lost.
-    tally.lost = len(bodies) - len(ids) + sum(payment_id not in final for payment_id in ids)
-    for payment in final.values():
-        if payment.state is PaymentState.CONFIRMED:
-            tally.settled += 1
-            confirmed_to[payment.payee] += payment.amount_base_units
-        elif payment.state is PaymentState.FAILED:
-            tally.failed[payment.failure_reason or "unknown"] += 1
-    for payee in payees:
-        tally.settled_twice += held[payee] > confirmed_to[payee]
-        tally.lost += held[payee] < confirmed_to[payee]
-    FAULT_TALLIES.append(tally)
+    tally = tally_outcomes(
+        FaultTally("sqlite, authorization: serve killed with SIGKILL and restarted", faults=KILLS),
+        ids,
+        final,
+        held,
+    )
     assert service.starts == KILLS + 1
     assert resent > 0  # the client met the dead service and sent those requests again
     assert (tally.lost, tally.settled_twice) == (0, 0)
