@@ -11,6 +11,8 @@ FOUNDRY := $(abspath $(CONTRACTS))/tools/foundry
 FORGE := $(FOUNDRY) forge
 ANVIL := $(FOUNDRY) anvil
 SOLC_VERSION := 0.8.30
+SLITHER_VENV := $(VENV)/slither
+SLITHER_VERSION := 0.11.6
 # The gas snapshot covers unit and fuzz tests; invariant runs vary with their call sequences.
 SNAPSHOT_FILTER := --no-match-path 'test/invariant/*'
 
@@ -20,18 +22,25 @@ ifneq ($(findstring $(SOLC_VERSION),$(shell solc --version 2>/dev/null)),)
 export FOUNDRY_SOLC := $(shell command -v solc)
 endif
 
-.PHONY: help setup demo test lint format chain contracts-test gas-snapshot bench serve clean
+.PHONY: help setup demo test lint format chain contracts-test gas-snapshot bench serve slither clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-setup: $(VENV)/.installed $(CONTRACTS)/node_modules/.installed ## Install Python and npm packages, build the contracts
+setup: $(VENV)/.installed $(SLITHER_VENV)/.installed $(CONTRACTS)/node_modules/.installed ## Install Python and npm packages, build the contracts
 	cd $(CONTRACTS) && $(FORGE) build --quiet
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed, found " + sys.version.split()[0] + ": run make PYTHON=python3.11 ...")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+# Slither pins web3<8 and the project needs web3 8, so it gets a virtualenv of its own
+# (docs/slither.md).
+$(SLITHER_VENV)/.installed: $(VENV)/.installed
+	test -x $(SLITHER_VENV)/bin/python || $(PYTHON) -m venv $(SLITHER_VENV)
+	$(SLITHER_VENV)/bin/python -m pip install --quiet --disable-pip-version-check 'slither-analyzer==$(SLITHER_VERSION)'
 	touch $@
 
 $(CONTRACTS)/node_modules/.installed: $(CONTRACTS)/package-lock.json
@@ -69,6 +78,9 @@ bench: setup ## Every mode, the ledger engines, the fleet's speed and a large re
 	$(BIN)/python bench/fleet_bench.py --out $$run && \
 	$(BIN)/python bench/report_bench.py --results $$run && \
 	$(BIN)/python bench/benchmarks_md.py $$run
+
+slither: setup ## Slither over contracts/src; fails on any High or Medium finding (docs/slither.md)
+	cd $(CONTRACTS) && tools/slither --fail-medium
 
 serve: setup ## Run the settlement service on 127.0.0.1:8000 with an embedded Anvil
 	$(BIN)/settlement serve

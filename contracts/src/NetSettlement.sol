@@ -203,8 +203,9 @@ contract NetSettlement is INetSettlement, AccessControl {
     /// whole window. Strictly ascending accounts make duplicates impossible at the cost of one
     /// comparison each.
     function _applyDeltas(address[] calldata accounts, int256[] calldata deltas) private {
-        int256 sum;
-        address previous;
+        int256 sum = 0;
+        // Starting from the zero address also rejects the zero address as the first account.
+        address previous = address(0);
         uint256 accountCount = accounts.length;
         for (uint256 i = 0; i < accountCount; ++i) {
             address account = accounts[i];

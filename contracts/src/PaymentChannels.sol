@@ -115,9 +115,9 @@ contract PaymentChannels is IPaymentChannels, EIP712 {
         // token moves before every claim's state change is made.
         address[] memory runPayees = new address[](count);
         uint256[] memory runAmounts = new uint256[](count);
-        uint256 runCount;
-        address runPayee;
-        uint256 runAmount;
+        uint256 runCount = 0;
+        address runPayee = address(0);
+        uint256 runAmount = 0;
         for (uint256 i = 0; i < count; ++i) {
             (address payee, uint256 paid) = _claim(i, claims[i], separator);
             if (paid == 0) continue;
@@ -335,6 +335,8 @@ contract PaymentChannels is IPaymentChannels, EIP712 {
     /// @dev `tryRecover` returns the zero address for every malformed or malleable (high-s)
     /// signature, and `signer` is never zero here, so one comparison covers every failure.
     function _isSignedBy(address signer, bytes32 digest, bytes32 r, bytes32 vs) private pure returns (bool) {
+        // Every error comes with a zero `recovered`, so the error itself is not needed (docs/slither.md).
+        // slither-disable-next-line unused-return
         (address recovered,,) = ECDSA.tryRecover(digest, r, vs);
         return recovered == signer;
     }
