@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import math
+import os
 import sys
 import webbrowser
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import click
+import httpx
 from rich.console import Console
 from rich.table import Table
 
@@ -30,6 +33,16 @@ from settlement.domain.fees import (
 from settlement.domain.money import WEI_PER_GWEI, dollars_to_base_units, format_dollars
 from settlement.domain.payments import SettlementMode
 from settlement.domain.policy import DEFAULT_FUNDING_LIFETIME_S, choose_mode
+from settlement.errors import ConfigurationError
+from settlement.keystore import (
+    KDFS,
+    Kdf,
+    check_new_keystore_path,
+    given_password,
+    new_private_key,
+    write_keystore,
+)
+from settlement.redaction import public_rpc_url
 from settlement.report import (
     REPORT_JSON,
     REPORT_MD,
@@ -44,14 +57,46 @@ from settlement.server import serve_forever
 console = Console()
 progress_console = Console(stderr=True)
 
+
+def _http_url(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """A JSON-RPC URL must be http:// or https:// with a host; anything else is a usage error."""
+    if value is None:
+        return None
+    try:
+        host = httpx.URL(value).host if value.startswith(("http://", "https://")) else ""
+    except httpx.InvalidURL:
+        host = ""
+    if not host:
+        raise click.BadParameter(f"{value!r} is not an http:// or https:// URL")
+    return value
+
+
+def _finite(_ctx: click.Context, _param: click.Parameter, value: float) -> float:
+    """click's float ranges let NaN through (every comparison with it is false)."""
+    if not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a finite number")
+    return value
+
+
 rpc_url_option = click.option(
     "--rpc-url",
     envvar="SETTLEMENT_RPC_URL",
     metavar="URL",
+    callback=_http_url,
     help="JSON-RPC URL of an EVM chain. Without it an embedded Anvil is started and stopped. "
-    "On a chain other than a local dev chain (id 31337), SETTLEMENT_PRIVATE_KEY must hold a "
-    "funded key.",
+    "On a chain other than a local dev chain (id 31337), SETTLEMENT_PRIVATE_KEY or a keystore "
+    "(--keystore) must hold a funded key.",
 )
+keystore_option = click.option(
+    "--keystore",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="An Ethereum V3 keystore file holding the operator key, instead of "
+    "SETTLEMENT_PRIVATE_KEY (also SETTLEMENT_KEYSTORE). Its password comes from "
+    "SETTLEMENT_KEYSTORE_PASSWORD or the file named by SETTLEMENT_KEYSTORE_PASSWORD_FILE, never "
+    "from a flag that `ps` would show.",
+)
+# A private key is 66 characters; anything much longer on standard input is not one.
+MAX_KEY_INPUT_CHARS = 1_024
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -62,6 +107,7 @@ def app() -> None:
 
 @app.command()
 @rpc_url_option
+@keystore_option
 @click.option(
     "--payments",
     type=click.IntRange(1, MAX_PAYMENTS_PER_WAY),
@@ -69,9 +115,9 @@ def app() -> None:
     show_default=True,
     help="Payments to settle in each way of paying.",
 )
-def demo(rpc_url: str | None, payments: int) -> None:
+def demo(rpc_url: str | None, keystore: Path | None, payments: int) -> None:
     """Deploy the stablecoin, settle micro-payments each way, print gas per payment per way."""
-    result = asyncio.run(_demo(_settings(rpc_url), payments))
+    result = asyncio.run(_demo(_settings(rpc_url, keystore), payments))
     _print_demo(result)
 
 
@@ -81,16 +127,19 @@ def demo(rpc_url: str | None, payments: int) -> None:
     envvar="SETTLEMENT_RPC_URL",
     metavar="URL",
     required=True,
+    callback=_http_url,
     help="JSON-RPC URL of the chain to deploy to.",
 )
-def deploy(rpc_url: str) -> None:
+@keystore_option
+def deploy(rpc_url: str, keystore: Path | None) -> None:
     """Deploy the stablecoin to a chain and print its address (the operator becomes admin)."""
-    address = asyncio.run(_deploy(_settings(rpc_url)))
+    address = asyncio.run(_deploy(_settings(rpc_url, keystore)))
     console.print(address)
 
 
 @app.command()
 @rpc_url_option
+@keystore_option
 @click.option(
     "--database-url",
     envvar="SETTLEMENT_DATABASE_URL",
@@ -118,6 +167,7 @@ def deploy(rpc_url: str) -> None:
 @click.option(
     "--window-seconds",
     type=click.FloatRange(0, 3600, min_open=True),
+    callback=_finite,
     envvar="SETTLEMENT_WINDOW_MAX_WAIT_S",
     default=2.0,
     show_default=True,
@@ -125,6 +175,7 @@ def deploy(rpc_url: str) -> None:
 )
 def serve(
     rpc_url: str | None,
+    keystore: Path | None,
     database_url: str | None,
     host: str,
     port: int,
@@ -133,9 +184,10 @@ def serve(
     window_seconds: float,
 ) -> None:
     """Run the settlement service (HTTP API and settlement windows) until interrupted."""
-    settings = _settings(rpc_url).model_copy(
+    settings = _settings(rpc_url, keystore)
+    settings = settings.model_copy(
         update={
-            "database_url": database_url or Settings().database_url,
+            "database_url": database_url or settings.database_url,
             "window_max_payments": window_size,
             "window_max_wait_s": window_seconds,
         }
@@ -144,14 +196,15 @@ def serve(
     asyncio.run(serve_forever(settings, enabled, host, port, progress_console))
 
 
-def _settings(rpc_url: str | None) -> Settings:
-    settings = Settings()
+def _settings(rpc_url: str | None, keystore: Path | None = None) -> Settings:
+    """The environment's settings under the command line's; a keystore is decrypted here, once."""
+    settings = Settings(keystore=keystore) if keystore is not None else Settings()
     return settings.model_copy(update={"rpc_url": rpc_url}) if rpc_url else settings
 
 
 async def _demo(settings: Settings, payments: int) -> DemoResult:
     async with open_chain(settings) as session:
-        where = "embedded Anvil" if session.embedded else session.rpc_url
+        where = "embedded Anvil" if session.embedded else public_rpc_url(session.rpc_url)
         progress_console.print(f"chain {session.client.chain_id} at {where}")
         with progress_console.status("starting") as status:
             return await run_demo(session, settings, payments, status.update)
@@ -185,6 +238,85 @@ def _print_demo(result: DemoResult) -> None:
         "Gas is each transaction's gasUsed from its receipt, the 21,000 base included. Payees "
         "already held tokens, so these are steady-state transfers between existing holders."
     )
+
+
+# ---------------------------------------------------------------- keystores
+
+keystore_out_option = click.option(
+    "--out",
+    "out_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The keystore file to create; an existing file is never replaced.",
+)
+kdf_option = click.option(
+    "--kdf",
+    type=click.Choice(KDFS),
+    default="scrypt",
+    show_default=True,
+    help="How the password is stretched into the encryption key.",
+)
+
+
+@app.group()
+def keystore() -> None:
+    """Encrypt the operator key into a keystore file (for --keystore / SETTLEMENT_KEYSTORE).
+
+    The password comes from SETTLEMENT_KEYSTORE_PASSWORD or SETTLEMENT_KEYSTORE_PASSWORD_FILE,
+    or is asked for on a terminal. Only the key's address is printed.
+    """
+
+
+@keystore.command("new")
+@keystore_out_option
+@kdf_option
+def keystore_new(out_path: Path, kdf: Kdf) -> None:
+    """Generate a new key that exists only in the keystore, and print its address."""
+    check_new_keystore_path(out_path)
+    password = _new_keystore_password()
+    console.print(write_keystore(out_path, new_private_key(), password, kdf))
+
+
+@keystore.command("import")
+@keystore_out_option
+@kdf_option
+def keystore_import(out_path: Path, kdf: Kdf) -> None:
+    """Encrypt a private key read from standard input (64 hex digits, 0x optional), and print
+    its address."""
+    check_new_keystore_path(out_path)
+    private_key = _private_key_from_stdin()
+    password = _new_keystore_password()
+    console.print(write_keystore(out_path, private_key, password, kdf))
+
+
+def _private_key_from_stdin() -> str:
+    if sys.stdin.isatty():
+        typed: str = click.prompt("Private key", hide_input=True)
+        return typed
+    text = sys.stdin.read(MAX_KEY_INPUT_CHARS + 1)
+    if len(text) > MAX_KEY_INPUT_CHARS or len(text.split()) != 1:
+        raise ConfigurationError("standard input must hold one private key and nothing else")
+    return text.strip()
+
+
+def _new_keystore_password() -> str:
+    """The password from the environment, else asked for twice on a terminal."""
+    password_file = os.environ.get("SETTLEMENT_KEYSTORE_PASSWORD_FILE")
+    password = given_password(
+        os.environ.get("SETTLEMENT_KEYSTORE_PASSWORD"),
+        Path(password_file) if password_file else None,
+    )
+    if password is not None:
+        return password
+    if not sys.stdin.isatty():
+        raise ConfigurationError(
+            "set SETTLEMENT_KEYSTORE_PASSWORD or SETTLEMENT_KEYSTORE_PASSWORD_FILE (no terminal "
+            "to ask on)"
+        )
+    typed: str = click.prompt("Keystore password", hide_input=True, confirmation_prompt=True)
+    if not typed:
+        raise ConfigurationError("the keystore password must not be empty")
+    return typed
 
 
 # ---------------------------------------------------------------- cost model and policy

@@ -10,8 +10,10 @@ import uvicorn
 from rich.console import Console
 
 from settlement.api.app import ApiMetrics, create_app
+from settlement.api.rate_limit import RateLimit
 from settlement.config import Settings
 from settlement.domain.payments import SettlementMode
+from settlement.redaction import public_database_url, public_rpc_url
 from settlement.runtime import running_service
 from settlement.windows import WindowPolicy, run_windows
 
@@ -35,6 +37,7 @@ async def serve_forever(
             runtime.ledger,
             contracts=runtime.contracts,
             faucet=runtime.faucet,
+            rate_limit=RateLimit(settings.rate_limit_per_s, settings.rate_limit_burst),
         )
         metrics: ApiMetrics = app.state.metrics
         policy = WindowPolicy(settings.window_max_payments, settings.window_max_wait_s)
@@ -45,7 +48,11 @@ async def serve_forever(
         server = uvicorn.Server(
             uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
         )
-        chain = "embedded Anvil" if runtime.session.embedded else runtime.session.rpc_url
+        chain = (
+            "embedded Anvil"
+            if runtime.session.embedded
+            else public_rpc_url(runtime.session.rpc_url)
+        )
         console.print(f"settlement service on http://{host}:{port} (OpenAPI at /docs)")
         console.print(f"  chain {runtime.session.client.chain_id} at {chain}")
         console.print(f"  stablecoin {runtime.token.address}")
@@ -54,7 +61,7 @@ async def serve_forever(
         if runtime.contracts.net is not None:
             console.print(f"  net settlement {runtime.contracts.net.address}")
         console.print(f"  relayer {runtime.service.relayer.address}")
-        console.print(f"  database {runtime.database_url}")
+        console.print(f"  database {public_database_url(runtime.database_url)}")
         console.print(
             f"  modes {', '.join(mode.value for mode in modes)}; windows close at "
             f"{policy.max_payments} payments or {policy.max_wait_s:g} s"

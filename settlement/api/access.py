@@ -7,9 +7,11 @@ from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request
 
+from settlement.config import API_KEY_MAX_LENGTH
+
 
 def _require_operator(
-    request: Request, x_api_key: Annotated[str | None, Header(max_length=256)] = None
+    request: Request, x_api_key: Annotated[str | None, Header(max_length=API_KEY_MAX_LENGTH)] = None
 ) -> None:
     expected: str | None = request.app.state.operator_api_key
     # compare_digest takes the same time wherever the strings differ, so the key cannot be

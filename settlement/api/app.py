@@ -2,16 +2,20 @@
 
 Status codes live here and only here: 201 accepted, 200 a retry of an accepted payment, 400 an
 invalid payment (the reason says why), 409 a conflict with another payment (reused idempotency
-key, spent nonce), 422 a malformed body, 429 a full queue (with Retry-After), 401 a missing or wrong
-operator key.
+key, spent nonce), 413 a body over its route's limit, 422 a malformed body, 429 a full queue or a
+client over its rate limit (with Retry-After), 401 a missing or wrong operator key, 503 the chain
+or the store unreachable for the moment (with Retry-After: resending is safe, since every payment
+carries its idempotency key).
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 from fastapi import (
     APIRouter,
     Depends,
@@ -30,7 +34,14 @@ from settlement.api.dashboard_routes import dashboard_router
 from settlement.api.dependencies import Service
 from settlement.api.escrow_routes import escrow_router
 from settlement.api.fleet_routes import fleet_router
-from settlement.api.inputs import AddressPath, Bytes32Path, checked_address, path_address
+from settlement.api.inputs import (
+    TOO_LARGE_RESPONSE,
+    AddressPath,
+    BodySizeLimit,
+    Bytes32Path,
+    checked_address,
+    path_address,
+)
 from settlement.api.ledger_routes import ledger_router
 from settlement.api.models import (
     BalanceOut,
@@ -51,9 +62,16 @@ from settlement.api.models import (
 )
 from settlement.api.payment_views import payment_out
 from settlement.api.policy_routes import policy_router
+from settlement.api.rate_limit import (
+    DEFAULT_RATE_LIMIT,
+    RATE_LIMITED_RESPONSE,
+    RateLimit,
+    RateLimitMiddleware,
+    TokenBuckets,
+)
 from settlement.domain.costs import payment_cost
 from settlement.domain.payments import PaymentIntent, PaymentState, SettlementMode
-from settlement.errors import PaymentRejectedError, QueueFullError
+from settlement.errors import ChainUnavailableError, PaymentRejectedError, QueueFullError
 from settlement.escrow import EscrowDesk
 from settlement.faucet import DevFaucet
 from settlement.ledger import Ledger
@@ -103,18 +121,33 @@ def create_app(
     *,
     contracts: Contracts | None = None,
     faucet: DevFaucet | None = None,
+    rate_limit: RateLimit = DEFAULT_RATE_LIMIT,
 ) -> FastAPI:
     """The app around a running service; without an operator key the operator routes refuse.
 
     ``escrow`` serves the channel and net-settlement funding routes, ``ledger`` the baseline
     ledger's deposit and balance routes, ``faucet`` test money on a dev chain; without them those
     routes answer 404. ``contracts`` names the escrow contracts in the signing terms.
+    ``rate_limit`` applies to each client (see ``settlement.api.rate_limit``).
     """
     app = FastAPI(
         title="Robot settlement",
         version=__version__,
         description="Settle robot micro-payments in a stablecoin and measure their cost.",
+        responses={
+            429: {"model": ErrorOut, **RATE_LIMITED_RESPONSE},
+            503: {"model": ErrorOut, **UNAVAILABLE_RESPONSE},
+            **TOO_LARGE_RESPONSE,
+        },
     )
+    if rate_limit.enabled:
+        app.add_middleware(
+            RateLimitMiddleware,
+            buckets=TokenBuckets(rate_limit),
+            operator_api_key=operator_api_key,
+        )
+    # Added last, so it runs first: an oversized body is refused before anything reads it.
+    app.add_middleware(BodySizeLimit)
     app.state.service = service
     app.state.metrics = ApiMetrics()
     app.state.operator_api_key = operator_api_key
@@ -123,6 +156,8 @@ def create_app(
     app.state.contracts = contracts
     app.state.faucet = faucet
     app.add_exception_handler(QueueFullError, _queue_full)  # type: ignore[arg-type]
+    app.add_exception_handler(ChainUnavailableError, _unavailable)
+    app.add_exception_handler(sa.exc.OperationalError, _unavailable)
     app.include_router(payments_router)
     app.include_router(escrow_router)
     app.include_router(policy_router)
@@ -142,6 +177,17 @@ def _metrics(request: Request) -> ApiMetrics:
 Metrics = Annotated[ApiMetrics, Depends(_metrics)]
 
 
+async def _unavailable(_request: Request, error: Exception) -> JSONResponse:
+    """503 for a chain connection lost or a store busy or down, with what failed (not how)."""
+    what = "the chain" if isinstance(error, ChainUnavailableError) else "the payment store"
+    logger.warning("answered 503: %s is unavailable: %s", what, error)
+    return JSONResponse(
+        status_code=503,
+        content={"detail": f"{what} is unavailable for the moment; resend the same request"},
+        headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER_S)},
+    )
+
+
 async def _queue_full(_request: Request, error: QueueFullError) -> JSONResponse:
     return JSONResponse(
         status_code=429,
@@ -150,13 +196,21 @@ async def _queue_full(_request: Request, error: QueueFullError) -> JSONResponse:
     )
 
 
+logger = logging.getLogger("settlement.api")
+# A dropped chain connection or a locked SQLite file lasts a moment; the client should resend.
+UNAVAILABLE_RETRY_AFTER_S = 1
+UNAVAILABLE_RESPONSE = {
+    "description": "The chain or the payment store is unreachable for the moment; resend the "
+    "same request after Retry-After seconds"
+}
+
 # ---------------------------------------------------------------- payments
 
 payments_router = APIRouter(prefix="/v1", tags=["payments"])
 REJECTIONS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut},
     409: {"model": ErrorOut},
-    429: {"model": ErrorOut},
+    429: {"model": ErrorOut, **RATE_LIMITED_RESPONSE},
 }
 
 
