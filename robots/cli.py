@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import click
+import httpx
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
@@ -115,11 +116,19 @@ def _remote_service(
 ) -> RemoteService | None:
     if settlement_url is None:
         return None
-    if not settlement_url.startswith(("http://", "https://")):
+    if not settlement_url.startswith(("http://", "https://")) or not _parses(settlement_url):
         raise click.BadParameter(
             f"{settlement_url!r} is not an http:// or https:// URL", param_hint="--settlement-url"
         )
     return RemoteService(settlement_url, api_key or None, concurrency)
+
+
+def _parses(url: str) -> bool:
+    """Whether ``url`` has a host and a valid port (``http://[::1`` starts well but has neither)."""
+    try:
+        return bool(httpx.URL(url).host)
+    except httpx.InvalidURL:
+        return False
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -238,6 +247,7 @@ def simulate(
     book = load_fee_book()
     book.evm_profile(profile)  # an unknown profile fails now, not after the run
     folder = out or Path("runs") / f"fleet-{int(time.time())}"
+    _require_writable(folder)
     with Progress(*Progress.get_default_columns(), console=progress_console) as progress:
         task = progress.add_task(f"{chosen.name}: {chosen.robots:,} robots", total=chosen.steps)
         model, summary = simulate_run(chosen, seed, lambda _i, _r: progress.advance(task))
@@ -383,13 +393,26 @@ def sweep(
     grid = parse_grid(axes)
     seed_list = [_seed(text) for text in seeds.split(",")]
     combos = plan_sweep(scenario, grid, seed_list)
+    folder = out or Path("runs") / f"sweep-{int(time.time())}"
+    _require_writable(folder)
     with Progress(*Progress.get_default_columns(), console=progress_console) as progress:
         task = progress.add_task(f"sweep: {len(combos)} runs", total=len(combos))
         runs = run_sweep(scenario, combos, processes, lambda _run: progress.advance(task))
-    folder = out or Path("runs") / f"sweep-{int(time.time())}"
     write_sweep(folder, runs)
     console.print(sweep_table(runs, list(grid)))
     console.print(f"one row per run in {folder / SWEEP_FILE}")
+
+
+def _require_writable(folder: Path) -> None:
+    """Refuse a folder that cannot be written before a long run, not after it; nothing is
+    created here, so a refused run leaves nothing behind."""
+    existing = folder.absolute()
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise click.BadParameter(
+            f"cannot write {folder}: {existing} is not a writable folder", param_hint="--out"
+        )
 
 
 def _seed(text: str) -> int:

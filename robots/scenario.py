@@ -139,6 +139,8 @@ def _read(name_or_path: str) -> dict[str, Any]:
         raise ScenarioError(f"cannot read scenario {name_or_path}: {error.strerror}") from None
     except tomllib.TOMLDecodeError as error:
         raise ScenarioError(f"{name_or_path} is not valid TOML: {error}") from None
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{name_or_path} is not UTF-8 text") from None
 
 
 def _typed(key: str, value: Any, kind: Any) -> Any:
@@ -153,5 +155,5 @@ def _typed(key: str, value: Any, kind: Any) -> Any:
         if target is int and isinstance(value, float) and not value.is_integer():
             raise ValueError
         return target(value) if target is not int else int(float(value))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ScenarioError(f"{key} must be {described}, got {value!r}") from None

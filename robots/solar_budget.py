@@ -30,8 +30,8 @@ class SolarBudget:
 
     def __post_init__(self) -> None:
         for name in ("solar_constant_w_per_m2", "earth_radius_m", "fraction", "robot_power_w"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+            if not 0 < getattr(self, name) < math.inf:
+                raise ValueError(f"{name} must be positive and finite, got {getattr(self, name)}")
         if self.fraction > 1:
             raise ValueError(f"fraction must be at most 1, got {self.fraction}")
 

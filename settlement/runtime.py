@@ -25,6 +25,7 @@ from settlement.escrow import EscrowDesk
 from settlement.faucet import DevFaucet
 from settlement.ledger import Ledger, open_ledger
 from settlement.service import SettlementService
+from settlement.settlers.acceptance import TokenGate
 from settlement.settlers.authorization import AuthorizationSettler
 from settlement.settlers.base import Settler
 from settlement.settlers.batch import BatchSettler
@@ -75,18 +76,21 @@ def build_settlers(
     ledger: Ledger | None = None,
 ) -> dict[SettlementMode, Settler]:
     token = contracts.token
+    # Token payments the chain would refuse now (paused, blocklisted, unfunded, spent nonce) are
+    # refused at acceptance.
+    gate = TokenGate(token, store)
     settlers: dict[SettlementMode, Settler] = {}
     for mode in modes:
         if mode is SettlementMode.DIRECT:
-            settlers[mode] = DirectSettler(token.address, token.client.chain_id)
+            settlers[mode] = DirectSettler(token.address, token.client.chain_id, gate)
         elif mode is SettlementMode.AUTHORIZATION:
-            settlers[mode] = AuthorizationSettler(token.address, token.domain)
+            settlers[mode] = AuthorizationSettler(token.address, token.domain, gate)
         elif mode is SettlementMode.BATCH:
-            settlers[mode] = BatchSettler(token.address, token.domain)
+            settlers[mode] = BatchSettler(token.address, token.domain, gate=gate)
         elif mode is SettlementMode.LEDGER:
             assert ledger is not None, "ledger mode needs a ledger"
             domain = ledger_domain(token.client.chain_id, token.address)
-            settlers[mode] = LedgerSettler(ledger, domain)
+            settlers[mode] = LedgerSettler(ledger, domain, store)
         elif mode is SettlementMode.CHANNEL:
             assert contracts.channels is not None, "channel mode needs the channel contract"
             settlers[mode] = ChannelSettler(contracts.channels, store)
@@ -194,6 +198,7 @@ async def running_service(
                     token=token,
                     max_queued=settings.max_queued,
                     book=book,
+                    finality_blocks=settings.finality_blocks,
                 )
                 escrow = EscrowDesk(
                     token, store, session.operator, contracts.channels, contracts.net, book

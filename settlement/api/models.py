@@ -22,7 +22,9 @@ Address = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{40}$")]
 Hex32 = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{64}$")]
 Signature = Annotated[str, StringConstraints(pattern=r"^0x[0-9a-fA-F]{130}$")]
 IdempotencyKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:\-]{1,128}$")]
-UnixTime = Annotated[int, Field(ge=0, le=UINT64_MAX)]
+# Integers in bodies are strict: money, times and nonces must be JSON integers, so a string, a
+# float such as 10.0 or a boolean (which lax parsing would read as 1) is refused, not converted.
+UnixTime = Annotated[int, Field(strict=True, ge=0, le=UINT64_MAX)]
 
 
 class _Strict(BaseModel):
@@ -57,7 +59,7 @@ class BatchInstrument(_Strict):
     """A ``BatchPayment`` signed by the payer, with a bitmap nonce (word << 8 | bit)."""
 
     mode: Literal["batch"]
-    nonce: Annotated[int, Field(ge=0, le=UINT256_MAX)]
+    nonce: Annotated[int, Field(strict=True, ge=0, le=UINT256_MAX)]
     valid_before: UnixTime
     signature: Signature
 
@@ -68,7 +70,7 @@ class ChannelInstrument(_Strict):
 
     mode: Literal["channel"]
     channel_id: Hex32
-    cumulative_amount: Annotated[int, Field(ge=1, le=UINT96_MAX)]
+    cumulative_amount: Annotated[int, Field(strict=True, ge=1, le=UINT96_MAX)]
     signature: Signature
 
 
@@ -107,7 +109,7 @@ class PaymentIn(_Strict):
     )
     payer: Address
     payee: Address
-    amount_base_units: Annotated[int, Field(ge=1, le=MAX_PAYMENT_BASE_UNITS)] = Field(
+    amount_base_units: Annotated[int, Field(strict=True, ge=1, le=MAX_PAYMENT_BASE_UNITS)] = Field(
         description="Amount in base units (6 decimals: 1,000 is $0.001)."
     )
     purpose: Purpose = Purpose.OTHER
@@ -226,7 +228,7 @@ class FundingIn(_Strict):
     """
 
     payer: Address
-    amount_base_units: Annotated[int, Field(ge=1, le=MAX_PAYMENT_BASE_UNITS)]
+    amount_base_units: Annotated[int, Field(strict=True, ge=1, le=MAX_PAYMENT_BASE_UNITS)]
     valid_after: UnixTime
     valid_before: UnixTime
     signature: Signature
@@ -309,7 +311,7 @@ class LedgerDepositIn(_Strict):
     """Money entering the baseline ledger from outside it, like cash paid into a bank."""
 
     address: Address
-    amount_base_units: Annotated[int, Field(ge=1, le=MAX_PAYMENT_BASE_UNITS)]
+    amount_base_units: Annotated[int, Field(strict=True, ge=1, le=MAX_PAYMENT_BASE_UNITS)]
     reference: IdempotencyKey = Field(
         description="The deposit's idempotency key: the same reference twice deposits once."
     )
@@ -381,8 +383,8 @@ class GrantIn(_Strict):
     """Top ``address`` up to at least these balances (a retry never funds twice)."""
 
     address: Address
-    token_base_units: Annotated[int, Field(ge=0, le=MAX_GRANT_BASE_UNITS)]
-    ether_wei: Annotated[int, Field(ge=0, le=MAX_GRANT_WEI)] = 0
+    token_base_units: Annotated[int, Field(strict=True, ge=0, le=MAX_GRANT_BASE_UNITS)]
+    ether_wei: Annotated[int, Field(strict=True, ge=0, le=MAX_GRANT_WEI)] = 0
 
 
 class FaucetIn(_Strict):

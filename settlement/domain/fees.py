@@ -728,6 +728,8 @@ def _read_toml(path: Path) -> dict[str, object]:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise FeeProfileError(f"cannot read fee profiles {path}: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise FeeProfileError(f"{path} is not UTF-8 text") from None
     return _parse_toml(text, str(path))
 
 

@@ -10,9 +10,19 @@ WEI_PER_ETH = 10**18
 WEI_PER_GWEI = 10**9
 
 
+# Far beyond any sum of money; a larger figure is a typo, and would take long to print.
+MAX_DOLLAR_DIGITS = 30
+
+
 def dollars_to_base_units(dollars: str | Decimal) -> int:
-    """Exact conversion; refuses amounts finer than one base unit rather than rounding them."""
-    scaled = Decimal(dollars) * BASE_UNITS_PER_DOLLAR
+    """Exact conversion; refuses amounts finer than one base unit rather than rounding them,
+    and infinities, NaN and amounts of more than ``MAX_DOLLAR_DIGITS`` digits."""
+    amount = Decimal(dollars)
+    if not amount.is_finite():
+        raise ValueError(f"{dollars} is not a finite amount")
+    if amount.adjusted() >= MAX_DOLLAR_DIGITS:
+        raise ValueError(f"{dollars} has more than {MAX_DOLLAR_DIGITS} digits before the point")
+    scaled = amount * BASE_UNITS_PER_DOLLAR
     if scaled != scaled.to_integral_value():
         raise ValueError(f"{dollars} has more than {STABLECOIN_DECIMALS} decimal places")
     return int(scaled)

@@ -14,6 +14,7 @@ from settlement.domain.eip712 import Eip712Domain
 from settlement.domain.messages import SignedMessage, TransferAuthorization
 from settlement.domain.payments import SettlementMode
 from settlement.errors import PaymentRejectedError
+from settlement.settlers.acceptance import Answers, ChainQuestion, TokenGate
 from settlement.settlers.base import (
     ChainSettler,
     PaymentSubmission,
@@ -24,8 +25,9 @@ from settlement.settlers.base import (
     instrument_field,
     require_time_to_settle,
 )
-from settlement.store import PaymentOutcome, PaymentRecord
+from settlement.store import NewPayment, PaymentOutcome, PaymentRecord
 
+AUTHORIZATION_STATE = function_signature_to_4byte_selector("authorizationState(address,bytes32)")
 TRANSFER_WITH_AUTHORIZATION = function_signature_to_4byte_selector(
     "transferWithAuthorization(address,address,uint256,uint256,uint256,bytes32,bytes)"
 )
@@ -57,9 +59,13 @@ class AuthorizationSettler(ChainSettler):
     mode: ClassVar[SettlementMode] = SettlementMode.AUTHORIZATION
     max_payments_per_round: ClassVar[int] = 2_000
 
-    def __init__(self, token: ChecksumAddress, token_domain: Eip712Domain) -> None:
+    def __init__(
+        self, token: ChecksumAddress, token_domain: Eip712Domain, gate: TokenGate | None = None
+    ) -> None:
+        """``gate``, when given, refuses at acceptance what the token's state refuses now."""
         self.token = token
         self.domain = token_domain
+        self.gate = gate
 
     def check(self, submission: PaymentSubmission, chain_time: int) -> Verified:
         intent = submission.intent
@@ -69,6 +75,28 @@ class AuthorizationSettler(ChainSettler):
         check_validity_window(signed.message.valid_after, signed.message.valid_before, chain_time)
         signed.verify(self.domain)
         return Verified(f"eip3009:{signed.message.payer}:0x{signed.message.nonce.hex()}")
+
+    async def admit(self, verified: Sequence[NewPayment]) -> dict[str, str]:
+        """Besides the token's state, an authorization nonce used or cancelled on chain."""
+        if self.gate is None:
+            return {}
+        gate = self.gate
+
+        def nonce_state(payment: NewPayment) -> ChainQuestion:
+            nonce = bytes.fromhex(payment.instrument["nonce"][2:])
+            return gate.call(
+                AUTHORIZATION_STATE, ["address", "bytes32"], [payment.intent.payer, nonce]
+            )
+
+        def judge(payment: NewPayment, answers: Answers) -> str | None:
+            if not answers[nonce_state(payment)]:
+                return None
+            return (
+                f"authorization nonce {payment.instrument['nonce']} of {payment.intent.payer} "
+                "is already used or cancelled on chain"
+            )
+
+        return await gate.refusals(verified, lambda payment: [nonce_state(payment)], judge)
 
     def plan(self, payments: Sequence[PaymentRecord]) -> list[PlannedTransaction]:
         return [

@@ -21,6 +21,7 @@ from settlement.domain.eip712 import Eip712Domain, compact_signature, keccak256
 from settlement.domain.messages import BatchPayment, SignedMessage
 from settlement.domain.payments import SettlementMode
 from settlement.errors import PaymentRejectedError
+from settlement.settlers.acceptance import Answers, ChainQuestion, TokenGate
 from settlement.settlers.base import (
     ChainSettler,
     PaymentSubmission,
@@ -30,11 +31,12 @@ from settlement.settlers.base import (
     instrument_field,
     require_time_to_settle,
 )
-from settlement.store import PaymentOutcome, PaymentRecord
+from settlement.store import NewPayment, PaymentOutcome, PaymentRecord
 
 SETTLE_BATCH = function_signature_to_4byte_selector(
     "settleBatch(address[],(uint32,uint32,uint256,uint256,uint256,bytes32,bytes32)[])"
 )
+BATCH_NONCE_USED = function_signature_to_4byte_selector("batchNonceUsed(address,uint256)")
 SKIPPED_TOPIC = keccak256(b"BatchPaymentSkipped(uint256,address,uint256,uint8)")
 SKIP_REASONS = (
     "InvalidSignature",
@@ -81,11 +83,14 @@ class BatchSettler(ChainSettler):
         token: ChecksumAddress,
         token_domain: Eip712Domain,
         batch_size: int = MAX_BATCH_PAYMENTS,
+        gate: TokenGate | None = None,
     ) -> None:
+        """``gate``, when given, refuses at acceptance what the token's state refuses now."""
         assert 1 <= batch_size <= MAX_BATCH_PAYMENTS, f"batch size must be 1..{MAX_BATCH_PAYMENTS}"
         self.token = token
         self.domain = token_domain
         self.batch_size = batch_size
+        self.gate = gate
 
     def check(self, submission: PaymentSubmission, chain_time: int) -> Verified:
         intent = submission.intent
@@ -95,6 +100,28 @@ class BatchSettler(ChainSettler):
         require_time_to_settle("payment", signed.message.valid_before, chain_time)
         signed.verify(self.domain)
         return Verified(f"batch:{intent.payer}:{signed.message.nonce}")
+
+    async def admit(self, verified: Sequence[NewPayment]) -> dict[str, str]:
+        """Besides the token's state, a bitmap nonce used or cancelled on chain."""
+        if self.gate is None:
+            return {}
+        gate = self.gate
+
+        def nonce_used(payment: NewPayment) -> ChainQuestion:
+            nonce = payment.instrument["nonce"]
+            return gate.call(
+                BATCH_NONCE_USED, ["address", "uint256"], [payment.intent.payer, nonce]
+            )
+
+        def judge(payment: NewPayment, answers: Answers) -> str | None:
+            if not answers[nonce_used(payment)]:
+                return None
+            return (
+                f"batch nonce {payment.instrument['nonce']} of {payment.intent.payer} "
+                "is already used or cancelled on chain"
+            )
+
+        return await gate.refusals(verified, lambda payment: [nonce_used(payment)], judge)
 
     def plan(self, payments: Sequence[PaymentRecord]) -> list[PlannedTransaction]:
         return [self._plan_batch(batch) for batch in self._cut(payments)]

@@ -21,6 +21,7 @@ from settlement.chain.relayer import MinedTransaction, PresignedTransaction
 from settlement.domain.eip712 import keccak256, recover_address_bytes
 from settlement.domain.payments import SettlementMode
 from settlement.errors import PaymentRejectedError, SignatureError
+from settlement.settlers.acceptance import Answers, ChainQuestion, TokenGate
 from settlement.settlers.base import (
     ChainSettler,
     PaymentSubmission,
@@ -29,7 +30,7 @@ from settlement.settlers.base import (
     all_settled,
     hex_bytes,
 )
-from settlement.store import PaymentOutcome, PaymentRecord
+from settlement.store import NewPayment, PaymentOutcome, PaymentRecord
 
 TRANSFER = function_signature_to_4byte_selector("transfer(address,uint256)")
 EIP1559_TYPE = 0x02
@@ -48,9 +49,13 @@ class DirectSettler(ChainSettler):
     mode: ClassVar[SettlementMode] = SettlementMode.DIRECT
     max_payments_per_round: ClassVar[int] = 2_000
 
-    def __init__(self, token: ChecksumAddress, chain_id: int) -> None:
+    def __init__(
+        self, token: ChecksumAddress, chain_id: int, gate: TokenGate | None = None
+    ) -> None:
+        """``gate``, when given, refuses at acceptance what the chain refuses now."""
         self.token = token
         self.chain_id = chain_id
+        self.gate = gate
 
     def check(self, submission: PaymentSubmission, chain_time: int) -> Verified:
         raw = hex_bytes(submission.instrument, "raw_transaction")
@@ -84,6 +89,14 @@ class DirectSettler(ChainSettler):
             raise PaymentRejectedError(f"transaction gas limit {gas} is above {MAX_DIRECT_GAS}")
         return fields
 
+    async def admit(self, verified: Sequence[NewPayment]) -> dict[str, str]:
+        """Besides the token's state, a transaction whose nonce the payer has already used (it
+        could never be mined, and its payment would wait for a receipt that never comes) or whose
+        gas the payer's ether cannot pay."""
+        if self.gate is None:
+            return {}
+        return await self.gate.refusals(verified, _sender_questions, _judge_sender)
+
     def plan(self, payments: Sequence[PaymentRecord]) -> list[PlannedTransaction]:
         return [
             PlannedTransaction(
@@ -100,6 +113,37 @@ class DirectSettler(ChainSettler):
         self, planned: Sequence[PaymentRecord], mined: MinedTransaction
     ) -> list[PaymentOutcome]:
         return all_settled(planned)
+
+
+def _mined_nonce(payer: str) -> ChainQuestion:
+    return ChainQuestion.of("eth_getTransactionCount", [payer, "latest"])
+
+
+def _ether(payer: str) -> ChainQuestion:
+    return ChainQuestion.of("eth_getBalance", [payer, "latest"])
+
+
+def _sender_questions(payment: NewPayment) -> list[ChainQuestion]:
+    return [_mined_nonce(payment.intent.payer), _ether(payment.intent.payer)]
+
+
+def _judge_sender(payment: NewPayment, answers: Answers) -> str | None:
+    payer = payment.intent.payer
+    fields = rlp.decode(hex_bytes(payment.instrument, "raw_transaction")[1:])
+    nonce, next_nonce = _uint(fields[1]), answers[_mined_nonce(payer)]
+    if nonce < next_nonce:
+        return (
+            f"transaction nonce {nonce} of {payer} is already used on chain "
+            f"(its next nonce is {next_nonce})"
+        )
+    most_gas_costs_wei = _uint(fields[4]) * _uint(fields[3])
+    ether_wei = answers[_ether(payer)]
+    if ether_wei < most_gas_costs_wei:
+        return (
+            f"the payer {payer} holds {ether_wei} wei, less than the {most_gas_costs_wei} wei "
+            "its transaction's gas may cost"
+        )
+    return None
 
 
 def _recover_sender(fields: list[bytes]) -> str:

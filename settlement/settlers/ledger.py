@@ -34,9 +34,10 @@ from settlement.ledger.mapping import (
     opening_transfer_id,
     wallet_account_id,
 )
+from settlement.settlers.acceptance import new_payments
 from settlement.settlers.base import OffChainSettler, PaymentSubmission, Verified
 from settlement.settlers.net import check_signed_payment
-from settlement.store import PaymentOutcome, PaymentRecord
+from settlement.store import NewPayment, PaymentOutcome, PaymentRecord, SqlPaymentStore
 
 LEDGER_DOMAIN_NAME = "Robot Ledger"
 LEDGER_DOMAIN_VERSION = "1"
@@ -118,13 +119,52 @@ class LedgerSettler(OffChainSettler):
     mode: ClassVar[SettlementMode] = SettlementMode.LEDGER
     max_payments_per_round: ClassVar[int] = MAX_BATCH_EVENTS
 
-    def __init__(self, ledger: Ledger, domain: Eip712Domain) -> None:
+    def __init__(
+        self, ledger: Ledger, domain: Eip712Domain, store: SqlPaymentStore | None = None
+    ) -> None:
+        """With ``store``, a payment its payer's wallet cannot cover is refused at acceptance."""
         self.ledger = ledger
         self.domain = domain
+        self.store = store
 
     def check(self, submission: PaymentSubmission, chain_time: int) -> Verified:
         check_signed_payment(submission, chain_time, self.domain)
         return Verified(f"ledger:0x{submission.intent.payment_id.hex()}")
+
+    async def admit(self, verified: Sequence[NewPayment]) -> dict[str, str]:
+        """Refuse payments the payer's wallet cannot cover beside what it already has queued.
+
+        Settling checks again (a wallet never overdraws); this only spares a payment that could
+        not settle from being accepted.
+        """
+        if self.store is None:
+            return {}
+        fresh = await new_payments(self.store, verified)
+        payers = sorted({payment.intent.payer for payment in fresh})
+        balances = await asyncio.to_thread(self._wallet_balances, payers)
+        committed = await self.store.pending_outgoing_by_payer(payers, SettlementMode.LEDGER)
+        refused: dict[str, str] = {}
+        for payment in fresh:
+            payer, amount = payment.intent.payer, payment.intent.amount_base_units
+            balance, owed = balances.get(payer, 0), committed.get(payer, 0)
+            if owed + amount > balance:
+                refused[payment.payment_id] = (
+                    f"insufficient ledger balance: {payer} holds {balance}, has {owed} committed "
+                    f"to payments not yet settled, and cannot also pay {amount}"
+                )
+            else:
+                committed[payer] = owed + amount
+        return refused
+
+    def _wallet_balances(self, payers: Sequence[str]) -> dict[str, int]:
+        """Each payer's wallet balance; payers without a wallet are left out."""
+        ids = {wallet_account_id(payer, BASELINE_LEDGER): payer for payer in payers}
+        balances: dict[str, int] = {}
+        for start in range(0, len(payers), MAX_BATCH_EVENTS):
+            chunk = list(ids)[start : start + MAX_BATCH_EVENTS]
+            for account in self.ledger.lookup_accounts(chunk):
+                balances[ids[account.id]] = account.balance
+        return balances
 
     async def settle(self, payments: Sequence[PaymentRecord]) -> list[PaymentOutcome]:
         # The ledger's engines are synchronous; a thread keeps the event loop answering.

@@ -15,6 +15,7 @@ from settlement.book import holding_account_id
 from settlement.chain.client import ChainClient
 from settlement.chain.stablecoin import StablecoinContract
 from settlement.domain.holdings import Holding
+from settlement.domain.messages import CancelAuthorization
 from settlement.domain.payments import Purpose, SettlementMode
 from settlement.ledger import Ledger
 from settlement.runtime import Contracts
@@ -69,16 +70,55 @@ async def test_a_failed_payment_is_voided_and_leaves_no_trace(
     service, terms = escrowed.service, await terms_for(coin, escrowed)
     robot = await funded_wallet(coin, admin, 500)
     payee = Account.create().address
-    too_much = robot.submission(
-        SettlementMode.AUTHORIZATION, "big", payee, 800, Purpose.PARTS, terms
+    payment = robot.submission(
+        SettlementMode.AUTHORIZATION, "big", payee, 300, Purpose.PARTS, terms
     )
+    await service.submit([payment])
+    # The robot cancels the authorization on chain after the service accepted it.
+    nonce = bytes.fromhex(str(payment.instrument["nonce"])[2:])
+    cancel = CancelAuthorization(robot.address, nonce).sign(robot.account.key, coin.domain)
+    await coin.cancel_authorization(admin, cancel)
 
-    await service.submit([too_much])
     report = await service.settle_round(SettlementMode.AUTHORIZATION)
 
     assert report.failed == 1
     assert book_balances(escrowed.ledger, Holding.WALLET, robot.address) == (500, 0)
     assert (await service.reconcile_book()).differences == []
+
+
+async def test_a_payer_whose_last_payment_is_mined_but_unrecorded_can_pay_what_it_still_holds(
+    store: SqlPaymentStore,
+    chain: ChainClient,
+    coin: StablecoinContract,
+    admin: LocalAccount,
+    contracts_dir: Path,
+    service_ledger: Ledger,
+) -> None:
+    """Acceptance reads the balance the chain has now, which already lacks a mined payment the
+    store still calls submitted: counting that payment again would refuse a payer who can pay."""
+    crashing = await make_escrowed_service(
+        store, chain, coin, admin, contracts_dir, CrashAfterSendRelayer, service_ledger
+    )
+    terms = await terms_for(coin, crashing)
+    robot: PayerWallet = await funded_wallet(coin, admin, 1_000)
+    payee = Account.create().address
+    await crashing.service.submit(
+        [robot.submission(SettlementMode.BATCH, "first", payee, 600, Purpose.GOODS, terms)]
+    )
+    with pytest.raises(SimulatedCrashAfterSendError) as crash:
+        await crashing.service.settle_round(SettlementMode.BATCH)
+    await mined(chain, crash.value)
+
+    (second,) = await crashing.service.submit(
+        [robot.submission(SettlementMode.BATCH, "second", payee, 400, Purpose.GOODS, terms)]
+    )
+    (too_much,) = await crashing.service.submit(
+        [robot.submission(SettlementMode.BATCH, "third", payee, 1, Purpose.GOODS, terms)]
+    )
+
+    assert second.created, second.rejection
+    assert too_much.rejection is not None
+    assert "insufficient balance" in too_much.rejection
 
 
 async def test_money_moved_behind_the_services_back_is_reported_unexplained(

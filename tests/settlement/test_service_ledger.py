@@ -11,6 +11,13 @@ from eth_account.signers.local import LocalAccount
 
 from settlement.chain.stablecoin import StablecoinContract
 from settlement.domain.payments import PaymentState, Purpose, SettlementMode
+from settlement.ledger import Transfer
+from settlement.ledger.mapping import (
+    BASELINE_LEDGER,
+    TransferCode,
+    issuer_account_id,
+    wallet_account_id,
+)
 from settlement.settlers.ledger import deposit, wallet_balance
 from settlement.wallet import PayerWallet
 from tests.settlement.api_helpers import EscrowedService, terms_for
@@ -55,7 +62,7 @@ async def test_signed_payments_settle_on_the_ledger_once(
     assert (await service.settle_round(LEDGER)).settled == 0
 
 
-async def test_a_payment_the_wallet_cannot_cover_fails_with_the_reason(
+async def test_a_payment_the_wallet_cannot_cover_is_refused_at_acceptance(
     escrowed: EscrowedService, coin: StablecoinContract
 ) -> None:
     service, terms = escrowed.service, await terms_for(coin, escrowed)
@@ -66,14 +73,46 @@ async def test_a_payment_the_wallet_cannot_cover_fails_with_the_reason(
         for key in ("first", "second")
     ]
 
-    accepted = await service.submit(payments)
+    first, second = await service.submit(payments)
     report = await service.settle_round(LEDGER)
 
-    assert (report.settled, report.failed) == (1, 1)
-    second = await service.store.get(accepted[1].payment_id)
-    assert second is not None
-    assert second.state == PaymentState.FAILED
-    assert second.failure_reason == "insufficient ledger balance"
+    assert first.created
+    assert second.record is None
+    assert second.rejection is not None
+    assert second.rejection.startswith("insufficient ledger balance")
+    assert await service.store.get(second.payment_id) is None
+    assert (report.settled, report.failed) == (1, 0)
+    assert balance_of(escrowed, payer.address) == 500
+
+
+async def test_a_wallet_drained_after_acceptance_fails_its_payment_with_the_reason(
+    escrowed: EscrowedService, coin: StablecoinContract
+) -> None:
+    service, terms = escrowed.service, await terms_for(coin, escrowed)
+    payer, payee = robot(13), robot(14)
+    deposit(escrowed.ledger, payer.address, 1_500, b"opening")
+    (accepted,) = await service.submit(
+        [payer.submission(LEDGER, "drained", payee.address, 1_000, Purpose.PARTS, terms)]
+    )
+    assert accepted.created
+    # The money leaves the wallet by another way after the payment was accepted.
+    withdrawal = Transfer(
+        id=0xD5A1,
+        debit_account_id=wallet_account_id(payer.address, BASELINE_LEDGER),
+        credit_account_id=issuer_account_id(BASELINE_LEDGER),
+        amount=1_000,
+        ledger=BASELINE_LEDGER,
+        code=TransferCode.DEPOSIT,
+    )
+    assert escrowed.ledger.create_transfers([withdrawal]) == ["ok"]
+
+    report = await service.settle_round(LEDGER)
+
+    assert (report.settled, report.failed) == (0, 1)
+    record = await service.store.get(accepted.payment_id)
+    assert record is not None
+    assert record.state == PaymentState.FAILED
+    assert record.failure_reason == "insufficient ledger balance"
     assert balance_of(escrowed, payer.address) == 500
 
 
