@@ -141,8 +141,21 @@ class ServiceBook:
         results = await self._create(
             [_resolution(payment, settled) for payment, settled in resolved],
             "resolve",
-            tolerated=(CreateTransferResult.PENDING_TRANSFER_NOT_FOUND,),
+            tolerated=(
+                CreateTransferResult.PENDING_TRANSFER_NOT_FOUND,
+                CreateTransferResult.EXISTS_WITH_DIFFERENT_FLAGS,
+            ),
         )
+        overturned = [
+            _correction(payment, settled)
+            for (payment, settled), result in zip(resolved, results, strict=True)
+            if result == CreateTransferResult.EXISTS_WITH_DIFFERENT_FLAGS
+        ]
+        if overturned:
+            # Resolved the other way before: a reorganisation removed the block that settled (or
+            # failed) these payments and the chain has now decided otherwise. A resolution is
+            # final, so a correcting transfer moves the money back (or on).
+            await self._create(overturned, "correct")
         lost = [
             (payment, settled)
             for (payment, settled), result in zip(resolved, results, strict=True)
@@ -265,6 +278,20 @@ def _pending(payment: PaymentRecord) -> Transfer:
         ledger=BOOK_LEDGER,
         code=PURPOSE_CODES[payment.purpose],
         flags=TransferFlags.PENDING,
+    )
+
+
+def _correction(payment: PaymentRecord, settled: bool) -> Transfer:
+    """A posted transfer that turns a payment's earlier resolution into the opposite one."""
+    payer = holding_account_id(SOURCE[payment.mode], payment.payer)
+    payee = holding_account_id(DESTINATION[payment.mode], payment.payee)
+    return Transfer(
+        id=tagged_id(b"book-correction:%d:" % settled, bytes.fromhex(payment.payment_id[2:])),
+        debit_account_id=payer if settled else payee,
+        credit_account_id=payee if settled else payer,
+        amount=payment.amount_base_units,
+        ledger=BOOK_LEDGER,
+        code=PURPOSE_CODES[payment.purpose],
     )
 
 

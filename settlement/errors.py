@@ -112,3 +112,8 @@ class TransactionRevertedError(ChainError):
 
 class TransactionTimeoutError(ChainError):
     """No receipt for a transaction arrived in time."""
+
+
+class ChainReorganizedError(ChainError):
+    """The chain dropped blocks the relayer had seen, or our nonces no longer follow on from the
+    chain's: what was sent must be reconciled before anything else is."""

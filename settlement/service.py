@@ -40,6 +40,10 @@ MAX_RECONCILED_HOLDINGS = MAX_BATCH_EVENTS  # one ledger lookup
 QUEUE_FULL_RETRY_AFTER_S = 2
 LEASE_S = 300.0
 REVERTED_REASON = "settlement transaction reverted on chain"
+# How many of the latest blocks are watched for a reorganisation that removes a confirmed
+# settlement; older blocks are taken as final. A rollup's sequencer rarely reorganises at all; 64
+# is two epochs of L1 blocks, past which Ethereum finalises.
+DEFAULT_FINALITY_BLOCKS = 64
 # Chain time moves in whole seconds; reading it once a second is exact enough for validity checks.
 CHAIN_TIME_REFRESH_S = 1.0
 
@@ -67,6 +71,7 @@ class SettlementService:
         token: StablecoinContract,
         max_queued: int = DEFAULT_MAX_QUEUED,
         book: ServiceBook | None = None,
+        finality_blocks: int = DEFAULT_FINALITY_BLOCKS,
     ) -> None:
         self.store = store
         self.book = book
@@ -75,6 +80,7 @@ class SettlementService:
         self.relayer = relayer
         self.settlers = dict(settlers)
         self.max_queued = max_queued
+        self.finality_blocks = finality_blocks
         # Named after the relayer, so a restarted service knows which leases its earlier runs held.
         self.lease_owner = f"{self._lease_prefix()}{uuid.uuid4().hex[:10]}"
         self._chain_time = 0
@@ -161,6 +167,7 @@ class SettlementService:
         payments an earlier run of this service had leased when it stopped (otherwise they would
         wait for their leases to run out)."""
         await self.store.release_leases_of_earlier_owners(self._lease_prefix(), self.lease_owner)
+        await self.reopen_reorganized()
         mined_submissions, _abandoned = await self.relayer.reconcile()
         reports: dict[SettlementMode, RoundReport] = {}
         for submission, mined in mined_submissions:
@@ -171,6 +178,25 @@ class SettlementService:
             assert isinstance(settler, ChainSettler), "only chain settlers leave submissions"
             await self._record_mined(settler, [(planned, mined)], report)
         return list(reports.values())
+
+    async def reopen_reorganized(self) -> int:
+        """Reopen the confirmed submissions of the last ``finality_blocks`` blocks whose block
+        is gone (a reorganisation, or a chain restored from an older state); how many.
+
+        Their payments are submitted again until ``reconcile`` settles them: the same signed
+        transaction sent again, or, if its nonce went elsewhere, a new one. Either way once.
+        """
+        head = await self.client.w3.eth.block_number
+        confirmed = await self.store.confirmed_since(head - self.finality_blocks + 1)
+        vanished = await self.relayer.vanished(confirmed)
+        if vanished:
+            logger.warning(
+                "a reorganisation removed %d confirmed settlement transactions; their payments "
+                "are reopened and will be settled again, once",
+                len(vanished),
+            )
+            await self.store.reopen_submissions(vanished)
+        return len(vanished)
 
     async def _settle_off_chain(
         self, settler: OffChainSettler, ready: Sequence[PaymentRecord], report: RoundReport
@@ -218,6 +244,7 @@ class SettlementService:
                     effective_gas_price_wei=mined.effective_gas_price_wei,
                     outcomes=outcomes,
                     mined_at=mined.mined_at,
+                    block_hash=mined.block_hash,
                 )
             )
             report.settled += sum(outcome.settled for outcome in outcomes)

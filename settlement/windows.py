@@ -41,8 +41,12 @@ class WindowPolicy:
         )
 
 
-# The key under which the loop backs off its recovery, beside each mode's rounds.
+# The keys under which the loop backs off its recovery and its reorganisation watch, beside
+# each mode's rounds.
 RECOVERY = "recovery"
+REORG_WATCH = "reorg-watch"
+# How often the loop checks that the blocks of recent settlements are still the chain's.
+REORG_CHECK_INTERVAL_S = 1.0
 
 
 @dataclass
@@ -78,12 +82,18 @@ async def run_windows(
     later nonces waiting behind one that never reached the chain. Until the service has
     reconciled them (completed the mined, sent the rest again, requeued the dropped) it does
     nothing else, so no payment waits for a restart to settle. The loop reconciles once when it
-    starts, too: whatever ran before it may have left submissions pending.
+    starts, too: whatever ran before it may have left submissions pending. Once a second it
+    checks that recent settlements' blocks are still the chain's; one a reorganisation removed
+    is reopened, and reconciled like a failed round's.
     """
     backoff = _Backoff()
     unreconciled = True
+    next_reorg_check = 0.0
     while not stop.is_set():
         now = time.time()
+        if not unreconciled and now >= next_reorg_check and backoff.ready(REORG_WATCH, now):
+            next_reorg_check = now + REORG_CHECK_INTERVAL_S
+            unreconciled = await _reorganized(service, backoff)
         if unreconciled and backoff.ready(RECOVERY, now):
             unreconciled = not await _reconcile(service, backoff, on_round)
         if not unreconciled:
@@ -115,6 +125,18 @@ async def _settle(
         return None
     backoff.succeeded(mode.value)
     return report
+
+
+async def _reorganized(service: SettlementService, backoff: _Backoff) -> bool:
+    """Whether a reorganisation reopened settlements, which then need reconciling."""
+    try:
+        reopened = await service.reopen_reorganized()
+    except Exception:
+        delay = backoff.failed(REORG_WATCH)
+        logger.exception("checking for a reorganisation failed; retrying in %.1f s", delay)
+        return False
+    backoff.succeeded(REORG_WATCH)
+    return reopened > 0
 
 
 async def _reconcile(

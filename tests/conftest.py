@@ -96,6 +96,13 @@ async def coin(
     chain: ChainClient, stablecoin_artifact: ContractArtifact, admin: LocalAccount
 ) -> StablecoinContract:
     """A fresh stablecoin; the admin is also minter, pauser and blocklister."""
+    return await deploy_test_coin(chain, stablecoin_artifact, admin)
+
+
+async def deploy_test_coin(
+    chain: ChainClient, stablecoin_artifact: ContractArtifact, admin: LocalAccount
+) -> StablecoinContract:
+    """A stablecoin whose admin is also minter, pauser and blocklister."""
     contract, _ = await StablecoinContract.deploy(chain, stablecoin_artifact, admin)
     await contract.configure_minter(admin, admin.address, ADMIN_MINT_ALLOWANCE_BASE_UNITS)
     await contract.grant_role(admin, Role.PAUSER, admin.address)

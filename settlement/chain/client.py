@@ -7,12 +7,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
+import aiohttp
 from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress, HexStr
 from hexbytes import HexBytes
 from web3 import AsyncHTTPProvider, AsyncWeb3
 from web3.exceptions import ContractLogicError, TimeExhausted, Web3RPCError
-from web3.types import Nonce, TxParams, TxReceipt, Wei
+from web3.types import Nonce, RPCEndpoint, RPCResponse, TxParams, TxReceipt, Wei
 
 from settlement.chain.reverts import RevertDecoder
 from settlement.errors import (
@@ -20,6 +21,7 @@ from settlement.errors import (
     TransactionRevertedError,
     TransactionTimeoutError,
 )
+from settlement.redaction import public_rpc_url
 
 # Gas estimates are exact for the state they ran against; a margin covers state that changes
 # between estimate and inclusion (a storage slot turning from zero to non-zero, for example).
@@ -29,6 +31,40 @@ CONNECT_TIMEOUT_S = 10.0
 # Calls per JSON-RPC batch request: large enough to amortize HTTP, small enough for node limits.
 RPC_BATCH_SIZE = 500
 EMPTY_CALLDATA = HexStr("0x")
+
+
+# What a broken connection to the node raises, under web3's own errors.
+TRANSPORT_ERRORS = (aiohttp.ClientError, OSError, TimeoutError)
+
+
+class _Provider(AsyncHTTPProvider):
+    """web3's HTTP provider, with a lost connection raised as ``ChainUnavailableError``.
+
+    aiohttp's own errors (a server that disconnected, a refused connection) would otherwise
+    reach the service's callers raw: an API answering 500 where the chain is only unreachable
+    for a moment, and a caller that cannot tell "retry" from "bug".
+    """
+
+    async def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
+        try:
+            return await super().make_request(method, params)
+        except TRANSPORT_ERRORS as error:
+            raise _unavailable(self.endpoint_uri, error) from error
+
+    async def make_batch_request(
+        self, requests: list[tuple[RPCEndpoint, Any]]
+    ) -> list[RPCResponse] | RPCResponse:
+        try:
+            return await super().make_batch_request(requests)
+        except TRANSPORT_ERRORS as error:
+            raise _unavailable(self.endpoint_uri, error) from error
+
+
+def _unavailable(endpoint: str | None, error: BaseException) -> ChainUnavailableError:
+    where = public_rpc_url(str(endpoint)) if endpoint else "the chain"
+    return ChainUnavailableError(
+        f"lost the connection to {where}: {type(error).__name__} {error}".strip()
+    )
 
 
 @dataclass(frozen=True)
@@ -91,13 +127,17 @@ class ChainClient:
     @classmethod
     async def connect(cls, rpc_url: str, *, receipt_timeout_s: float = 120.0) -> ChainClient:
         """Connect and read the chain id; a clear error when the endpoint does not answer."""
-        provider = AsyncHTTPProvider(rpc_url, request_kwargs={"timeout": CONNECT_TIMEOUT_S})
+        provider: AsyncHTTPProvider = _Provider(
+            rpc_url, request_kwargs={"timeout": CONNECT_TIMEOUT_S}
+        )
         w3 = AsyncWeb3(provider)
         try:
             chain_id = await w3.eth.chain_id
-        except (TimeoutError, OSError, Web3RPCError) as error:
+        except (ChainUnavailableError, Web3RPCError) as error:
             await provider.disconnect()
-            raise ChainUnavailableError(f"no answer from {rpc_url}: {error}") from None
+            raise ChainUnavailableError(
+                f"no answer from {public_rpc_url(rpc_url)}: {error}"
+            ) from None
         return cls(w3, chain_id, receipt_timeout_s)
 
     async def close(self) -> None:

@@ -16,6 +16,7 @@ and ones whose nonce was spent by something else are abandoned and their payment
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -27,8 +28,9 @@ from eth_typing import ChecksumAddress, HexStr
 
 from settlement.chain.client import ChainClient, Fees
 from settlement.domain.payments import SettlementMode
-from settlement.errors import ChainError, TransactionTimeoutError
+from settlement.errors import ChainError, ChainReorganizedError, TransactionTimeoutError
 from settlement.store import (
+    MinedBlock,
     NewSubmission,
     SqlPaymentStore,
     SubmissionRecord,
@@ -36,11 +38,16 @@ from settlement.store import (
     TransactionAttempt,
 )
 
+logger = logging.getLogger("settlement.relayer")
+
 # Nodes refuse a replacement unless both fee caps rise by at least 10%; 12.5% clears it safely.
 FEE_BUMP_NUMERATOR = 1125
 FEE_BUMP_DENOMINATOR = 1000
 MAX_REPLACEMENTS = 5
 RECEIPT_POLL_INTERVAL_S = 0.02
+# While waiting, how often to check that no nonce below ours is missing (after a reorganisation,
+# say); the transactions behind such a gap would otherwise wait out ``wait_limit_s``.
+NONCE_GAP_CHECK_S = 2.0
 # Answers that mean the node has, or had, this transaction: confirmation finds out which.
 HARMLESS_BROADCAST_ERRORS = ("already known", "already imported", "nonce too low")
 GAS_MARGIN_PERCENT = 20
@@ -87,6 +94,7 @@ class MinedTransaction:
     submission_id: int
     tx_hash: str
     block_number: int
+    block_hash: str
     gas_used: int
     effective_gas_price_wei: int
     succeeded: bool
@@ -103,6 +111,7 @@ class _InFlight:
     attempts: list[TransactionAttempt]
     planned: PlannedTransaction | None
     replace_at: float = field(default=0.0)
+    sender: str = ""
 
     @property
     def replaceable(self) -> bool:
@@ -160,7 +169,7 @@ class Relayer:
             raise
         await self._broadcast([entry.attempt for entry in entries])
         in_flight = [
-            _InFlight(submission_id, entry.nonce, [entry.attempt], each)
+            _InFlight(submission_id, entry.nonce, [entry.attempt], each, sender=entry.sender)
             for submission_id, entry, each in zip(submission_ids, entries, planned, strict=True)
         ]
         return await self._confirm(in_flight)
@@ -188,8 +197,22 @@ class Relayer:
                 abandoned.append(submission.submission_id)
             else:
                 to_watch.append(
-                    _InFlight(submission.submission_id, submission.nonce, submission.attempts, None)
+                    _InFlight(
+                        submission.submission_id,
+                        submission.nonce,
+                        submission.attempts,
+                        None,
+                        sender=submission.sender,
+                    )
                 )
+        await self._fill_nonce_gaps({w.nonce for w in to_watch if w.sender == self.address})
+        logger.info(
+            "reconciling: %d mined, %d abandoned, %d sent again (nonces %s)",
+            len(mined_now),
+            len(abandoned),
+            len(to_watch),
+            _ranges([w.nonce for w in to_watch]),
+        )
         await self._broadcast([watched.attempts[-1] for watched in to_watch])
         watched_mined = {m.submission_id: m for m in await self._confirm(to_watch)}
         await self._wait_for_depth(list(mined_now.values()))
@@ -200,6 +223,52 @@ class Relayer:
             for submission in pending
             if submission.submission_id in by_id
         ], abandoned
+
+    async def vanished(self, confirmed: Sequence[MinedBlock]) -> list[int]:
+        """The submissions among ``confirmed`` whose block the chain no longer has at that
+        height: a reorganisation (or a chain restored from an older state) removed it."""
+        known = [each for each in confirmed if each.block_hash is not None]
+        heights = sorted({each.block_number for each in known})
+        if not heights:
+            return []
+        responses = await self.client.batch_request(
+            [("eth_getBlockByNumber", [hex(height), False]) for height in heights]
+        )
+        current = {
+            height: (response.get("result") or {}).get("hash")
+            for height, response in zip(heights, responses, strict=True)
+        }
+        return [
+            each.submission_id for each in known if current[each.block_number] != each.block_hash
+        ]
+
+    async def _fill_nonce_gaps(self, waiting: set[int]) -> None:
+        """Make every nonce below the highest one we wait on usable, so that ours can be mined.
+
+        A nonce the relayer used for something the store does not track (an operator call) and
+        that a reorganisation removed, or one allocated for a send that never happened, would
+        hold back every later transaction for good. Each such nonce gets a transaction that
+        does nothing: a zero-value transfer to ourselves.
+        """
+        if not waiting:
+            return
+        # "pending" counts what the node holds without a gap, mined or not.
+        (response,) = await self.client.batch_request(
+            [("eth_getTransactionCount", [self.address, "pending"])]
+        )
+        gaps = [n for n in range(int(response["result"], 16), max(waiting)) if n not in waiting]
+        if not gaps:
+            return
+        logger.warning(
+            "filling nonce gaps %s of %s with no-op transactions", _ranges(gaps), self.address
+        )
+        fees = await self.client.fees()
+        fillers = [self._sign_no_op(nonce, fees) for nonce in gaps]
+        await self._broadcast(fillers)
+
+    def _sign_no_op(self, nonce: int, fees: Fees) -> TransactionAttempt:
+        no_op = PlannedTransaction(to=self.address, data=HexStr("0x"), gas=21_000, payment_ids=[])
+        return self._sign(no_op, nonce, fees)
 
     async def _prepare(self, planned: PlannedTransaction, fees: Fees) -> NewSubmission:
         presigned = planned.presigned
@@ -263,6 +332,7 @@ class Relayer:
         """
         now = time.monotonic()
         deadline = now + self.wait_limit_s
+        next_gap_check = now + NONCE_GAP_CHECK_S
         for watched in in_flight:
             watched.replace_at = now + self.stuck_after_s
         # The block number is read before the receipts, so that a transaction mined in between is
@@ -277,6 +347,11 @@ class Relayer:
                 for attempt in watched.attempts
             }
             latest = int(await self.client.w3.eth.block_number)
+            if latest < scanned:
+                raise ChainReorganizedError(
+                    f"the chain went back from block {scanned} to {latest} while "
+                    f"{len(in_flight) - len(mined)} settlement transactions awaited mining"
+                )
             if latest > scanned:
                 mined.update(await self._scan_blocks(scanned + 1, latest, waiting))
                 scanned = latest
@@ -286,7 +361,11 @@ class Relayer:
                     f"{len(in_flight) - len(mined)} settlement transactions were not mined within "
                     f"{self.wait_limit_s:.0f} s; they stay pending and are reconciled on restart"
                 )
-            await self._replace_stuck([w for w in in_flight if w.submission_id not in mined])
+            unmined = [w for w in in_flight if w.submission_id not in mined]
+            if time.monotonic() >= next_gap_check:
+                next_gap_check = time.monotonic() + NONCE_GAP_CHECK_S
+                await self._refuse_nonce_gap(unmined)
+            await self._replace_stuck(unmined)
             await asyncio.sleep(RECEIPT_POLL_INTERVAL_S)
         results = [mined[watched.submission_id] for watched in in_flight]
         await self._wait_for_depth(results)
@@ -311,9 +390,7 @@ class Relayer:
 
     async def _replace_stuck(self, waiting: Sequence[_InFlight]) -> None:
         now = time.monotonic()
-        for watched in waiting:
-            if not watched.replaceable or now < watched.replace_at:
-                continue
+        for watched in [w for w in waiting if w.replaceable and now >= w.replace_at]:
             if len(watched.attempts) > MAX_REPLACEMENTS:
                 continue
             assert watched.planned is not None
@@ -324,6 +401,24 @@ class Relayer:
             await self._broadcast([replacement])
             watched.attempts.append(replacement)
             watched.replace_at = now + self.stuck_after_s
+
+    async def _refuse_nonce_gap(self, unmined: Sequence[_InFlight]) -> None:
+        """A transaction of ours behind a nonce the node does not have will never be mined, and
+        no replacement can help: only reconciliation, which fills the gap (and, should a gap
+        open while it waits, fails too, to be tried again)."""
+        ours = [w.nonce for w in unmined if w.sender == self.address]
+        if not ours:
+            return
+        lowest_waiting = min(ours)
+        (response,) = await self.client.batch_request(
+            [("eth_getTransactionCount", [self.address, "pending"])]
+        )
+        node_next = int(response["result"], 16)
+        if node_next < lowest_waiting:
+            raise ChainReorganizedError(
+                f"nonce {node_next} of {self.address} is missing from the chain and the node, so "
+                f"nonce {lowest_waiting} and after cannot be mined"
+            )
 
     async def _bumped_fees(self, stuck: TransactionAttempt) -> Fees:
         current = await self.client.fees()
@@ -354,8 +449,21 @@ class Relayer:
         """Wait until every block is ``confirmations`` deep, its own block counted."""
         if not mined:
             return
-        target = max(each.block_number for each in mined) + self.confirmations - 1
-        while await self.client.w3.eth.block_number < target:  # noqa: ASYNC110 - polls the chain
+        highest = max(each.block_number for each in mined)
+        target = highest + self.confirmations - 1
+        deadline = time.monotonic() + self.wait_limit_s
+        while (head := int(await self.client.w3.eth.block_number)) < target:
+            if head < highest:
+                # No new block will ever bring these transactions back to this height.
+                raise ChainReorganizedError(
+                    f"the chain went back to block {head}, below block {highest} that held "
+                    "settlement transactions"
+                )
+            if time.monotonic() >= deadline:
+                raise TransactionTimeoutError(
+                    f"block {highest} did not reach {self.confirmations} confirmations within "
+                    f"{self.wait_limit_s:.0f} s; its transactions are reconciled later"
+                )
             await asyncio.sleep(RECEIPT_POLL_INTERVAL_S)
 
     async def _mined_nonces(self, senders: set[str]) -> dict[str, int]:
@@ -377,6 +485,7 @@ def _mined(submission_id: int, tx_hash: str, receipt: dict[str, Any]) -> MinedTr
         submission_id=submission_id,
         tx_hash=tx_hash,
         block_number=int(receipt["blockNumber"], 16),
+        block_hash=receipt["blockHash"],
         gas_used=int(receipt["gasUsed"], 16),
         effective_gas_price_wei=int(receipt["effectiveGasPrice"], 16),
         succeeded=int(receipt["status"], 16) == 1,
@@ -390,6 +499,17 @@ def _mined(submission_id: int, tx_hash: str, receipt: dict[str, Any]) -> MinedTr
         ],
         mined_at=time.time(),
     )
+
+
+def _ranges(numbers: Sequence[int]) -> str:
+    """``1-3,7`` for 1, 2, 3 and 7: nonces as a log line can carry them."""
+    runs: list[list[int]] = []
+    for number in sorted(set(numbers)):
+        if runs and number == runs[-1][-1] + 1:
+            runs[-1].append(number)
+        else:
+            runs.append([number])
+    return ",".join(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]) for run in runs)
 
 
 def _bumped(fee_wei: int) -> int:

@@ -40,6 +40,19 @@ def _add_mined_at(connection: sa.Connection) -> None:
         connection.execute(sa.text("ALTER TABLE submissions ADD COLUMN mined_at FLOAT"))
 
 
+def _add_block_hash(connection: sa.Connection) -> None:
+    # As with mined_at: only a database created before the column existed needs it added.
+    inspector = sa.inspect(connection)
+    columns = {column["name"] for column in inspector.get_columns("submissions")}
+    if "block_hash" not in columns:
+        connection.execute(sa.text("ALTER TABLE submissions ADD COLUMN block_hash VARCHAR(66)"))
+    indexes = {index["name"] for index in inspector.get_indexes("submissions")}
+    if "submissions_by_block" not in indexes:
+        connection.execute(
+            sa.text("CREATE INDEX submissions_by_block ON submissions (block_number)")
+        )
+
+
 def _create_service_meta(connection: sa.Connection) -> None:
     schema.metadata.create_all(connection, tables=[schema.service_meta])
 
@@ -53,6 +66,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "service_meta: the chain and contracts a store belongs to", _create_service_meta),
     Migration(3, "channels: deposits and accepted voucher amounts", _create_channels),
     Migration(4, "submissions.mined_at: when a transaction was seen in a block", _add_mined_at),
+    Migration(5, "submissions.block_hash: to notice a block reorganised away", _add_block_hash),
 )
 
 

@@ -101,6 +101,15 @@ class SubmissionState(StrEnum):
 
 
 @dataclass(frozen=True)
+class MinedBlock:
+    """Where a confirmed submission was mined, to check later that the block is still there."""
+
+    submission_id: int
+    block_number: int
+    block_hash: str | None
+
+
+@dataclass(frozen=True)
 class TransactionAttempt:
     """One signed transaction for a submission; replacements share the sender's nonce."""
 
@@ -184,3 +193,4 @@ class Completion:
     effective_gas_price_wei: int
     outcomes: list[PaymentOutcome]
     mined_at: float | None = None
+    block_hash: str | None = None

@@ -64,7 +64,11 @@ submissions = sa.Table(
     sa.Column("completed_at", sa.Float),
     # When the relayer first saw the transaction in a block (added by migration 4).
     sa.Column("mined_at", sa.Float),
+    # The hash of the block it was mined in, to notice a reorganisation removing that block
+    # (added by migration 5).
+    sa.Column("block_hash", sa.String(66)),
     sa.Index("submissions_by_state", "state"),
+    sa.Index("submissions_by_block", "block_number"),
 )
 
 transaction_attempts = sa.Table(

@@ -25,6 +25,7 @@ from settlement.store.records import (
     AcceptOutcome,
     ChannelRecord,
     Completion,
+    MinedBlock,
     MinedSubmission,
     NewPayment,
     NewSubmission,
@@ -291,10 +292,13 @@ class SqlPaymentStore:
             return int(total)
 
     async def pending_outgoing_by_payer(
-        self, payers: Sequence[str], mode: SettlementMode
+        self,
+        payers: Sequence[str],
+        mode: SettlementMode,
+        states: Sequence[PaymentState] = (PaymentState.QUEUED, PaymentState.SUBMITTED),
     ) -> dict[str, int]:
         """``pending_outgoing`` of several payers in one mode, in one query (payers owing nothing
-        are left out)."""
+        are left out); ``states`` narrows which unsettled payments count."""
         if not payers:
             return {}
         query = (
@@ -302,7 +306,7 @@ class SqlPaymentStore:
             .where(
                 payments.c.payer.in_(list(payers)),
                 payments.c.mode == mode.value,
-                payments.c.state.in_([PaymentState.QUEUED.value, PaymentState.SUBMITTED.value]),
+                payments.c.state.in_([state.value for state in states]),
             )
             .group_by(payments.c.payer)
         )
@@ -690,11 +694,59 @@ class SqlPaymentStore:
                     effective_gas_price_wei=sa.bindparam("done_gas_price"),
                     settled_count=sa.bindparam("done_settled_count"),
                     mined_at=sa.bindparam("done_mined_at"),
+                    block_hash=sa.bindparam("done_block_hash"),
                     completed_at=now,
                 ),
                 [_completion_row(completion) for completion in completions],
             )
             await _finish_payments(connection, completions, now)
+
+    async def confirmed_since(self, first_block: int) -> list[MinedBlock]:
+        """Where each submission confirmed in block ``first_block`` or later was mined."""
+        query = sa.select(
+            submissions.c.submission_id, submissions.c.block_number, submissions.c.block_hash
+        ).where(
+            submissions.c.block_number >= first_block,
+            submissions.c.state == SubmissionState.CONFIRMED.value,
+        )
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        return [MinedBlock(row.submission_id, row.block_number, row.block_hash) for row in rows]
+
+    async def reopen_submissions(self, submission_ids: Sequence[int]) -> None:
+        """Confirmed submissions whose block a reorganisation removed are pending again, and
+        their payments (settled or failed by that block) are back to submitted: reconciliation
+        then finds the transaction mined anew, sends the same signed bytes again, or, if its
+        nonce went to another transaction, queues the payments for a new one."""
+        if not submission_ids:
+            return
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                submissions.update()
+                .where(
+                    submissions.c.submission_id.in_(list(submission_ids)),
+                    submissions.c.state == SubmissionState.CONFIRMED.value,
+                )
+                .values(
+                    state=SubmissionState.PENDING.value,
+                    mined_tx_hash=None,
+                    block_number=None,
+                    block_hash=None,
+                    gas_used=None,
+                    effective_gas_price_wei=None,
+                    settled_count=None,
+                    mined_at=None,
+                    completed_at=None,
+                )
+            )
+            await connection.execute(
+                payments.update()
+                .where(
+                    payments.c.submission_id.in_(list(submission_ids)),
+                    payments.c.state.in_([PaymentState.CONFIRMED.value, PaymentState.FAILED.value]),
+                )
+                .values(state=PaymentState.SUBMITTED.value, failure_reason=None, confirmed_at=None)
+            )
 
     async def abandon_submission(self, submission_id: int, state: SubmissionState) -> None:
         """A submission reverted or was dropped: its payments return to the queue, unharmed."""
@@ -830,6 +882,7 @@ def _completion_row(completion: Completion) -> dict[str, Any]:
         "done_gas_price": completion.effective_gas_price_wei,
         "done_settled_count": sum(outcome.settled for outcome in completion.outcomes),
         "done_mined_at": completion.mined_at,
+        "done_block_hash": completion.block_hash,
     }
 
 

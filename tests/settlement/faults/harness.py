@@ -11,19 +11,21 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from settlement.chain.stablecoin import StablecoinContract
 from settlement.domain.payments import PaymentState
 from settlement.service import SettlementService
-from settlement.windows import WindowPolicy, run_windows
+from settlement.windows import REORG_CHECK_INTERVAL_S, WindowPolicy, run_windows
 
 FINAL = frozenset({PaymentState.CONFIRMED, PaymentState.FAILED})
 SETTLE_DEADLINE_S = 90.0
 POLL_S = 0.1
 WINDOW = WindowPolicy(max_payments=25, max_wait_s=0.2)
+# After the last fault, long enough for the windows' reorganisation watch to have looked twice.
+AFTER_FAULTS_S = 2 * REORG_CHECK_INTERVAL_S + 0.5
 
 
 @dataclass
@@ -49,14 +51,24 @@ FAULT_TALLIES: list[FaultTally] = []
 
 
 async def settle_on_windows(
-    service: SettlementService, payment_ids: Sequence[str], deadline_s: float = SETTLE_DEADLINE_S
+    service: SettlementService,
+    payment_ids: Sequence[str],
+    deadline_s: float = SETTLE_DEADLINE_S,
+    faults: Awaitable[None] | None = None,
 ) -> None:
-    """Run the service's windows until every payment is final, or the deadline passes."""
+    """Run the service's windows until every payment is final, or the deadline passes.
+
+    ``faults``, if given, runs beside the windows first: a payment that looks final while a
+    fault is still to come (or just came) is not yet done with.
+    """
     stop = asyncio.Event()
     windows = asyncio.create_task(
         run_windows(service, dict.fromkeys(service.settlers, WINDOW), stop)
     )
     try:
+        if faults is not None:
+            await faults
+            await asyncio.sleep(AFTER_FAULTS_S)
         deadline = time.monotonic() + deadline_s
         while time.monotonic() < deadline:
             records = await service.store.records(list(payment_ids))

@@ -45,6 +45,14 @@ class FaultProxy:
         self.faults += cut
         return cut
 
+    def retarget(self, target_url: str) -> None:
+        """Send new connections to another chain (a restarted Anvil), cutting the open ones."""
+        target = urlparse(target_url)
+        assert target.hostname is not None
+        assert target.port is not None
+        self._target = (target.hostname, target.port)
+        self.cut()
+
     def refuse_next(self, connections: int) -> None:
         self._refusals = connections
 

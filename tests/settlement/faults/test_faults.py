@@ -7,10 +7,12 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
+from settlement.api.app import create_app
 from settlement.chain.artifacts import ContractArtifact
 from settlement.chain.client import ChainClient
 from settlement.chain.stablecoin import StablecoinContract
@@ -20,7 +22,13 @@ from settlement.errors import ChainError
 from settlement.service import SettlementService
 from settlement.settlers.base import PaymentSubmission
 from settlement.store import SqlPaymentStore
-from tests.settlement.api_helpers import authorized_payment, batch_payment, funded, make_service
+from tests.settlement.api_helpers import (
+    as_json,
+    authorized_payment,
+    batch_payment,
+    funded,
+    make_service,
+)
 from tests.settlement.faults.harness import FaultTally, count, settle_on_windows
 from tests.settlement.faults.proxy import FaultProxy
 
@@ -343,3 +351,34 @@ async def test_a_restarted_service_frees_what_its_crashed_run_had_leased(
     )
     tally.faults = 1
     assert (tally.lost, tally.settled_twice) == (0, 0)
+
+
+async def test_the_api_answers_503_with_retry_after_while_the_chain_is_unreachable(
+    store: SqlPaymentStore,
+    coin: StablecoinContract,
+    admin: LocalAccount,
+    anvil_rpc_url: str,
+    stablecoin_artifact: ContractArtifact,
+) -> None:
+    """A lost chain connection is the client's cue to resend, not a server error: the API says
+    503 with Retry-After, stores nothing, and takes the same request once the chain is back."""
+    payers, payees = await accounts(coin, admin)
+    (submission,) = await signed_payments(
+        coin, SettlementMode.AUTHORIZATION, payers[:1], payees, 1, "unreachable"
+    )
+    async with proxied_chain(anvil_rpc_url) as (proxy, flaky):
+        flaky_coin = StablecoinContract(flaky, stablecoin_artifact, coin.address, coin.domain.name)
+        app = create_app(make_service(store, flaky, flaky_coin, admin), None)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://settlement") as api:
+            proxy.cut()
+            proxy.refuse_next(1_000)
+            refused = await api.post("/v1/payments", json=as_json(submission))
+            proxy.heal()
+            accepted = await api.post("/v1/payments", json=as_json(submission))
+
+    assert refused.status_code == 503, refused.text
+    assert refused.headers["Retry-After"] == "1"
+    assert "the chain is unavailable" in refused.json()["detail"]
+    assert accepted.status_code == 201, accepted.text
+    assert await store.count_queued() == 1

@@ -1,0 +1,272 @@
+"""Reorganisations after inclusion, and Anvil restarted from saved state: confirmed settlements
+whose blocks vanish are settled again, once; nothing lost, nothing twice."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from eth_account.signers.local import LocalAccount
+
+from settlement.chain.anvil import EmbeddedAnvil, find_anvil_binary
+from settlement.chain.artifacts import ContractArtifact
+from settlement.chain.client import ChainClient
+from settlement.chain.dev_accounts import anvil_dev_account
+from settlement.chain.stablecoin import StablecoinContract
+from settlement.domain.payments import PaymentState, SettlementMode
+from settlement.errors import ChainError
+from settlement.service import SettlementService
+from settlement.settlers.base import PaymentSubmission
+from settlement.store import SqlPaymentStore
+from tests.conftest import deploy_test_coin
+from tests.settlement.api_helpers import make_service
+from tests.settlement.faults.harness import FaultTally, count, settle_on_windows
+from tests.settlement.faults.proxy import FaultProxy
+from tests.settlement.faults.test_faults import (
+    PAYERS,
+    accounts,
+    signed_payments,
+    submit_through_faults,
+)
+
+pytestmark = [pytest.mark.anvil, pytest.mark.faults]
+
+PER_PAYER = 15
+REORGS = 3
+# Settlement blocks each reorganisation lets be mined, then removes.
+BLOCKS_PER_REORG = 3
+# Payments arrive in small requests while the faults strike, as a fleet's would.
+CHUNK = 6
+CHUNK_INTERVAL_S = 0.15
+# How long a fault waits for more payments to confirm before it strikes anyway.
+PROGRESS_WAIT_S = 30.0
+
+
+@dataclass
+class RestartableChain:
+    """Anvil behind a proxy whose address never changes, so a restarted Anvil (on another port)
+    is the same chain to the service; ``restart`` stops the running one and starts a new one."""
+
+    binary: Path
+    proxy: FaultProxy | None = None
+    anvil: EmbeddedAnvil | None = None
+    started: list[EmbeddedAnvil] = field(default_factory=list)
+
+    async def start(self, *extra_args: str) -> str:
+        anvil_url = self._start_anvil(extra_args)
+        self.proxy = FaultProxy(anvil_url)
+        return await self.proxy.start()
+
+    def restart(self, *extra_args: str) -> None:
+        assert self.anvil is not None
+        assert self.proxy is not None
+        # SIGTERM: an Anvil started with --dump-state writes its state on the way out.
+        self.anvil.stop()
+        self.proxy.retarget(self._start_anvil(extra_args))
+
+    def _start_anvil(self, extra_args: Sequence[str]) -> str:
+        self.anvil = EmbeddedAnvil(self.binary, extra_args=extra_args)
+        self.started.append(self.anvil)
+        return self.anvil.start()
+
+    async def close(self) -> None:
+        if self.proxy is not None:
+            await self.proxy.close()
+        for anvil in self.started:
+            anvil.stop()
+
+
+@contextlib.asynccontextmanager
+async def own_chain(
+    contracts_dir: Path, artifact: ContractArtifact, *anvil_args: str
+) -> AsyncIterator[tuple[RestartableChain, ChainClient, StablecoinContract]]:
+    """A chain of the test's own (it is rewound and restarted), with a fresh stablecoin."""
+    restartable = RestartableChain(find_anvil_binary(contracts_dir))
+    try:
+        url = await restartable.start(*anvil_args)
+        async with await ChainClient.connect(url, receipt_timeout_s=30) as client:
+            yield restartable, client, await deploy_test_coin(client, artifact, admin_account())
+    finally:
+        await restartable.close()
+
+
+def admin_account() -> LocalAccount:
+    return anvil_dev_account(0)
+
+
+async def confirmed(store: SqlPaymentStore, ids: Sequence[str]) -> int:
+    records = await store.records(list(ids))
+    return sum(record.state is PaymentState.CONFIRMED for record in records.values())
+
+
+async def until_confirmed(store: SqlPaymentStore, ids: Sequence[str], at_least: int) -> None:
+    """Wait until ``at_least`` payments are confirmed, or ``PROGRESS_WAIT_S`` passes."""
+    deadline = time.monotonic() + PROGRESS_WAIT_S
+    while time.monotonic() < deadline and await confirmed(store, ids) < at_least:  # noqa: ASYNC110 - polls the store
+        await asyncio.sleep(0.05)
+
+
+async def stream(
+    service: SettlementService, submissions: Sequence[PaymentSubmission], ids: list[str]
+) -> None:
+    """Submit in small requests spread over time, adding each accepted id to ``ids``; a request
+    whose chain read failed (the chain restarting) is sent again, as a client would."""
+    for start in range(0, len(submissions), CHUNK):
+        ids += await submit_through_faults(service, submissions[start : start + CHUNK])
+        await asyncio.sleep(CHUNK_INTERVAL_S)
+
+
+async def until_head(client: ChainClient, block: int) -> None:
+    """Wait until the chain reaches ``block``, or ``PROGRESS_WAIT_S`` passes."""
+    deadline = time.monotonic() + PROGRESS_WAIT_S
+    while time.monotonic() < deadline and await head(client) < block:  # noqa: ASYNC110 - polls the chain
+        await asyncio.sleep(0.02)
+
+
+async def head_once_up(client: ChainClient) -> int:
+    """The head of a chain that is (re)starting: its first answer."""
+    deadline = time.monotonic() + PROGRESS_WAIT_S
+    while True:
+        try:
+            return await head(client)
+        except ChainError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.05)
+
+
+async def head(client: ChainClient) -> int:
+    return int(await client.w3.eth.block_number)
+
+
+async def reorganise(client: ChainClient, removed: list[int]) -> None:
+    """``REORGS`` times: snapshot the chain, let settlements be mined, rewind to the snapshot.
+    Every block mined in between, with the settlements in it, vanishes; ``removed`` gets how
+    many blocks each rewind took away. (Only the service's relayer sends transactions here, so
+    every new block holds settlements: the first, then those the last rewind reopened.)"""
+    for _ in range(REORGS):
+        (snapshot,) = await client.batch_request([("evm_snapshot", [])])
+        # Read after the snapshot: a block mined in between is counted as kept, not removed.
+        kept = await head(client)
+        await until_head(client, kept + BLOCKS_PER_REORG)
+        before = await head(client)
+        (reverted,) = await client.batch_request([("evm_revert", [snapshot["result"]])])
+        assert reverted["result"] is True
+        # Not the head after the rewind: the service may already be sending again.
+        removed.append(before - kept)
+
+
+@pytest.mark.parametrize("mode", [SettlementMode.AUTHORIZATION, SettlementMode.BATCH])
+async def test_settlements_removed_by_a_reorganisation_are_settled_again_once(
+    store: SqlPaymentStore,
+    contracts_dir: Path,
+    stablecoin_artifact: ContractArtifact,
+    mode: SettlementMode,
+) -> None:
+    async with own_chain(contracts_dir, stablecoin_artifact) as (_, client, coin):
+        admin = admin_account()
+        payers, payees = await accounts(coin, admin)
+        submissions = await signed_payments(coin, mode, payers, payees, PER_PAYER, "reorg")
+        service = make_service(store, client, coin, admin)
+        ids: list[str] = []
+        removed: list[int] = []
+        faults = asyncio.gather(stream(service, submissions, ids), reorganise(client, removed))
+        await settle_on_windows(service, ids, faults=faults)
+        tally = await count(
+            FaultTally(f"{mode.value}: {REORGS} reorganisations after inclusion"),
+            service,
+            coin,
+            ids,
+            dict.fromkeys(payees, 0),
+        )
+    # Each block removed held settlements the service had confirmed (Anvil mines one
+    # transaction per block); they count as the faults.
+    tally.faults = sum(removed)
+    assert all(blocks > 0 for blocks in removed), removed
+    assert (tally.lost, tally.settled_twice) == (0, 0)
+    assert tally.settled == len(submissions)
+
+
+async def test_anvil_restarted_from_saved_state_loses_nothing_and_settles_nothing_twice(
+    store: SqlPaymentStore,
+    contracts_dir: Path,
+    stablecoin_artifact: ContractArtifact,
+    tmp_path: Path,
+) -> None:
+    """Anvil stops and starts again from the state it saved (the chain as it was); later it is
+    restarted from that same, now older, state: what was settled since is gone."""
+    saved = str(tmp_path / "anvil-state.json")
+    async with own_chain(contracts_dir, stablecoin_artifact, "--dump-state", saved) as (
+        chain,
+        client,
+        coin,
+    ):
+        admin = admin_account()
+        payers, payees = await accounts(coin, admin)
+        submissions = await signed_payments(
+            coin, SettlementMode.AUTHORIZATION, payers, payees, PER_PAYER, "restart"
+        )
+        service = make_service(store, client, coin, admin)
+        ids: list[str] = []
+        removed: list[int] = []
+
+        async def restarts() -> None:
+            await until_confirmed(store, ids, PAYERS * PER_PAYER // 3)
+            chain.restart("--load-state", saved)
+            # At least the saved state's head (the service may be sending again already).
+            kept = await head_once_up(client)
+            await until_confirmed(store, ids, 2 * PAYERS * PER_PAYER // 3)
+            before = await head(client)
+            # Back to the state saved at the first restart: later settlements never happened.
+            chain.restart("--load-state", saved)
+            removed.append(before - kept)
+
+        faults = asyncio.gather(stream(service, submissions, ids), restarts())
+        await settle_on_windows(service, ids, faults=faults)
+        tally = await count(
+            FaultTally("authorization: Anvil restarted, then restored to older state"),
+            service,
+            coin,
+            ids,
+            dict.fromkeys(payees, 0),
+        )
+    tally.faults = 2 + sum(removed)
+    assert removed[0] > 0, "the restore to older state removed no blocks"
+    assert (tally.lost, tally.settled_twice) == (0, 0)
+    assert tally.settled == len(submissions)
+
+
+async def test_a_nonce_allocated_but_never_sent_does_not_hold_back_later_settlements(
+    store: SqlPaymentStore,
+    chain: ChainClient,
+    coin: StablecoinContract,
+    admin: LocalAccount,
+) -> None:
+    """An operator call that took the relayer's next nonce and then never reached the node
+    leaves a gap every later settlement waits behind; reconciliation fills it."""
+    payers, payees = await accounts(coin, admin)
+    submissions = await signed_payments(
+        coin, SettlementMode.AUTHORIZATION, payers, payees, 3, "gap"
+    )
+    service = make_service(store, chain, coin, admin)
+    lost_nonce = await chain.nonces.allocate(admin.address)
+    ids = [outcome.payment_id for outcome in await service.submit(submissions)]
+
+    await settle_on_windows(service, ids)
+    tally = await count(
+        FaultTally("authorization: a relayer nonce lost before sending"),
+        service,
+        coin,
+        ids,
+        dict.fromkeys(payees, 0),
+    )
+    tally.faults = 1
+    assert (tally.lost, tally.settled_twice) == (0, 0)
+    assert tally.settled == len(submissions)
+    # The gap was filled by a transaction that does nothing, so the chain has moved past it.
+    assert await chain.w3.eth.get_transaction_count(admin.address) > lost_nonce
