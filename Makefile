@@ -22,7 +22,7 @@ ifneq ($(findstring $(SOLC_VERSION),$(shell solc --version 2>/dev/null)),)
 export FOUNDRY_SOLC := $(shell command -v solc)
 endif
 
-.PHONY: help setup demo test lint format chain contracts-test gas-snapshot bench serve slither clean
+.PHONY: help setup demo test lint format chain contracts-test gas-snapshot bench load serve slither clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -77,7 +77,11 @@ bench: setup ## Every mode, the ledger engines, the fleet's speed and a large re
 	$(BIN)/python bench/ledger_bench.py --out $$run --workload $$run/workload.json && \
 	$(BIN)/python bench/fleet_bench.py --out $$run && \
 	$(BIN)/python bench/report_bench.py --results $$run && \
+	$(BIN)/python bench/load_test.py --out $$run && \
 	$(BIN)/python bench/benchmarks_md.py $$run
+
+load: setup ## Hold 40 payments/s for 60 s against a local service: latency, errors, memory
+	$(BIN)/python bench/load_test.py --out runs/load-$$(date +%s)
 
 slither: setup ## Slither over contracts/src; fails on any High or Medium finding (docs/slither.md)
 	cd $(CONTRACTS) && tools/slither --fail-medium

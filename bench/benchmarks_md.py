@@ -39,6 +39,7 @@ def main(argv: list[str]) -> int:
         _read(arguments.run / "ledger_results.json") or [],
         _read(arguments.run / "fleet_results.json") or [],
         _read(arguments.run / "report_results.json"),
+        _read(arguments.run / "load_results.json"),
     )
     arguments.out.write_text(text)
     (arguments.run / "BENCHMARKS.md").write_text(text)
@@ -52,6 +53,7 @@ def render(
     ledger: list[dict[str, Any]],
     fleet: list[dict[str, Any]],
     report: dict[str, Any] | None,
+    load: dict[str, Any] | None = None,
 ) -> str:
     lines = [
         "# Benchmarks",
@@ -95,7 +97,31 @@ def render(
             f"{report['repeats']}; target under 30 s for 1,000,000).",
             "",
         ]
+    if load is not None:
+        lines += ["## A steady load through the API", "", *load_table(load), ""]
     return "\n".join(lines)
+
+
+def load_table(load_run: dict[str, Any]) -> list[str]:
+    """The load test's figures: rates, latency, errors, memory and what settled."""
+    plan, load, memory = load_run["plan"], load_run["load"], load_run["memory"]
+    settled, latency = load_run["settlement"], load["latency_ms"]
+    return [
+        f"`{load_run['command']}`: {plan['mode']} mode, one payment per `POST /v1/payments`, "
+        f"open-loop at {plan['rate_per_s']:g} requests/s for {load['requests']:,} requests "
+        f"after a warm-up, at most {plan['concurrency']} in flight. Latency runs from each "
+        "request's due time. Load average before and after: "
+        f"{load_run['load_average_before'][0]:.1f}, {load_run['load_average_after'][0]:.1f}.",
+        "",
+        "| offered /s | answered /s | p50 ms | p99 ms | max ms | errors | RSS start MiB | "
+        "RSS end MiB | growth MiB (bound) | CPU µs/request | settled / accepted |",
+        "|" + "---:|" * 11,
+        f"| {load['offered_per_s']:,.1f} | {load['achieved_per_s']:,.1f} | "
+        f"{latency['p50']:,.0f} | {latency['p99']:,.0f} | {latency['max']:,.0f} | "
+        f"{load['errors']:,} | {memory['rss_start_mib']:,.1f} | {memory['rss_end_mib']:,.1f} | "
+        f"{memory['rss_growth_mib']:+,.1f} ({memory['max_rss_growth_mib']:g}) | "
+        f"{memory['cpu_us_per_request']:,.0f} | {settled['settled']:,} / {settled['accepted']:,} |",
+    ]
 
 
 def machine() -> str:
