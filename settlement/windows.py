@@ -128,15 +128,17 @@ async def _settle(
 
 
 async def _reorganized(service: SettlementService, backoff: _Backoff) -> bool:
-    """Whether a reorganisation reopened settlements, which then need reconciling."""
+    """Whether settlements are pending between rounds, which then need reconciling: reopened
+    by a reorganisation just now, or by anyone else (an operator's check, another process)."""
     try:
         reopened = await service.reopen_reorganized()
+        orphaned = await service.store.has_pending_submissions(service.relayer.address)
     except Exception:
         delay = backoff.failed(REORG_WATCH)
         logger.exception("checking for a reorganisation failed; retrying in %.1f s", delay)
         return False
     backoff.succeeded(REORG_WATCH)
-    return reopened > 0
+    return reopened > 0 or orphaned
 
 
 async def _reconcile(

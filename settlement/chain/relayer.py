@@ -45,9 +45,9 @@ FEE_BUMP_NUMERATOR = 1125
 FEE_BUMP_DENOMINATOR = 1000
 MAX_REPLACEMENTS = 5
 RECEIPT_POLL_INTERVAL_S = 0.02
-# While waiting, how often to check that no nonce below ours is missing (after a reorganisation,
-# say); the transactions behind such a gap would otherwise wait out ``wait_limit_s``.
-NONCE_GAP_CHECK_S = 2.0
+# While waiting, how often to check that our transactions can still be mined (no nonce below
+# them missing, theirs not used by another); otherwise they would wait out ``wait_limit_s``.
+UNMINABLE_CHECK_S = 2.0
 # Answers that mean the node has, or had, this transaction: confirmation finds out which.
 HARMLESS_BROADCAST_ERRORS = ("already known", "already imported", "nonce too low")
 GAS_MARGIN_PERCENT = 20
@@ -332,7 +332,7 @@ class Relayer:
         """
         now = time.monotonic()
         deadline = now + self.wait_limit_s
-        next_gap_check = now + NONCE_GAP_CHECK_S
+        next_unminable_check = now + UNMINABLE_CHECK_S
         for watched in in_flight:
             watched.replace_at = now + self.stuck_after_s
         # The block number is read before the receipts, so that a transaction mined in between is
@@ -362,9 +362,9 @@ class Relayer:
                     f"{self.wait_limit_s:.0f} s; they stay pending and are reconciled on restart"
                 )
             unmined = [w for w in in_flight if w.submission_id not in mined]
-            if time.monotonic() >= next_gap_check:
-                next_gap_check = time.monotonic() + NONCE_GAP_CHECK_S
-                await self._refuse_nonce_gap(unmined)
+            if time.monotonic() >= next_unminable_check:
+                next_unminable_check = time.monotonic() + UNMINABLE_CHECK_S
+                await self._check_unmined(unmined)
             await self._replace_stuck(unmined)
             await asyncio.sleep(RECEIPT_POLL_INTERVAL_S)
         results = [mined[watched.submission_id] for watched in in_flight]
@@ -402,23 +402,47 @@ class Relayer:
             watched.attempts.append(replacement)
             watched.replace_at = now + self.stuck_after_s
 
-    async def _refuse_nonce_gap(self, unmined: Sequence[_InFlight]) -> None:
-        """A transaction of ours behind a nonce the node does not have will never be mined, and
-        no replacement can help: only reconciliation, which fills the gap (and, should a gap
-        open while it waits, fails too, to be tried again)."""
-        ours = [w.nonce for w in unmined if w.sender == self.address]
+    async def _check_unmined(self, unmined: Sequence[_InFlight]) -> None:
+        """Give up on what can never be mined; send the rest again.
+
+        A rewound chain (or a node restarted without its pool) forgets transactions without a
+        trace: the nonce is free and nothing waits in the pool. The same signed bytes again cost
+        nothing where the node still has them, and cannot settle twice.
+        """
+        found = await self._refuse_unminable([w for w in unmined if w.sender == self.address])
+        await self._broadcast([w.attempts[-1] for w in unmined if w.submission_id not in found])
+
+    async def _refuse_unminable(self, ours: Sequence[_InFlight]) -> dict[int, MinedTransaction]:
+        """Stop waiting for transactions of ours that can never be mined; no replacement can
+        help, only reconciliation (which then fills a gap, or drops a transaction whose nonce
+        went elsewhere and queues its payments again). Two ways it happens, after a
+        reorganisation or a lost send: a nonce below ours is missing from the chain and the
+        node, or our nonce is already used, by a transaction other than the one we wait on."""
         if not ours:
-            return
-        lowest_waiting = min(ours)
-        (response,) = await self.client.batch_request(
-            [("eth_getTransactionCount", [self.address, "pending"])]
+            return {}
+        lowest_waiting = min(w.nonce for w in ours)
+        pending, latest = await self.client.batch_request(
+            [
+                ("eth_getTransactionCount", [self.address, "pending"]),
+                ("eth_getTransactionCount", [self.address, "latest"]),
+            ]
         )
-        node_next = int(response["result"], 16)
+        node_next, mined_count = int(pending["result"], 16), int(latest["result"], 16)
         if node_next < lowest_waiting:
             raise ChainReorganizedError(
                 f"nonce {node_next} of {self.address} is missing from the chain and the node, so "
                 f"nonce {lowest_waiting} and after cannot be mined"
             )
+        spent = [w for w in ours if w.nonce < mined_count]
+        # Mined since the last look, perhaps: only those still without a receipt are lost.
+        found = await self._find_mined(spent) if spent else {}
+        lost = [w for w in spent if w.submission_id not in found]
+        if lost:
+            raise ChainReorganizedError(
+                f"nonce {lost[0].nonce} of {self.address} was used by another transaction; "
+                f"{len(lost)} settlement transactions can no longer be mined"
+            )
+        return found
 
     async def _bumped_fees(self, stuck: TransactionAttempt) -> Fees:
         current = await self.client.fees()

@@ -72,8 +72,12 @@ async def settle_on_windows(
         deadline = time.monotonic() + deadline_s
         while time.monotonic() < deadline:
             records = await service.store.records(list(payment_ids))
-            if len(records) == len(payment_ids) and all(
-                record.state in FINAL for record in records.values()
+            if (
+                len(records) == len(payment_ids)
+                and all(record.state in FINAL for record in records.values())
+                # Final means on the chain as it is now: the service checks the blocks once
+                # more (the windows' check may not have come round since the last fault).
+                and await service.reopen_reorganized() == 0
             ):
                 return
             await asyncio.sleep(POLL_S)

@@ -25,7 +25,7 @@ from settlement.settlers.base import PaymentSubmission
 from settlement.store import SqlPaymentStore
 from tests.conftest import deploy_test_coin
 from tests.settlement.api_helpers import make_service
-from tests.settlement.faults.harness import FaultTally, count, settle_on_windows
+from tests.settlement.faults.harness import AFTER_FAULTS_S, FaultTally, count, settle_on_windows
 from tests.settlement.faults.proxy import FaultProxy
 from tests.settlement.faults.test_faults import (
     PAYERS,
@@ -38,8 +38,6 @@ pytestmark = [pytest.mark.anvil, pytest.mark.faults]
 
 PER_PAYER = 15
 REORGS = 3
-# Settlement blocks each reorganisation lets be mined, then removes.
-BLOCKS_PER_REORG = 3
 # Payments arrive in small requests while the faults strike, as a fleet's would.
 CHUNK = 6
 CHUNK_INTERVAL_S = 0.15
@@ -121,13 +119,6 @@ async def stream(
         await asyncio.sleep(CHUNK_INTERVAL_S)
 
 
-async def until_head(client: ChainClient, block: int) -> None:
-    """Wait until the chain reaches ``block``, or ``PROGRESS_WAIT_S`` passes."""
-    deadline = time.monotonic() + PROGRESS_WAIT_S
-    while time.monotonic() < deadline and await head(client) < block:  # noqa: ASYNC110 - polls the chain
-        await asyncio.sleep(0.02)
-
-
 async def head_once_up(client: ChainClient) -> int:
     """The head of a chain that is (re)starting: its first answer."""
     deadline = time.monotonic() + PROGRESS_WAIT_S
@@ -144,21 +135,39 @@ async def head(client: ChainClient) -> int:
     return int(await client.w3.eth.block_number)
 
 
-async def reorganise(client: ChainClient, removed: list[int]) -> None:
-    """``REORGS`` times: snapshot the chain, let settlements be mined, rewind to the snapshot.
-    Every block mined in between, with the settlements in it, vanishes; ``removed`` gets how
-    many blocks each rewind took away. (Only the service's relayer sends transactions here, so
-    every new block holds settlements: the first, then those the last rewind reopened.)"""
-    for _ in range(REORGS):
-        (snapshot,) = await client.batch_request([("evm_snapshot", [])])
+async def reorganise(
+    service: SettlementService,
+    submissions: Sequence[PaymentSubmission],
+    ids: list[str],
+    removed: list[int],
+) -> None:
+    """``REORGS`` times: snapshot the chain, submit a share of the payments and let them be
+    confirmed, then rewind to the snapshot, so the blocks that settled them vanish; then wait
+    until the service has settled them again. ``removed`` gets how many blocks each rewind took
+    away (only the service's relayer sends transactions here, so each held settlements)."""
+    share = -(-len(submissions) // REORGS)
+    for start in range(0, len(submissions), share):
+        (snapshot,) = await service.client.batch_request([("evm_snapshot", [])])
         # Read after the snapshot: a block mined in between is counted as kept, not removed.
-        kept = await head(client)
-        await until_head(client, kept + BLOCKS_PER_REORG)
-        before = await head(client)
-        (reverted,) = await client.batch_request([("evm_revert", [snapshot["result"]])])
+        kept = await head(service.client)
+        ids += await submit_through_faults(service, list(submissions[start : start + share]))
+        await until_confirmed(service.store, ids, len(ids))
+        before = await head(service.client)
+        (reverted,) = await service.client.batch_request([("evm_revert", [snapshot["result"]])])
         assert reverted["result"] is True
-        # Not the head after the rewind: the service may already be sending again.
         removed.append(before - kept)
+        await until_settled_again(service, ids)
+
+
+async def until_settled_again(service: SettlementService, ids: Sequence[str]) -> None:
+    """Wait until every payment is final on the chain as it is now, or ``PROGRESS_WAIT_S``."""
+    deadline = time.monotonic() + PROGRESS_WAIT_S
+    while time.monotonic() < deadline:
+        await asyncio.sleep(AFTER_FAULTS_S)
+        if await confirmed(service.store, ids) == len(ids) and (
+            await service.reopen_reorganized() == 0
+        ):
+            return
 
 
 @pytest.mark.parametrize("mode", [SettlementMode.AUTHORIZATION, SettlementMode.BATCH])
@@ -175,8 +184,7 @@ async def test_settlements_removed_by_a_reorganisation_are_settled_again_once(
         service = make_service(store, client, coin, admin)
         ids: list[str] = []
         removed: list[int] = []
-        faults = asyncio.gather(stream(service, submissions, ids), reorganise(client, removed))
-        await settle_on_windows(service, ids, faults=faults)
+        await settle_on_windows(service, ids, faults=reorganise(service, submissions, ids, removed))
         tally = await count(
             FaultTally(f"{mode.value}: {REORGS} reorganisations after inclusion"),
             service,
