@@ -489,6 +489,16 @@ class Relayer:
                     f"{self.wait_limit_s:.0f} s; its transactions are reconciled later"
                 )
             await asyncio.sleep(RECEIPT_POLL_INTERVAL_S)
+        # The chain may have gone back and forward again since the receipts were read: a block
+        # replaced at its height would be recorded as settling what it no longer holds.
+        gone = await self.vanished(
+            [MinedBlock(m.submission_id, m.block_number, m.block_hash) for m in mined]
+        )
+        if gone:
+            raise ChainReorganizedError(
+                f"{len(gone)} settlement transactions were mined in blocks the chain has since "
+                "replaced"
+            )
 
     async def _mined_nonces(self, senders: set[str]) -> dict[str, int]:
         """Each sender's count of mined transactions, in one JSON-RPC batch."""

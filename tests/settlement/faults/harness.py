@@ -17,6 +17,7 @@ from typing import Protocol
 
 from settlement.chain.stablecoin import StablecoinContract
 from settlement.domain.payments import PaymentState
+from settlement.errors import ChainError
 from settlement.service import SettlementService
 from settlement.windows import REORG_CHECK_INTERVAL_S, WindowPolicy, run_windows
 
@@ -75,15 +76,23 @@ async def settle_on_windows(
             if (
                 len(records) == len(payment_ids)
                 and all(record.state in FINAL for record in records.values())
-                # Final means on the chain as it is now: the service checks the blocks once
-                # more (the windows' check may not have come round since the last fault).
-                and await service.reopen_reorganized() == 0
+                and await still_on_chain(service)
             ):
                 return
             await asyncio.sleep(POLL_S)
     finally:
         stop.set()
         await windows
+
+
+async def still_on_chain(service: SettlementService) -> bool:
+    """Whether the service, checking the blocks once more, finds every recent settlement still
+    in the chain (the windows' own check may not have come round since the last fault). A
+    chain it cannot reach (the connection still breaking) does not answer yes."""
+    try:
+        return await service.reopen_reorganized() == 0
+    except ChainError:
+        return False
 
 
 class Outcome(Protocol):
