@@ -252,11 +252,8 @@ class Relayer:
         """
         if not waiting:
             return
-        # "pending" counts what the node holds without a gap, mined or not.
-        (response,) = await self.client.batch_request(
-            [("eth_getTransactionCount", [self.address, "pending"])]
-        )
-        gaps = [n for n in range(int(response["result"], 16), max(waiting)) if n not in waiting]
+        node_next, _mined = await self._own_counts()
+        gaps = [n for n in range(node_next, max(waiting)) if n not in waiting]
         if not gaps:
             return
         logger.warning(
@@ -421,13 +418,7 @@ class Relayer:
         if not ours:
             return {}
         lowest_waiting = min(w.nonce for w in ours)
-        pending, latest = await self.client.batch_request(
-            [
-                ("eth_getTransactionCount", [self.address, "pending"]),
-                ("eth_getTransactionCount", [self.address, "latest"]),
-            ]
-        )
-        node_next, mined_count = int(pending["result"], 16), int(latest["result"], 16)
+        node_next, mined_count = await self._own_counts()
         if node_next < lowest_waiting:
             raise ChainReorganizedError(
                 f"nonce {node_next} of {self.address} is missing from the chain and the node, so "
@@ -443,6 +434,17 @@ class Relayer:
                 f"{len(lost)} settlement transactions can no longer be mined"
             )
         return found
+
+    async def _own_counts(self) -> tuple[int, int]:
+        """The relayer's next nonce as the node sees it ("pending": what it holds without a gap,
+        mined or not) and its count of mined transactions."""
+        pending, latest = await self.client.batch_request(
+            [
+                ("eth_getTransactionCount", [self.address, "pending"]),
+                ("eth_getTransactionCount", [self.address, "latest"]),
+            ]
+        )
+        return int(pending["result"], 16), int(latest["result"], 16)
 
     async def _bumped_fees(self, stuck: TransactionAttempt) -> Fees:
         current = await self.client.fees()

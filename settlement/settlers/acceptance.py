@@ -77,6 +77,25 @@ async def new_payments(store: SqlPaymentStore, verified: Sequence[NewPayment]) -
     return list(fresh.values())
 
 
+def shortfall(holding: str, payer: str, amount: int, balance: int, committed: int) -> str:
+    return (
+        f"insufficient {holding}: {payer} holds {balance}, has {committed} committed to "
+        f"payments not yet settled, and cannot also pay {amount}"
+    )
+
+
+def uncovered(
+    holding: str, payer: str, amount: int, balance: int, committed: dict[str, int]
+) -> str | None:
+    """Why ``payer``'s ``balance`` cannot cover ``amount`` beside what it has ``committed``, or
+    None; an admitted amount is counted against the rest of the request."""
+    owed = committed.get(payer, 0)
+    if owed + amount > balance:
+        return shortfall(holding, payer, amount, balance, owed)
+    committed[payer] = owed + amount
+    return None
+
+
 class TokenGate:
     """Refuses, at acceptance, token payments the chain would refuse now."""
 
@@ -112,7 +131,13 @@ class TokenGate:
         refused: dict[str, str] = {}
         for payment in fresh:
             reason = self._standing(payment, answers) or judge(payment, answers)
-            reason = reason or self._shortfall(payment, answers, committed)
+            reason = reason or uncovered(
+                "balance",
+                payment.intent.payer,
+                payment.intent.amount_base_units,
+                answers[self._balance(payment.intent.payer)],
+                committed,
+            )
             if reason is not None:
                 refused[payment.payment_id] = reason
         return refused
@@ -127,21 +152,6 @@ class TokenGate:
                 return f"the {role} {account} is blocklisted by the token"
         return None
 
-    def _shortfall(
-        self, payment: NewPayment, answers: Answers, committed: dict[str, int]
-    ) -> str | None:
-        """Refuse a payment its payer's balance cannot cover beside what it already owes;
-        count an admitted one against the rest of the request."""
-        payer, amount = payment.intent.payer, payment.intent.amount_base_units
-        balance, owed = answers[self._balance(payer)], committed.get(payer, 0)
-        if owed + amount > balance:
-            return (
-                f"insufficient balance: {payer} holds {balance}, has {owed} committed to "
-                f"payments not yet settled, and cannot also pay {amount}"
-            )
-        committed[payer] = owed + amount
-        return None
-
     async def _committed(self, payers: Sequence[str]) -> dict[str, int]:
         """What each payer has queued, not yet sent, in every token mode.
 
@@ -150,12 +160,9 @@ class TokenGate:
         refuse a payer who can pay. The price is that a payer can commit what its in-flight
         payments will take; such a payment fails at settlement, with the reason.
         """
-        committed: dict[str, int] = {}
-        for mode in TOKEN_MODES:
-            queued = await self.store.pending_outgoing_by_payer(payers, mode, [PaymentState.QUEUED])
-            for payer, owed in queued.items():
-                committed[payer] = committed.get(payer, 0) + owed
-        return committed
+        return await self.store.pending_outgoing_by_payer(
+            payers, TOKEN_MODES, [PaymentState.QUEUED]
+        )
 
     async def _ask(self, questions: list[ChainQuestion]) -> Answers:
         unique = list(dict.fromkeys(questions))

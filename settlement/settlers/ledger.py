@@ -34,7 +34,7 @@ from settlement.ledger.mapping import (
     opening_transfer_id,
     wallet_account_id,
 )
-from settlement.settlers.acceptance import new_payments
+from settlement.settlers.acceptance import new_payments, uncovered
 from settlement.settlers.base import OffChainSettler, PaymentSubmission, Verified
 from settlement.settlers.net import check_signed_payment
 from settlement.store import NewPayment, PaymentOutcome, PaymentRecord, SqlPaymentStore
@@ -142,18 +142,19 @@ class LedgerSettler(OffChainSettler):
         fresh = await new_payments(self.store, verified)
         payers = sorted({payment.intent.payer for payment in fresh})
         balances = await asyncio.to_thread(self._wallet_balances, payers)
-        committed = await self.store.pending_outgoing_by_payer(payers, SettlementMode.LEDGER)
+        committed = await self.store.pending_outgoing_by_payer(payers, [SettlementMode.LEDGER])
         refused: dict[str, str] = {}
         for payment in fresh:
-            payer, amount = payment.intent.payer, payment.intent.amount_base_units
-            balance, owed = balances.get(payer, 0), committed.get(payer, 0)
-            if owed + amount > balance:
-                refused[payment.payment_id] = (
-                    f"insufficient ledger balance: {payer} holds {balance}, has {owed} committed "
-                    f"to payments not yet settled, and cannot also pay {amount}"
-                )
-            else:
-                committed[payer] = owed + amount
+            payer = payment.intent.payer
+            reason = uncovered(
+                "ledger balance",
+                payer,
+                payment.intent.amount_base_units,
+                balances.get(payer, 0),
+                committed,
+            )
+            if reason is not None:
+                refused[payment.payment_id] = reason
         return refused
 
     def _wallet_balances(self, payers: Sequence[str]) -> dict[str, int]:

@@ -26,6 +26,7 @@ from settlement.domain.merkle import MerkleTree, payment_leaf
 from settlement.domain.messages import NetPayment, SignedMessage
 from settlement.domain.netting import Transfer, net_changes, sorted_for_chain
 from settlement.domain.payments import SettlementMode
+from settlement.settlers.acceptance import new_payments, shortfall, uncovered
 from settlement.settlers.base import (
     ChainSettler,
     PaymentSubmission,
@@ -80,11 +81,7 @@ def check_signed_payment(
     signed.verify(domain)
 
 
-def shortfall(payer: str, amount: int, balance: int, committed: int) -> str:
-    return (
-        f"insufficient net-settlement deposit: {payer} holds {balance}, has {committed} "
-        f"committed to payments not yet settled, and cannot also pay {amount}"
-    )
+DEPOSIT = "net-settlement deposit"
 
 
 class NetSettler(ChainSettler):
@@ -108,24 +105,18 @@ class NetSettler(ChainSettler):
 
         A retry of a stored payment is left to the store, which answers it with the first result.
         """
-        stored = await self.store.records([payment.payment_id for payment in verified])
-        # Each new payment once: a copy later in the same request is a retry of the first.
-        fresh: dict[str, NewPayment] = {}
-        for payment in verified:
-            if payment.payment_id not in stored:
-                fresh.setdefault(payment.payment_id, payment)
-        payers = sorted({payment.intent.payer for payment in fresh.values()})
+        fresh = await new_payments(self.store, verified)
+        payers = sorted({payment.intent.payer for payment in fresh})
         balances = await self.net.balances(payers)
-        committed = await self.store.pending_outgoing_by_payer(payers, SettlementMode.NET)
+        committed = await self.store.pending_outgoing_by_payer(payers, [SettlementMode.NET])
         refused: dict[str, str] = {}
-        for payment in fresh.values():
-            payer, amount = payment.intent.payer, payment.intent.amount_base_units
-            if committed.get(payer, 0) + amount > balances[payer]:
-                refused[payment.payment_id] = shortfall(
-                    payer, amount, balances[payer], committed.get(payer, 0)
-                )
-            else:
-                committed[payer] = committed.get(payer, 0) + amount
+        for payment in fresh:
+            payer = payment.intent.payer
+            reason = uncovered(
+                DEPOSIT, payer, payment.intent.amount_base_units, balances[payer], committed
+            )
+            if reason is not None:
+                refused[payment.payment_id] = reason
         return refused
 
     async def prepare(self, payments: Sequence[PaymentRecord]) -> Preparation:
@@ -148,7 +139,7 @@ class NetSettler(ChainSettler):
             # Only payments already in this window count as income, so every prefix of the
             # window, and the whole of it, leaves each balance at or above zero.
             if balances[payer] + changes.get(payer, 0) < amount:
-                reason = shortfall(payer, amount, balances[payer], -changes.get(payer, 0))
+                reason = shortfall(DEPOSIT, payer, amount, balances[payer], -changes.get(payer, 0))
                 refused.append(PaymentOutcome(record.payment_id, False, reason))
                 continue
             changes[payer] = changes.get(payer, 0) - amount

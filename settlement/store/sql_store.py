@@ -294,18 +294,18 @@ class SqlPaymentStore:
     async def pending_outgoing_by_payer(
         self,
         payers: Sequence[str],
-        mode: SettlementMode,
+        modes: Sequence[SettlementMode],
         states: Sequence[PaymentState] = (PaymentState.QUEUED, PaymentState.SUBMITTED),
     ) -> dict[str, int]:
-        """``pending_outgoing`` of several payers in one mode, in one query (payers owing nothing
-        are left out); ``states`` narrows which unsettled payments count."""
+        """``pending_outgoing`` of several payers in ``modes`` together, in one query (payers
+        owing nothing are left out); ``states`` narrows which unsettled payments count."""
         if not payers:
             return {}
         query = (
             sa.select(payments.c.payer, sa.func.sum(payments.c.amount_base_units))
             .where(
                 payments.c.payer.in_(list(payers)),
-                payments.c.mode == mode.value,
+                payments.c.mode.in_([mode.value for mode in modes]),
                 payments.c.state.in_([state.value for state in states]),
             )
             .group_by(payments.c.payer)

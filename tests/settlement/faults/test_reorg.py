@@ -25,7 +25,13 @@ from settlement.settlers.base import PaymentSubmission
 from settlement.store import SqlPaymentStore
 from tests.conftest import deploy_test_coin
 from tests.settlement.api_helpers import make_service
-from tests.settlement.faults.harness import AFTER_FAULTS_S, FaultTally, count, settle_on_windows
+from tests.settlement.faults.harness import (
+    AFTER_FAULTS_S,
+    FaultTally,
+    count,
+    settle_on_windows,
+    still_on_chain,
+)
 from tests.settlement.faults.proxy import FaultProxy
 from tests.settlement.faults.test_faults import (
     PAYERS,
@@ -164,9 +170,7 @@ async def until_settled_again(service: SettlementService, ids: Sequence[str]) ->
     deadline = time.monotonic() + PROGRESS_WAIT_S
     while time.monotonic() < deadline:
         await asyncio.sleep(AFTER_FAULTS_S)
-        if await confirmed(service.store, ids) == len(ids) and (
-            await service.reopen_reorganized() == 0
-        ):
+        if await confirmed(service.store, ids) == len(ids) and await still_on_chain(service):
             return
 
 
