@@ -15,7 +15,7 @@ from settlement.config import Settings
 from settlement.domain.payments import SettlementMode
 from settlement.redaction import public_database_url, public_rpc_url
 from settlement.runtime import running_service
-from settlement.windows import WindowPolicy, run_windows
+from settlement.windows import WindowPolicy, run_windows, stop_windows
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -72,13 +72,13 @@ async def serve_forever(
             console.print("  operator routes disabled: set SETTLEMENT_API_KEY to enable them")
         # uvicorn handles SIGINT and SIGTERM while it serves, then restores the handlers it found
         # and raises the signal again: those handlers are these, so the raised signal only asks
-        # for the stop already under way, and the windows finish their round.
+        # for the stop already under way, and the windows finish their round (or are cancelled
+        # after STOP_GRACE_S).
         previous = {sig: signal.signal(sig, _stop_handler(server, stop)) for sig in STOP_SIGNALS}
         try:
             await server.serve()
         finally:
-            stop.set()
-            await windows
+            await stop_windows(windows, stop)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
 

@@ -47,6 +47,10 @@ RECOVERY = "recovery"
 REORG_WATCH = "reorg-watch"
 # How often the loop checks that the blocks of recent settlements are still the chain's.
 REORG_CHECK_INTERVAL_S = 1.0
+# How long a stop waits for the round under way before cancelling it. A round can wait up to
+# the relayer's limit (600 s) on a chain that stopped mining; cancelling loses nothing, since
+# every transaction is recorded before it is sent and the next start reconciles it.
+STOP_GRACE_S = 30.0
 
 
 @dataclass
@@ -111,6 +115,25 @@ async def run_windows(
                         on_round(report)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), POLL_INTERVAL_S)
+
+
+async def stop_windows(
+    windows: asyncio.Task[None], stop: asyncio.Event, grace_s: float = STOP_GRACE_S
+) -> None:
+    """Ask the windows to stop and wait for the round under way, cancelling it after
+    ``grace_s``."""
+    stop.set()
+    try:
+        await asyncio.wait_for(asyncio.shield(windows), grace_s)
+    except TimeoutError:
+        logger.warning(
+            "the settlement round under way did not finish within %.0f s of the stop; it is "
+            "cancelled, and what it sent is reconciled at the next start",
+            grace_s,
+        )
+        windows.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await windows
 
 
 async def _settle(
