@@ -19,12 +19,13 @@ from settlement.chain.stablecoin import StablecoinContract
 from settlement.domain.payments import PaymentState
 from settlement.errors import ChainError
 from settlement.service import SettlementService
-from settlement.windows import REORG_CHECK_INTERVAL_S, WindowPolicy, run_windows
+from settlement.windows import REORG_CHECK_INTERVAL_S, WindowPolicy, run_windows, stop_windows
 
 FINAL = frozenset({PaymentState.CONFIRMED, PaymentState.FAILED})
 SETTLE_DEADLINE_S = 90.0
 POLL_S = 0.1
 WINDOW = WindowPolicy(max_payments=25, max_wait_s=0.2)
+STOP_GRACE_S = 10.0
 # After the last fault, long enough for the windows' reorganisation watch to have looked twice.
 AFTER_FAULTS_S = 2 * REORG_CHECK_INTERVAL_S + 0.5
 
@@ -55,7 +56,7 @@ async def settle_on_windows(
     service: SettlementService,
     payment_ids: Sequence[str],
     deadline_s: float = SETTLE_DEADLINE_S,
-    faults: Awaitable[None] | None = None,
+    faults: Awaitable[object] | None = None,
 ) -> None:
     """Run the service's windows until every payment is final, or the deadline passes.
 
@@ -81,8 +82,8 @@ async def settle_on_windows(
                 return
             await asyncio.sleep(POLL_S)
     finally:
-        stop.set()
-        await windows
+        # A wedged round is cancelled rather than awaited: the count then shows what it left.
+        await stop_windows(windows, stop, grace_s=STOP_GRACE_S)
 
 
 async def still_on_chain(service: SettlementService) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from urllib.parse import urlparse
 
 PIPE_CHUNK = 65_536
@@ -11,8 +12,9 @@ PIPE_CHUNK = 65_536
 
 class FaultProxy:
     """Forwards connections to the chain, except that it can cut every open connection
-    (``cut``), refuse the next new ones (``refuse_next``) and hold back answers (``delay_s``).
-    ``faults`` counts the connections it cut or refused and the requests it delayed."""
+    (``cut``), refuse the next new ones (``refuse_next``), hold back answers (``delay_s``) and
+    hold back requests for a while (``held``). ``faults`` counts the connections it cut or
+    refused and the requests it delayed."""
 
     def __init__(self, target_url: str) -> None:
         target = urlparse(target_url)
@@ -24,6 +26,8 @@ class FaultProxy:
         self._refusals = 0
         self.delay_s = 0.0
         self.faults = 0
+        self._flowing = asyncio.Event()
+        self._flowing.set()
 
     async def start(self) -> str:
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
@@ -53,6 +57,17 @@ class FaultProxy:
         self._target = (target.hostname, target.port)
         self.cut()
 
+    @contextlib.asynccontextmanager
+    async def held(self) -> AsyncIterator[None]:
+        """Hold every request until the block ends (answers to those already sent still
+        arrive): the chain sees no traffic from the service meanwhile, though the service keeps
+        sending."""
+        self._flowing.clear()
+        try:
+            yield
+        finally:
+            self._flowing.set()
+
     def refuse_next(self, connections: int) -> None:
         self._refusals = connections
 
@@ -76,17 +91,19 @@ class FaultProxy:
             return
         self._open.update({client, upstream})
         await asyncio.gather(
-            self._pipe(client_reader, upstream, delay=False),
-            self._pipe(upstream_reader, client, delay=True),
+            self._pipe(client_reader, upstream, request=True),
+            self._pipe(upstream_reader, client, request=False),
         )
         self._open.difference_update({client, upstream})
 
     async def _pipe(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, delay: bool
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, request: bool
     ) -> None:
         with contextlib.suppress(ConnectionError, OSError):
             while chunk := await reader.read(PIPE_CHUNK):
-                if delay and self.delay_s > 0:
+                if request:
+                    await self._flowing.wait()
+                elif self.delay_s > 0:
                     self.faults += 1
                     await asyncio.sleep(self.delay_s)
                 writer.write(chunk)

@@ -25,13 +25,7 @@ from settlement.settlers.base import PaymentSubmission
 from settlement.store import SqlPaymentStore
 from tests.conftest import deploy_test_coin
 from tests.settlement.api_helpers import make_service
-from tests.settlement.faults.harness import (
-    AFTER_FAULTS_S,
-    FaultTally,
-    count,
-    settle_on_windows,
-    still_on_chain,
-)
+from tests.settlement.faults.harness import FaultTally, count, settle_on_windows
 from tests.settlement.faults.proxy import FaultProxy
 from tests.settlement.faults.test_faults import (
     PAYERS,
@@ -44,6 +38,10 @@ pytestmark = [pytest.mark.anvil, pytest.mark.faults]
 
 PER_PAYER = 15
 REORGS = 3
+# Settlement blocks each reorganisation lets be mined, then removes.
+BLOCKS_PER_REORG = 3
+# How long the chain may take to mine what it already received before a snapshot or rewind.
+QUIET_WAIT_S = 10.0
 # Payments arrive in small requests while the faults strike, as a fleet's would.
 CHUNK = 6
 CHUNK_INTERVAL_S = 0.15
@@ -73,6 +71,23 @@ class RestartableChain:
         self.anvil.stop()
         self.proxy.retarget(self._start_anvil(extra_args))
 
+    @contextlib.asynccontextmanager
+    async def quiet(self) -> AsyncIterator[ChainClient]:
+        """Anvil, reached directly, while the proxy holds the service's requests and once Anvil
+        has mined every transaction it already received.
+
+        Anvil's ``evm_snapshot`` and ``evm_revert`` race its own mining: a rewind while
+        transactions arrive can leave holes in its chain, blocks by number that are not their
+        successors' parents, and a pool that never mines again (docs/anvil-revert-race.md). A
+        node switches to another fork between one request and the next; holding the service's
+        requests for the moment of the rewind gives the test the same.
+        """
+        assert self.proxy is not None
+        assert self.anvil is not None
+        async with self.proxy.held(), await ChainClient.connect(self.anvil.rpc_url) as anvil:
+            await until_mined(anvil)
+            yield anvil
+
     def _start_anvil(self, extra_args: Sequence[str]) -> str:
         self.anvil = EmbeddedAnvil(self.binary, extra_args=extra_args)
         self.started.append(self.anvil)
@@ -97,6 +112,20 @@ async def own_chain(
             yield restartable, client, await deploy_test_coin(client, artifact, admin_account())
     finally:
         await restartable.close()
+
+
+async def until_mined(anvil: ChainClient) -> None:
+    """Wait until Anvil's pool holds nothing ready to mine and its head stays put."""
+    deadline = time.monotonic() + QUIET_WAIT_S
+    last_head = -1
+    while time.monotonic() < deadline:
+        (status,) = await anvil.batch_request([("txpool_status", [])])
+        current = await head(anvil)
+        if int(status["result"]["pending"], 16) == 0 and current == last_head:
+            return
+        last_head = current
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"Anvil kept mining for {QUIET_WAIT_S:.0f} s with the service held back")
 
 
 def admin_account() -> LocalAccount:
@@ -141,37 +170,29 @@ async def head(client: ChainClient) -> int:
     return int(await client.w3.eth.block_number)
 
 
-async def reorganise(
-    service: SettlementService,
-    submissions: Sequence[PaymentSubmission],
-    ids: list[str],
-    removed: list[int],
-) -> None:
-    """``REORGS`` times: snapshot the chain, submit a share of the payments and let them be
-    confirmed, then rewind to the snapshot, so the blocks that settled them vanish; then wait
-    until the service has settled them again. ``removed`` gets how many blocks each rewind took
-    away (only the service's relayer sends transactions here, so each held settlements)."""
-    share = -(-len(submissions) // REORGS)
-    for start in range(0, len(submissions), share):
-        (snapshot,) = await service.client.batch_request([("evm_snapshot", [])])
-        # Read after the snapshot: a block mined in between is counted as kept, not removed.
-        kept = await head(service.client)
-        ids += await submit_through_faults(service, list(submissions[start : start + share]))
-        await until_confirmed(service.store, ids, len(ids))
-        before = await head(service.client)
-        (reverted,) = await service.client.batch_request([("evm_revert", [snapshot["result"]])])
+async def until_head(client: ChainClient, block: int) -> None:
+    """Wait until the chain reaches ``block``, or ``PROGRESS_WAIT_S`` passes."""
+    deadline = time.monotonic() + PROGRESS_WAIT_S
+    while time.monotonic() < deadline and await head(client) < block:  # noqa: ASYNC110 - polls the chain
+        await asyncio.sleep(0.02)
+
+
+async def reorganise(chain: RestartableChain, client: ChainClient, removed: list[int]) -> None:
+    """``REORGS`` times, back to back: snapshot the chain, let ``BLOCKS_PER_REORG`` blocks of
+    settlements be mined, rewind to the snapshot. Each rewind strikes while the service is
+    still settling again what the last one removed. ``removed`` gets how many blocks each
+    rewind took away (only the service's relayer sends transactions here, so each held
+    settlements)."""
+    for _ in range(REORGS):
+        async with chain.quiet() as anvil:
+            (snapshot,) = await anvil.batch_request([("evm_snapshot", [])])
+            kept = await head(anvil)
+        await until_head(client, kept + BLOCKS_PER_REORG)
+        async with chain.quiet() as anvil:
+            before = await head(anvil)
+            (reverted,) = await anvil.batch_request([("evm_revert", [snapshot["result"]])])
         assert reverted["result"] is True
         removed.append(before - kept)
-        await until_settled_again(service, ids)
-
-
-async def until_settled_again(service: SettlementService, ids: Sequence[str]) -> None:
-    """Wait until every payment is final on the chain as it is now, or ``PROGRESS_WAIT_S``."""
-    deadline = time.monotonic() + PROGRESS_WAIT_S
-    while time.monotonic() < deadline:
-        await asyncio.sleep(AFTER_FAULTS_S)
-        if await confirmed(service.store, ids) == len(ids) and await still_on_chain(service):
-            return
 
 
 @pytest.mark.parametrize("mode", [SettlementMode.AUTHORIZATION, SettlementMode.BATCH])
@@ -181,14 +202,17 @@ async def test_settlements_removed_by_a_reorganisation_are_settled_again_once(
     stablecoin_artifact: ContractArtifact,
     mode: SettlementMode,
 ) -> None:
-    async with own_chain(contracts_dir, stablecoin_artifact) as (_, client, coin):
+    async with own_chain(contracts_dir, stablecoin_artifact) as (chain, client, coin):
         admin = admin_account()
         payers, payees = await accounts(coin, admin)
         submissions = await signed_payments(coin, mode, payers, payees, PER_PAYER, "reorg")
         service = make_service(store, client, coin, admin)
         ids: list[str] = []
         removed: list[int] = []
-        await settle_on_windows(service, ids, faults=reorganise(service, submissions, ids, removed))
+        faults = asyncio.gather(
+            stream(service, submissions, ids), reorganise(chain, client, removed)
+        )
+        await settle_on_windows(service, ids, faults=faults)
         tally = await count(
             FaultTally(f"{mode.value}: {REORGS} reorganisations after inclusion"),
             service,
