@@ -15,7 +15,6 @@ from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from settlement.chain.stablecoin import StablecoinContract
 from settlement.domain.payments import PaymentState
 from settlement.errors import ChainError
 from settlement.service import SettlementService
@@ -109,16 +108,22 @@ class Outcome(Protocol):
     def failure_reason(self) -> str | None: ...
 
 
+class Holdings(Protocol):
+    """Where payees' money is on chain: the stablecoin, or the net settlement's deposits."""
+
+    async def balances(self, accounts: Sequence[str]) -> dict[str, int]: ...
+
+
 async def count(
     tally: FaultTally,
     service: SettlementService,
-    coin: StablecoinContract,
+    holdings: Holdings,
     payment_ids: Sequence[str],
     expected_payee_start: dict[str, int],
 ) -> FaultTally:
     """Fill ``tally`` from the store and the chain; payees start from the given balances."""
     records = await service.store.records(list(payment_ids))
-    held = await coin.balances(list(expected_payee_start))
+    held = await holdings.balances(list(expected_payee_start))
     tally.scenario = f"{service.store.dialect}, {tally.scenario}"
     received = {payee: held[payee] - start for payee, start in expected_payee_start.items()}
     return tally_outcomes(tally, payment_ids, records, received)

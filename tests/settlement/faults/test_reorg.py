@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from settlement.chain.anvil import EmbeddedAnvil, find_anvil_binary
@@ -24,15 +25,17 @@ from settlement.service import SettlementService
 from settlement.settlers.base import PaymentSubmission
 from settlement.store import SqlPaymentStore
 from tests.conftest import deploy_test_coin
-from tests.settlement.api_helpers import make_service
+from tests.settlement.api_helpers import make_escrowed_service, make_service, terms_for
 from tests.settlement.faults.harness import FaultTally, count, settle_on_windows
 from tests.settlement.faults.proxy import FaultProxy
 from tests.settlement.faults.test_faults import (
+    PAYEES,
     PAYERS,
     accounts,
     signed_payments,
     submit_through_faults,
 )
+from tests.settlement.test_service_net import depositor, net_payment
 
 pytestmark = [pytest.mark.anvil, pytest.mark.faults]
 
@@ -222,6 +225,44 @@ async def test_settlements_removed_by_a_reorganisation_are_settled_again_once(
         )
     # Each block removed held settlements the service had confirmed (Anvil mines one
     # transaction per block); they count as the faults.
+    tally.faults = sum(removed)
+    assert all(blocks > 0 for blocks in removed), removed
+    assert (tally.lost, tally.settled_twice) == (0, 0)
+    assert tally.settled == len(submissions)
+
+
+async def test_net_windows_removed_by_a_reorganisation_are_settled_again_once(
+    store: SqlPaymentStore, contracts_dir: Path, stablecoin_artifact: ContractArtifact
+) -> None:
+    """Net mode has no on-chain replay guard for a payment: only the relayer's nonce keeps a
+    removed window and the one that settles its payments again from both landing."""
+    async with own_chain(contracts_dir, stablecoin_artifact) as (chain, client, coin):
+        admin = admin_account()
+        escrowed = await make_escrowed_service(store, client, coin, admin, contracts_dir)
+        terms = await terms_for(coin, escrowed)
+        payers = [await depositor(escrowed, coin, admin, terms) for _ in range(PAYERS)]
+        payees = [Account.create().address for _ in range(PAYEES)]
+        submissions = [
+            net_payment(
+                payer, payees[(p + n) % PAYEES], f"reorg-net-{p}-{n}", 100 + 7 * n + p, terms
+            )
+            for p, payer in enumerate(payers)
+            for n in range(PER_PAYER)
+        ]
+        service = escrowed.service
+        ids: list[str] = []
+        removed: list[int] = []
+        faults = asyncio.gather(
+            stream(service, submissions, ids), reorganise(chain, client, removed)
+        )
+        await settle_on_windows(service, ids, faults=faults)
+        tally = await count(
+            FaultTally(f"net: {REORGS} reorganisations after inclusion"),
+            service,
+            escrowed.net,
+            ids,
+            dict.fromkeys(payees, 0),
+        )
     tally.faults = sum(removed)
     assert all(blocks > 0 for blocks in removed), removed
     assert (tally.lost, tally.settled_twice) == (0, 0)
