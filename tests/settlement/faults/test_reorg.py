@@ -26,7 +26,7 @@ from settlement.settlers.base import PaymentSubmission
 from settlement.store import SqlPaymentStore
 from tests.conftest import deploy_test_coin
 from tests.settlement.api_helpers import make_escrowed_service, make_service, terms_for
-from tests.settlement.faults.harness import FaultTally, count, settle_on_windows
+from tests.settlement.faults.harness import FaultTally, Holdings, count, settle_on_windows
 from tests.settlement.faults.proxy import FaultProxy
 from tests.settlement.faults.test_faults import (
     PAYEES,
@@ -153,7 +153,7 @@ async def stream(
     """Submit in small requests spread over time, adding each accepted id to ``ids``; a request
     whose chain read failed (the chain restarting) is sent again, as a client would."""
     for start in range(0, len(submissions), CHUNK):
-        ids += await submit_through_faults(service, submissions[start : start + CHUNK])
+        ids += await submit_through_faults(service, list(submissions[start : start + CHUNK]))
         await asyncio.sleep(CHUNK_INTERVAL_S)
 
 
@@ -198,6 +198,35 @@ async def reorganise(chain: RestartableChain, client: ChainClient, removed: list
         removed.append(before - kept)
 
 
+async def settled_through_reorganisations(
+    chain: RestartableChain,
+    service: SettlementService,
+    holdings: Holdings,
+    submissions: Sequence[PaymentSubmission],
+    payees: Sequence[str],
+    label: str,
+) -> FaultTally:
+    """Stream ``submissions`` in while the chain is rewound back to back, settle, and count
+    (payees start from nothing; ``holdings`` is where their money lands)."""
+    ids: list[str] = []
+    removed: list[int] = []
+    faults = asyncio.gather(
+        stream(service, submissions, ids), reorganise(chain, service.client, removed)
+    )
+    await settle_on_windows(service, ids, faults=faults)
+    tally = await count(
+        FaultTally(f"{label}: {REORGS} reorganisations after inclusion"),
+        service,
+        holdings,
+        ids,
+        dict.fromkeys(payees, 0),
+    )
+    # Each block removed held settlements the service had confirmed; they count as the faults.
+    tally.faults = sum(removed)
+    assert all(blocks > 0 for blocks in removed), removed
+    return tally
+
+
 @pytest.mark.parametrize("mode", [SettlementMode.AUTHORIZATION, SettlementMode.BATCH])
 async def test_settlements_removed_by_a_reorganisation_are_settled_again_once(
     store: SqlPaymentStore,
@@ -210,23 +239,9 @@ async def test_settlements_removed_by_a_reorganisation_are_settled_again_once(
         payers, payees = await accounts(coin, admin)
         submissions = await signed_payments(coin, mode, payers, payees, PER_PAYER, "reorg")
         service = make_service(store, client, coin, admin)
-        ids: list[str] = []
-        removed: list[int] = []
-        faults = asyncio.gather(
-            stream(service, submissions, ids), reorganise(chain, client, removed)
+        tally = await settled_through_reorganisations(
+            chain, service, coin, submissions, payees, mode.value
         )
-        await settle_on_windows(service, ids, faults=faults)
-        tally = await count(
-            FaultTally(f"{mode.value}: {REORGS} reorganisations after inclusion"),
-            service,
-            coin,
-            ids,
-            dict.fromkeys(payees, 0),
-        )
-    # Each block removed held settlements the service had confirmed (Anvil mines one
-    # transaction per block); they count as the faults.
-    tally.faults = sum(removed)
-    assert all(blocks > 0 for blocks in removed), removed
     assert (tally.lost, tally.settled_twice) == (0, 0)
     assert tally.settled == len(submissions)
 
@@ -249,22 +264,9 @@ async def test_net_windows_removed_by_a_reorganisation_are_settled_again_once(
             for p, payer in enumerate(payers)
             for n in range(PER_PAYER)
         ]
-        service = escrowed.service
-        ids: list[str] = []
-        removed: list[int] = []
-        faults = asyncio.gather(
-            stream(service, submissions, ids), reorganise(chain, client, removed)
+        tally = await settled_through_reorganisations(
+            chain, escrowed.service, escrowed.net, submissions, payees, "net"
         )
-        await settle_on_windows(service, ids, faults=faults)
-        tally = await count(
-            FaultTally(f"net: {REORGS} reorganisations after inclusion"),
-            service,
-            escrowed.net,
-            ids,
-            dict.fromkeys(payees, 0),
-        )
-    tally.faults = sum(removed)
-    assert all(blocks > 0 for blocks in removed), removed
     assert (tally.lost, tally.settled_twice) == (0, 0)
     assert tally.settled == len(submissions)
 
