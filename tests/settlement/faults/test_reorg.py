@@ -80,8 +80,8 @@ class RestartableChain:
         has mined every transaction it already received.
 
         Anvil's ``evm_snapshot`` and ``evm_revert`` race its own mining: a rewind while
-        transactions arrive can leave holes in its chain, blocks by number that are not their
-        successors' parents, and a pool that never mines again (docs/anvil-revert-race.md). A
+        transactions arrive can leave holes in its chain, a sender's nonces out of order across
+        blocks, and a pool that never mines again (docs/anvil-revert-race.md). A
         node switches to another fork between one request and the next; holding the service's
         requests for the moment of the rewind gives the test the same.
         """
