@@ -142,6 +142,25 @@ class TokenGate:
                 refused[payment.payment_id] = reason
         return refused
 
+    async def refuse_spent_nonces(
+        self,
+        verified: Sequence[NewPayment],
+        nonce_spent: Callable[[NewPayment], ChainQuestion],
+        nonce_kind: str,
+    ) -> dict[str, str]:
+        """``refusals`` for a mode whose one question per payment is whether the token has
+        already used or cancelled the payment's nonce (an answer other than zero)."""
+
+        def judge(payment: NewPayment, answers: Answers) -> str | None:
+            if not answers[nonce_spent(payment)]:
+                return None
+            return (
+                f"{nonce_kind} {payment.instrument['nonce']} of {payment.intent.payer} "
+                "is already used or cancelled on chain"
+            )
+
+        return await self.refusals(verified, lambda payment: [nonce_spent(payment)], judge)
+
     def _standing(self, payment: NewPayment, answers: Answers) -> str | None:
         """Why no transfer of this payment could move now: a paused token, a blocked party."""
         if answers[self._paused()]:

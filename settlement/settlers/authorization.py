@@ -14,7 +14,7 @@ from settlement.domain.eip712 import Eip712Domain
 from settlement.domain.messages import SignedMessage, TransferAuthorization
 from settlement.domain.payments import SettlementMode
 from settlement.errors import PaymentRejectedError
-from settlement.settlers.acceptance import Answers, ChainQuestion, TokenGate
+from settlement.settlers.acceptance import ChainQuestion, TokenGate
 from settlement.settlers.base import (
     ChainSettler,
     PaymentSubmission,
@@ -88,15 +88,7 @@ class AuthorizationSettler(ChainSettler):
                 AUTHORIZATION_STATE, ["address", "bytes32"], [payment.intent.payer, nonce]
             )
 
-        def judge(payment: NewPayment, answers: Answers) -> str | None:
-            if not answers[nonce_state(payment)]:
-                return None
-            return (
-                f"authorization nonce {payment.instrument['nonce']} of {payment.intent.payer} "
-                "is already used or cancelled on chain"
-            )
-
-        return await gate.refusals(verified, lambda payment: [nonce_state(payment)], judge)
+        return await gate.refuse_spent_nonces(verified, nonce_state, "authorization nonce")
 
     def plan(self, payments: Sequence[PaymentRecord]) -> list[PlannedTransaction]:
         return [

@@ -21,7 +21,7 @@ from settlement.domain.eip712 import Eip712Domain, compact_signature, keccak256
 from settlement.domain.messages import BatchPayment, SignedMessage
 from settlement.domain.payments import SettlementMode
 from settlement.errors import PaymentRejectedError
-from settlement.settlers.acceptance import Answers, ChainQuestion, TokenGate
+from settlement.settlers.acceptance import ChainQuestion, TokenGate
 from settlement.settlers.base import (
     ChainSettler,
     PaymentSubmission,
@@ -113,15 +113,7 @@ class BatchSettler(ChainSettler):
                 BATCH_NONCE_USED, ["address", "uint256"], [payment.intent.payer, nonce]
             )
 
-        def judge(payment: NewPayment, answers: Answers) -> str | None:
-            if not answers[nonce_used(payment)]:
-                return None
-            return (
-                f"batch nonce {payment.instrument['nonce']} of {payment.intent.payer} "
-                "is already used or cancelled on chain"
-            )
-
-        return await gate.refusals(verified, lambda payment: [nonce_used(payment)], judge)
+        return await gate.refuse_spent_nonces(verified, nonce_used, "batch nonce")
 
     def plan(self, payments: Sequence[PaymentRecord]) -> list[PlannedTransaction]:
         return [self._plan_batch(batch) for batch in self._cut(payments)]

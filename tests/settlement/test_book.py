@@ -6,6 +6,7 @@ Each test runs with the store and the book's ledger on SQLite, then both on Post
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from eth_account import Account
@@ -20,7 +21,7 @@ from settlement.domain.payments import Purpose, SettlementMode
 from settlement.ledger import Ledger
 from settlement.runtime import Contracts
 from settlement.store import SqlPaymentStore
-from settlement.wallet import PayerWallet
+from settlement.wallet import ChainTerms, PayerWallet
 from tests.settlement.api_helpers import (
     EscrowedService,
     funded_wallet,
@@ -38,6 +39,39 @@ def book_balances(ledger: Ledger, holding: Holding, address: str) -> tuple[int, 
     """(posted balance, pending out) of one holding's book account."""
     (account,) = ledger.lookup_accounts([holding_account_id(holding, address)])
     return account.balance, account.debits_pending
+
+
+class MinedUnrecorded(NamedTuple):
+    crashing: EscrowedService
+    terms: ChainTerms
+    robot: PayerWallet
+    payee: str
+
+
+async def first_payment_mined_unrecorded(
+    store: SqlPaymentStore,
+    chain: ChainClient,
+    coin: StablecoinContract,
+    admin: LocalAccount,
+    contracts_dir: Path,
+    ledger: Ledger,
+    holds: int,
+) -> MinedUnrecorded:
+    """A robot holding ``holds`` pays 600 in batch mode; the service crashes after sending the
+    settlement, which is then mined but not recorded."""
+    crashing = await make_escrowed_service(
+        store, chain, coin, admin, contracts_dir, CrashAfterSendRelayer, ledger
+    )
+    terms = await terms_for(coin, crashing)
+    robot = await funded_wallet(coin, admin, holds)
+    payee = Account.create().address
+    await crashing.service.submit(
+        [robot.submission(SettlementMode.BATCH, "first", payee, 600, Purpose.GOODS, terms)]
+    )
+    with pytest.raises(SimulatedCrashAfterSendError) as crash:
+        await crashing.service.settle_round(SettlementMode.BATCH)
+    await mined(chain, crash.value)
+    return MinedUnrecorded(crashing, terms, robot, payee)
 
 
 async def test_accepted_payments_are_pending_then_posted_and_the_book_matches_the_chain(
@@ -96,18 +130,9 @@ async def test_a_payer_whose_last_payment_is_mined_but_unrecorded_can_pay_what_i
 ) -> None:
     """Acceptance reads the balance the chain has now, which already lacks a mined payment the
     store still calls submitted: counting that payment again would refuse a payer who can pay."""
-    crashing = await make_escrowed_service(
-        store, chain, coin, admin, contracts_dir, CrashAfterSendRelayer, service_ledger
+    crashing, terms, robot, payee = await first_payment_mined_unrecorded(
+        store, chain, coin, admin, contracts_dir, service_ledger, holds=1_000
     )
-    terms = await terms_for(coin, crashing)
-    robot: PayerWallet = await funded_wallet(coin, admin, 1_000)
-    payee = Account.create().address
-    await crashing.service.submit(
-        [robot.submission(SettlementMode.BATCH, "first", payee, 600, Purpose.GOODS, terms)]
-    )
-    with pytest.raises(SimulatedCrashAfterSendError) as crash:
-        await crashing.service.settle_round(SettlementMode.BATCH)
-    await mined(chain, crash.value)
 
     (second,) = await crashing.service.submit(
         [robot.submission(SettlementMode.BATCH, "second", payee, 400, Purpose.GOODS, terms)]
@@ -179,18 +204,9 @@ async def test_payments_mined_but_not_yet_recorded_show_as_in_flight(
     contracts_dir: Path,
     service_ledger: Ledger,
 ) -> None:
-    crashing = await make_escrowed_service(
-        store, chain, coin, admin, contracts_dir, CrashAfterSendRelayer, service_ledger
+    crashing, _terms, _robot, _payee = await first_payment_mined_unrecorded(
+        store, chain, coin, admin, contracts_dir, service_ledger, holds=2_000
     )
-    terms = await terms_for(coin, crashing)
-    robot: PayerWallet = await funded_wallet(coin, admin, 2_000)
-    payee = Account.create().address
-    await crashing.service.submit(
-        [robot.submission(SettlementMode.BATCH, "f", payee, 600, Purpose.GOODS, terms)]
-    )
-    with pytest.raises(SimulatedCrashAfterSendError) as crash:
-        await crashing.service.settle_round(SettlementMode.BATCH)
-    await mined(chain, crash.value)
 
     in_flight = await crashing.service.reconcile_book()
     restarted = service_on(
