@@ -67,7 +67,9 @@ from urllib.parse import urlsplit
 
 import httpx
 import numpy as np
+import uvloop
 from eth_account import Account
+from lean_http import LeanAnswer, LeanHttpError, LeanHttpPool
 from rich.console import Console
 from rich.table import Table
 
@@ -401,49 +403,46 @@ class MemoryWatch:
 
 
 async def send_one(
-    http: httpx.AsyncClient,
-    body: dict[str, Any],
+    http: LeanHttpPool,
+    request: bytes,
     index: int,
     due_s: float,
     offered_s: float,
     t0: float,
-    slots: asyncio.Semaphore,
     after: asyncio.Task[Answer] | None,
 ) -> Answer:
-    """Send one payment once its payer's previous one is answered and a slot is free."""
+    """Send one payment once its payer's previous one is answered and a connection is free."""
     loop = asyncio.get_running_loop()
     if after is not None:
         await asyncio.wait([after])
-    async with slots:
-        started = loop.time() - t0
-        try:
-            response = await http.post("/v1/payments", json=body)
-        except httpx.HTTPError as error:
-            answered = loop.time() - t0
-            return Answer(index, due_s, offered_s, started, answered, 0, None, type(error).__name__)
+    try:
+        response = await http.send(request)
+    except LeanHttpError as error:
         answered = loop.time() - t0
-    accepted = response.status_code in (200, 201)
+        return Answer(index, due_s, offered_s, answered, answered, 0, None, str(error)[:120])
+    answered = loop.time() - t0
+    started = response.sent_at - t0
+    accepted = response.status in (200, 201)
     payment_id = response.json()["payment_id"] if accepted else None
     detail = None if accepted else _detail(response)
-    return Answer(
-        index, due_s, offered_s, started, answered, response.status_code, payment_id, detail
-    )
+    return Answer(index, due_s, offered_s, started, answered, response.status, payment_id, detail)
 
 
-def _detail(response: httpx.Response) -> str:
+def _detail(response: LeanAnswer) -> str:
     try:
         detail = response.json().get("detail")
     except ValueError:
         detail = None
-    return str(detail)[:120] if detail is not None else response.reason_phrase
+    return str(detail)[:120] if detail is not None else f"HTTP {response.status}"
 
 
 async def offer_load(
-    http: httpx.AsyncClient, bodies: Sequence[dict[str, Any]], plan: Plan, memory: MemoryWatch
+    http: LeanHttpPool, bodies: Sequence[dict[str, Any]], plan: Plan, memory: MemoryWatch
 ) -> tuple[list[Answer], float]:
     """Offer every body on its schedule; the answers and when the measured part ended."""
     loop = asyncio.get_running_loop()
-    slots = asyncio.Semaphore(plan.concurrency)
+    # Serialised before the clock starts, so the client's own CPU stays off the measurement.
+    requests = [http.post_request("/v1/payments", json.dumps(body).encode()) for body in bodies]
     last_of_payer: dict[str, asyncio.Task[Answer]] = {}
     tasks: list[asyncio.Task[Answer]] = []
     t0 = loop.time()
@@ -455,7 +454,9 @@ async def offer_load(
             memory.mark_start(loop.time() - t0)
         after = last_of_payer.get(body["payer"])
         offered_s = loop.time() - t0
-        task = asyncio.create_task(send_one(http, body, index, due_s, offered_s, t0, slots, after))
+        task = asyncio.create_task(
+            send_one(http, requests[index], index, due_s, offered_s, t0, after)
+        )
         last_of_payer[body["payer"]] = task
         tasks.append(task)
     answers = list(await asyncio.gather(*tasks))
@@ -714,14 +715,12 @@ async def run_against(
     async with SettlementClient(url, api_key=api_key, concurrency=8) as client:
         console.print(f"funding {plan.payers} payers and signing {plan.total_requests:,} payments")
         bodies = await prepare_bodies(client, plan)
-        limits = httpx.Limits(max_connections=plan.concurrency)
-        timeout = httpx.Timeout(arguments.request_timeout)
         console.print(
             f"offering {plan.rate_per_s:g} requests/s: {plan.warmup_requests:,} warm-up, "
             f"{plan.measured_requests:,} measured"
         )
         memory = MemoryWatch(pid)
-        async with httpx.AsyncClient(base_url=url, limits=limits, timeout=timeout) as http:
+        async with LeanHttpPool(url, plan.concurrency, arguments.request_timeout) as http:
             answers, ended_s = await offer_load(http, bodies, plan, memory)
         accepted = [a.payment_id for a in answers if a.payment_id is not None]
         console.print(f"draining: {len(accepted):,} accepted payments to settle")
@@ -744,12 +743,12 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
         pid = arguments.pid or listening_pid(urlsplit(arguments.url).port or 80)
         if pid is None:
             raise LoadTestError(f"no process of this user listens at {arguments.url}: pass --pid")
-        return asyncio.run(run_against(arguments.url, arguments.api_key, pid, plan, arguments))
+        return uvloop.run(run_against(arguments.url, arguments.api_key, pid, plan, arguments))
     with tempfile.TemporaryDirectory(prefix="load-") as folder:
         log_path = arguments.out / "serve.log"
         with spawned_service(plan.mode, Path(folder), log_path) as service:
             console.print(f"settlement serve at {service.url} (pid {service.pid}), log {log_path}")
-            document = asyncio.run(
+            document = uvloop.run(
                 run_against(service.url, service.api_key, service.pid, plan, arguments)
             )
         document["service_exit_code"] = service.process.returncode

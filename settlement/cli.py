@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 import httpx
+import uvloop
 from rich.console import Console
 from rich.table import Table
 
@@ -193,7 +194,8 @@ def serve(
         }
     )
     enabled = [SettlementMode(mode) for mode in modes] or list(SUPPORTED_MODES)
-    asyncio.run(serve_forever(settings, enabled, host, port, progress_console))
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(serve_forever(settings, enabled, host, port, progress_console))
 
 
 def _settings(rpc_url: str | None, keystore: Path | None = None) -> Settings:

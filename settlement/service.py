@@ -20,6 +20,7 @@ from settlement.chain.stablecoin import StablecoinContract
 from settlement.domain.holdings import SOURCE, holdings_of_mode
 from settlement.domain.payments import SettlementMode
 from settlement.errors import ConfigurationError, PaymentRejectedError, QueueFullError
+from settlement.grouping import AcceptanceGroups
 from settlement.ledger import MAX_BATCH_EVENTS
 from settlement.settlers.base import ChainSettler, OffChainSettler, PaymentSubmission, Settler
 from settlement.store import (
@@ -85,9 +86,17 @@ class SettlementService:
         self.lease_owner = f"{self._lease_prefix()}{uuid.uuid4().hex[:10]}"
         self._chain_time = 0
         self._chain_time_read_at = 0.0
+        self.acceptance = AcceptanceGroups(self._accept_group)
 
     async def submit(self, submissions: Sequence[PaymentSubmission]) -> list[AcceptOutcome]:
-        """Verify and accept payments; one outcome per submission, in order."""
+        """Verify and accept payments; one outcome per submission, in order.
+
+        Submissions that arrive while an acceptance pass is under way are accepted together in
+        the next one (``settlement.grouping``).
+        """
+        return await self.acceptance.submit(submissions)
+
+    async def _accept_group(self, submissions: Sequence[PaymentSubmission]) -> list[AcceptOutcome]:
         await self._refuse_when_full(len(submissions))
         chain_time = await self._current_chain_time()
         verified: dict[int, NewPayment] = {}

@@ -10,7 +10,7 @@ from fastapi import Depends, Header, HTTPException, Request
 from settlement.config import API_KEY_MAX_LENGTH
 
 
-def _require_operator(
+async def _require_operator(
     request: Request, x_api_key: Annotated[str | None, Header(max_length=API_KEY_MAX_LENGTH)] = None
 ) -> None:
     expected: str | None = request.app.state.operator_api_key

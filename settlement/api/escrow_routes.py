@@ -30,7 +30,7 @@ escrow_router = APIRouter(prefix="/v1", tags=["escrow"])
 REFUSALS: dict[int | str, dict[str, Any]] = {400: {"model": ErrorOut}, 404: {"model": ErrorOut}}
 
 
-def _escrow(request: Request) -> EscrowDesk:
+async def _escrow(request: Request) -> EscrowDesk:
     escrow: EscrowDesk | None = request.app.state.escrow
     if escrow is None:
         raise HTTPException(404, detail="channel and net modes are not served here")

@@ -36,7 +36,7 @@ REFUSALS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _faucet(request: Request) -> DevFaucet:
+async def _faucet(request: Request) -> DevFaucet:
     faucet: DevFaucet | None = request.app.state.faucet
     if faucet is None or not faucet.available:
         raise HTTPException(404, detail="no faucet here: test money exists only on a dev chain")

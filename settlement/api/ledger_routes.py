@@ -27,7 +27,7 @@ REFUSALS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _ledger(request: Request) -> Ledger:
+async def _ledger(request: Request) -> Ledger:
     ledger: Ledger | None = request.app.state.ledger
     if ledger is None:
         raise HTTPException(404, detail="the ledger baseline is not served here")

@@ -77,7 +77,7 @@ def packaged_fee_book() -> FeeBook:
     return load_fee_book()
 
 
-def _fee_book(request: Request) -> FeeBook:
+async def _fee_book(request: Request) -> FeeBook:
     book: FeeBook | None = getattr(request.app.state, "fee_book", None)
     return book or packaged_fee_book()
 

@@ -30,6 +30,8 @@ RECEIPT_POLL_INTERVAL_S = 0.01
 CONNECT_TIMEOUT_S = 10.0
 # Calls per JSON-RPC batch request: large enough to amortize HTTP, small enough for node limits.
 RPC_BATCH_SIZE = 500
+# Connections kept open to the node: acceptance, settlement and status reads run side by side.
+NODE_CONNECTIONS = 16
 EMPTY_CALLDATA = HexStr("0x")
 
 
@@ -129,6 +131,14 @@ class ChainClient:
         """Connect and read the chain id; a clear error when the endpoint does not answer."""
         provider: AsyncHTTPProvider = _Provider(
             rpc_url, request_kwargs={"timeout": CONNECT_TIMEOUT_S}
+        )
+        # web3's own session opens a TCP connection per call (force_close); acceptance asks the
+        # node something on every pass, and the connect cost more than the answer.
+        await provider.cache_async_session(
+            aiohttp.ClientSession(
+                raise_for_status=True,
+                connector=aiohttp.TCPConnector(limit=NODE_CONNECTIONS, keepalive_timeout=30),
+            )
         )
         w3 = AsyncWeb3(provider)
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 from settlement.domain.eip712 import keccak256
@@ -9,6 +10,8 @@ from settlement.domain.eip712 import keccak256
 _HEX_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 
 
+# Cached: a payment checks its two addresses several times, and a fleet reuses a few thousand.
+@functools.lru_cache(maxsize=65_536)
 def to_checksummed(address: str) -> str:
     """The EIP-55 form of a 0x-prefixed 40-hex-digit address; ``ValueError`` for anything else."""
     if not _HEX_ADDRESS.match(address):

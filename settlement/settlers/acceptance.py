@@ -15,15 +15,14 @@ not be refused here.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from eth_abi.abi import encode
 from eth_utils.abi import function_signature_to_4byte_selector
 
 from settlement.chain.stablecoin import StablecoinContract
+from settlement.domain.eip712 import word_address
 from settlement.domain.payments import PaymentState, SettlementMode
 from settlement.errors import ChainError
 from settlement.store import NewPayment, SqlPaymentStore
@@ -38,17 +37,28 @@ BALANCE_OF = function_signature_to_4byte_selector("balanceOf(address)")
 
 @dataclass(frozen=True)
 class ChainQuestion:
-    """One JSON-RPC read; equal questions are asked once per batch."""
+    """One JSON-RPC read; equal questions are asked once per batch.
+
+    ``params`` holds only strings and numbers, so a question hashes cheaply; an ``eth_call`` keeps
+    its target, calldata and block there and becomes the node's call object in ``request``.
+    """
 
     method: str
-    params_json: str
+    params: tuple[str | int, ...]
 
     @classmethod
-    def of(cls, method: str, params: list[Any]) -> ChainQuestion:
-        return cls(method, json.dumps(params, sort_keys=True))
+    def of(cls, method: str, params: Sequence[str | int]) -> ChainQuestion:
+        return cls(method, tuple(params))
+
+    @classmethod
+    def eth_call(cls, to: str, data: str) -> ChainQuestion:
+        return cls("eth_call", (to, data, "latest"))
 
     def request(self) -> tuple[str, list[Any]]:
-        return self.method, json.loads(self.params_json)
+        if self.method == "eth_call":
+            to, data, block = self.params
+            return self.method, [{"to": to, "data": data}, block]
+        return self.method, list(self.params)
 
 
 class Answers:
@@ -103,10 +113,12 @@ class TokenGate:
         self.token = token
         self.store = store
 
-    def call(self, selector: bytes, types: list[str], values: list[Any]) -> ChainQuestion:
-        """An ``eth_call`` of the token at the latest block."""
-        data = "0x" + (selector + encode(types, values)).hex()
-        return ChainQuestion.of("eth_call", [{"to": self.token.address, "data": data}, "latest"])
+    def call(self, selector: bytes, *arguments: bytes) -> ChainQuestion:
+        """An ``eth_call`` of the token at the latest block; ``arguments`` are ABI words, encoded
+        by hand (``settlement.domain.eip712``) since eth-abi took a tenth of acceptance's CPU."""
+        return ChainQuestion.eth_call(
+            self.token.address, "0x" + (selector + b"".join(arguments)).hex()
+        )
 
     async def refusals(
         self, verified: Sequence[NewPayment], questions: Questions, judge: Judge
@@ -195,10 +207,10 @@ class TokenGate:
         return Answers(answers)
 
     def _paused(self) -> ChainQuestion:
-        return self.call(PAUSED, [], [])
+        return self.call(PAUSED)
 
     def _blocklisted(self, account: str) -> ChainQuestion:
-        return self.call(IS_BLOCKLISTED, ["address"], [account])
+        return self.call(IS_BLOCKLISTED, word_address(account))
 
     def _balance(self, account: str) -> ChainQuestion:
-        return self.call(BALANCE_OF, ["address"], [account])
+        return self.call(BALANCE_OF, word_address(account))

@@ -10,7 +10,7 @@ from eth_typing import ChecksumAddress, HexStr
 from eth_utils.abi import function_signature_to_4byte_selector
 
 from settlement.chain.relayer import MinedTransaction
-from settlement.domain.eip712 import Eip712Domain
+from settlement.domain.eip712 import Eip712Domain, word_address, word_bytes32
 from settlement.domain.messages import SignedMessage, TransferAuthorization
 from settlement.domain.payments import SettlementMode
 from settlement.errors import PaymentRejectedError
@@ -85,7 +85,7 @@ class AuthorizationSettler(ChainSettler):
         def nonce_state(payment: NewPayment) -> ChainQuestion:
             nonce = bytes.fromhex(payment.instrument["nonce"][2:])
             return gate.call(
-                AUTHORIZATION_STATE, ["address", "bytes32"], [payment.intent.payer, nonce]
+                AUTHORIZATION_STATE, word_address(payment.intent.payer), word_bytes32(nonce)
             )
 
         return await gate.refuse_spent_nonces(verified, nonce_state, "authorization nonce")

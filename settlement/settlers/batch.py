@@ -17,7 +17,13 @@ from eth_typing import ChecksumAddress, HexStr
 from eth_utils.abi import function_signature_to_4byte_selector
 
 from settlement.chain.relayer import MinedTransaction
-from settlement.domain.eip712 import Eip712Domain, compact_signature, keccak256
+from settlement.domain.eip712 import (
+    Eip712Domain,
+    compact_signature,
+    keccak256,
+    word_address,
+    word_uint,
+)
 from settlement.domain.messages import BatchPayment, SignedMessage
 from settlement.domain.payments import SettlementMode
 from settlement.errors import PaymentRejectedError
@@ -109,9 +115,7 @@ class BatchSettler(ChainSettler):
 
         def nonce_used(payment: NewPayment) -> ChainQuestion:
             nonce = payment.instrument["nonce"]
-            return gate.call(
-                BATCH_NONCE_USED, ["address", "uint256"], [payment.intent.payer, nonce]
-            )
+            return gate.call(BATCH_NONCE_USED, word_address(payment.intent.payer), word_uint(nonce))
 
         return await gate.refuse_spent_nonces(verified, nonce_used, "batch nonce")
 
