@@ -231,6 +231,9 @@ def spawned_service(mode: SettlementMode, folder: Path, log_path: Path) -> Itera
     # environment would attach the service to some other chain.
     environment = {k: v for k, v in os.environ.items() if not k.startswith("SETTLEMENT_")}
     environment["SETTLEMENT_API_KEY"] = api_key
+    # The whole load comes from one address, where a fleet has one per robot: the per-client
+    # limit (500/s by default) would measure itself rather than the service.
+    environment["SETTLEMENT_RATE_LIMIT_PER_S"] = "0"
     command = [
         *(sys.executable, "-c", "from settlement.cli import main; main()", "serve"),
         *("--port", str(port), "--mode", mode.value),

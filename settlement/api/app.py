@@ -10,6 +10,7 @@ carries its idempotency key).
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Sequence
@@ -33,6 +34,7 @@ from settlement.api.access import Operator
 from settlement.api.dashboard_routes import dashboard_router
 from settlement.api.dependencies import Service
 from settlement.api.escrow_routes import escrow_router
+from settlement.api.fast_payments import PaymentFastPath
 from settlement.api.fleet_routes import fleet_router
 from settlement.api.inputs import (
     TOO_LARGE_RESPONSE,
@@ -140,6 +142,17 @@ def create_app(
             **TOO_LARGE_RESPONSE,
         },
     )
+    app.state.metrics = ApiMetrics()
+    # Added first, so it runs innermost: inside the body-size and rate limits.
+    app.add_middleware(
+        PaymentFastPath,
+        submit=functools.partial(_submit, service=service, metrics=app.state.metrics),
+        error_responses={
+            QueueFullError: functools.partial(_queue_full, None),
+            ChainUnavailableError: functools.partial(_unavailable, None),
+            sa.exc.OperationalError: functools.partial(_unavailable, None),
+        },
+    )
     if rate_limit.enabled:
         app.add_middleware(
             RateLimitMiddleware,
@@ -149,7 +162,6 @@ def create_app(
     # Added last, so it runs first: an oversized body is refused before anything reads it.
     app.add_middleware(BodySizeLimit)
     app.state.service = service
-    app.state.metrics = ApiMetrics()
     app.state.operator_api_key = operator_api_key
     app.state.escrow = escrow
     app.state.ledger = ledger
@@ -177,7 +189,7 @@ async def _metrics(request: Request) -> ApiMetrics:
 Metrics = Annotated[ApiMetrics, Depends(_metrics)]
 
 
-async def _unavailable(_request: Request, error: Exception) -> JSONResponse:
+async def _unavailable(_request: Request | None, error: Exception) -> JSONResponse:
     """503 for a chain connection lost or a store busy or down, with what failed (not how)."""
     what = "the chain" if isinstance(error, ChainUnavailableError) else "the payment store"
     logger.warning("answered 503: %s is unavailable: %s", what, error)
@@ -188,7 +200,7 @@ async def _unavailable(_request: Request, error: Exception) -> JSONResponse:
     )
 
 
-async def _queue_full(_request: Request, error: QueueFullError) -> JSONResponse:
+async def _queue_full(_request: Request | None, error: QueueFullError) -> JSONResponse:
     return JSONResponse(
         status_code=429,
         content={"detail": str(error)},
@@ -286,6 +298,7 @@ async def list_payer_payments(
 async def _submit(
     bodies: Sequence[PaymentIn], service: SettlementService, metrics: ApiMetrics
 ) -> list[PaymentResultOut]:
+    """Each body's result; the FastAPI routes and ``PaymentFastPath`` both answer with it."""
     submissions: list[PaymentSubmission | PaymentRejectedError] = []
     for body in bodies:
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -17,6 +18,7 @@ from web3.types import Nonce, RPCEndpoint, RPCResponse, TxParams, TxReceipt, Wei
 
 from settlement.chain.reverts import RevertDecoder
 from settlement.errors import (
+    ChainError,
     ChainUnavailableError,
     TransactionRevertedError,
     TransactionTimeoutError,
@@ -50,14 +52,6 @@ class _Provider(AsyncHTTPProvider):
     async def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
         try:
             return await super().make_request(method, params)
-        except TRANSPORT_ERRORS as error:
-            raise _unavailable(self.endpoint_uri, error) from error
-
-    async def make_batch_request(
-        self, requests: list[tuple[RPCEndpoint, Any]]
-    ) -> list[RPCResponse] | RPCResponse:
-        try:
-            return await super().make_batch_request(requests)
         except TRANSPORT_ERRORS as error:
             raise _unavailable(self.endpoint_uri, error) from error
 
@@ -120,11 +114,21 @@ class NonceAllocator:
 class ChainClient:
     """One connection to an EVM JSON-RPC endpoint, signing locally with eth-account keys."""
 
-    def __init__(self, w3: AsyncWeb3[AsyncHTTPProvider], chain_id: int, receipt_timeout_s: float):
+    def __init__(
+        self,
+        w3: AsyncWeb3[AsyncHTTPProvider],
+        chain_id: int,
+        receipt_timeout_s: float,
+        session: aiohttp.ClientSession,
+    ):
         self.w3 = w3
         self.chain_id = chain_id
         self.receipt_timeout_s = receipt_timeout_s
         self.nonces = NonceAllocator(self._pending_transaction_count)
+        # The provider's own keep-alive session, which ``batch_request`` posts through directly.
+        self._session = session
+        self._rpc_url = str(w3.provider.endpoint_uri)
+        self._timeout = aiohttp.ClientTimeout(total=CONNECT_TIMEOUT_S)
 
     @classmethod
     async def connect(cls, rpc_url: str, *, receipt_timeout_s: float = 120.0) -> ChainClient:
@@ -134,12 +138,11 @@ class ChainClient:
         )
         # web3's own session opens a TCP connection per call (force_close); acceptance asks the
         # node something on every pass, and the connect cost more than the answer.
-        await provider.cache_async_session(
-            aiohttp.ClientSession(
-                raise_for_status=True,
-                connector=aiohttp.TCPConnector(limit=NODE_CONNECTIONS, keepalive_timeout=30),
-            )
+        session = aiohttp.ClientSession(
+            raise_for_status=True,
+            connector=aiohttp.TCPConnector(limit=NODE_CONNECTIONS, keepalive_timeout=30),
         )
+        await provider.cache_async_session(session)
         w3 = AsyncWeb3(provider)
         try:
             chain_id = await w3.eth.chain_id
@@ -148,7 +151,7 @@ class ChainClient:
             raise ChainUnavailableError(
                 f"no answer from {public_rpc_url(rpc_url)}: {error}"
             ) from None
-        return cls(w3, chain_id, receipt_timeout_s)
+        return cls(w3, chain_id, receipt_timeout_s, session)
 
     async def close(self) -> None:
         await self.w3.provider.disconnect()
@@ -172,15 +175,43 @@ class ChainClient:
         """JSON-RPC calls sent as batches of ``RPC_BATCH_SIZE``; raw responses, errors included.
 
         Unlike web3's batching, an error answer for one call does not hide the others' results:
-        the caller reads ``result`` or ``error`` per response.
+        the caller reads ``result`` or ``error`` per response. The batch is encoded here rather
+        than by web3, whose generic encoder took a tenth of acceptance's CPU.
         """
         responses: list[dict[str, Any]] = []
         for start in range(0, len(requests), RPC_BATCH_SIZE):
-            chunk = list(requests[start : start + RPC_BATCH_SIZE])
-            answered = await self.w3.provider.make_batch_request(chunk)  # type: ignore[arg-type]
-            assert isinstance(answered, list), f"batch answered with {answered!r}"
-            responses.extend(cast(list[dict[str, Any]], answered))
+            chunk = requests[start : start + RPC_BATCH_SIZE]
+            payload = [
+                {"jsonrpc": "2.0", "id": index, "method": method, "params": params}
+                for index, (method, params) in enumerate(chunk)
+            ]
+            answered = await self._post(json.dumps(payload, separators=(",", ":")))
+            if not isinstance(answered, list) or len(answered) != len(chunk):
+                raise ChainError(
+                    f"a batch of {len(chunk)} calls was answered with {answered!r:.200}"
+                )
+            # A node may answer a batch in any order; the ids say which answer is which.
+            by_id = {answer.get("id"): answer for answer in answered}
+            responses.extend(by_id[index] for index in range(len(chunk)))
         return responses
+
+    async def _post(self, body: str) -> Any:
+        try:
+            async with self._session.post(
+                self._rpc_url,
+                data=body,
+                headers={"Content-Type": "application/json"},
+                timeout=self._timeout,
+            ) as response:
+                text = await response.read()
+        except TRANSPORT_ERRORS as error:
+            raise _unavailable(self._rpc_url, error) from error
+        try:
+            return json.loads(text)
+        except ValueError:
+            raise ChainError(
+                f"the node answered a batch with something not JSON: {text!r:.200}"
+            ) from None
 
     async def latest_block_timestamp(self) -> int:
         """The chain's notion of now, which validity windows are checked against."""
