@@ -115,6 +115,8 @@ FUNDING_HEADROOM = 2
 # leak of 10 KiB a request over a default run's 2,400; a smaller leak needs a longer --duration.
 DEFAULT_MAX_RSS_GROWTH_MIB = 24.0
 DEFAULT_REQUEST_TIMEOUT_S = 10.0
+# The issue's bar for a rate held: p99 acceptance latency within 100 ms.
+DEFAULT_P99_BOUND_MS = 100.0
 DEFAULT_DRAIN_TIMEOUT_S = 120.0
 STARTUP_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 30.0
@@ -295,13 +297,15 @@ class Plan:
         return self.warmup_requests + self.measured_requests
 
 
-def make_plan(arguments: argparse.Namespace) -> Plan:
-    """Requests for the warm-up and the measured run, cut to ``--max-requests`` in all."""
-    warmup = min(round(arguments.rate * arguments.warmup), arguments.max_requests // 10)
-    measured = min(round(arguments.rate * arguments.duration), arguments.max_requests - warmup)
+def make_plan(arguments: argparse.Namespace, rate_per_s: float | None = None) -> Plan:
+    """Requests for the warm-up and the measured run at ``rate_per_s`` (default ``--rate``),
+    cut to ``--max-requests`` in all."""
+    rate = arguments.rate if rate_per_s is None else rate_per_s
+    warmup = min(round(rate * arguments.warmup), arguments.max_requests // 10)
+    measured = min(round(rate * arguments.duration), arguments.max_requests - warmup)
     return Plan(
         mode=SettlementMode(arguments.mode),
-        rate_per_s=arguments.rate,
+        rate_per_s=rate,
         warmup_requests=warmup,
         measured_requests=max(measured, 1),
         payers=arguments.payers,
@@ -714,20 +718,30 @@ def _rss(memory: dict[str, Any]) -> str:
 async def run_against(
     url: str, api_key: str | None, pid: int, plan: Plan, arguments: argparse.Namespace
 ) -> dict[str, Any]:
-    """Prepare, load, drain and check one service; every figure of the run."""
+    """Prepare, load, drain and check one service; every figure of the run, or of each step of
+    a saturation search (``--saturate``)."""
     async with SettlementClient(url, api_key=api_key, concurrency=8) as client:
-        console.print(f"funding {plan.payers} payers and signing {plan.total_requests:,} payments")
-        bodies = await prepare_bodies(client, plan)
-        console.print(
-            f"offering {plan.rate_per_s:g} requests/s: {plan.warmup_requests:,} warm-up, "
-            f"{plan.measured_requests:,} measured"
-        )
-        memory = MemoryWatch(pid)
-        async with LeanHttpPool(url, plan.concurrency, arguments.request_timeout) as http:
-            answers, ended_s = await offer_load(http, bodies, plan, memory)
-        accepted = [a.payment_id for a in answers if a.payment_id is not None]
-        console.print(f"draining: {len(accepted):,} accepted payments to settle")
-        settlement = await drain_and_check(client, accepted, arguments.drain_timeout)
+        if arguments.saturate is None:
+            return await run_step(client, url, pid, plan, arguments)
+        return await search_saturation(client, url, pid, arguments)
+
+
+async def run_step(
+    client: SettlementClient, url: str, pid: int, plan: Plan, arguments: argparse.Namespace
+) -> dict[str, Any]:
+    """One run at ``plan``'s rate against an open service: load, drain, check."""
+    console.print(f"funding {plan.payers} payers and signing {plan.total_requests:,} payments")
+    bodies = await prepare_bodies(client, plan)
+    console.print(
+        f"offering {plan.rate_per_s:g} requests/s: {plan.warmup_requests:,} warm-up, "
+        f"{plan.measured_requests:,} measured"
+    )
+    memory = MemoryWatch(pid)
+    async with LeanHttpPool(url, plan.concurrency, arguments.request_timeout) as http:
+        answers, ended_s = await offer_load(http, bodies, plan, memory)
+    accepted = [a.payment_id for a in answers if a.payment_id is not None]
+    console.print(f"draining: {len(accepted):,} accepted payments to settle")
+    settlement = await drain_and_check(client, accepted, arguments.drain_timeout)
     load = load_figures(answers, plan, ended_s)
     return {
         "plan": asdict(plan) | {"mode": plan.mode.value},
@@ -736,6 +750,64 @@ async def run_against(
             memory, load["requests"], load["measured_s"], arguments.max_rss_growth_mib
         ),
         "settlement": asdict(settlement),
+    }
+
+
+def held(step: dict[str, Any], p99_bound_ms: float) -> str | None:
+    """Why a step did not hold its rate (errors, p99 over the bound, answers behind the offer,
+    payments not settled), or None when it held."""
+    load, settled = step["load"], step["settlement"]
+    if load["errors"]:
+        return f"{load['errors']} errors"
+    if load["latency_ms"]["p99"] > p99_bound_ms:
+        return f"p99 {load['latency_ms']['p99']:,.0f} ms > {p99_bound_ms:g} ms"
+    if load["achieved_per_s"] < MIN_OFFERED_SHARE * load["offered_per_s"]:
+        return f"answered {load['achieved_per_s']:,.0f}/s of {load['offered_per_s']:,.0f}/s"
+    if settled["settled"] != settled["accepted"]:
+        return f"{settled['accepted'] - settled['settled']} accepted payments not settled"
+    return None
+
+
+async def search_saturation(
+    client: SettlementClient, url: str, pid: int, arguments: argparse.Namespace
+) -> dict[str, Any]:
+    """Step the offered rate up through ``--saturate`` until a step does not hold; the highest
+    rate held with p99 within ``--p99-bound-ms``, and every step's figures."""
+    steps: list[dict[str, Any]] = []
+    highest_held: float | None = None
+    for rate in arguments.saturate:
+        step = await run_step(client, url, pid, make_plan(arguments, rate), arguments)
+        step["broke"] = held(step, arguments.p99_bound_ms)
+        steps.append(step)
+        console.print(f"step {rate:g}/s: {step['broke'] or 'held'}")
+        if step["broke"] is not None:
+            break
+        highest_held = rate
+    last = steps[-1]
+    return {
+        **last,
+        "saturation": {
+            "p99_bound_ms": arguments.p99_bound_ms,
+            "highest_rate_held_per_s": highest_held,
+            "broke_at_per_s": last["plan"]["rate_per_s"] if last["broke"] else None,
+            "steps": [step_row(step) for step in steps],
+        },
+    }
+
+
+def step_row(step: dict[str, Any]) -> dict[str, Any]:
+    load, memory = step["load"], step["memory"]
+    return {
+        "offered_per_s": load["offered_per_s"],
+        "achieved_per_s": load["achieved_per_s"],
+        "latency_ms_p50": load["latency_ms"]["p50"],
+        "latency_ms_p99": load["latency_ms"]["p99"],
+        "errors": load["errors"],
+        "cpu_us_per_request": memory["cpu_us_per_request"],
+        "cpu_cores": memory["cpu_cores"],
+        "client_cpu_us_per_request": memory["client_cpu_us_per_request"],
+        "rss_growth_mib": memory["rss_growth_mib"],
+        "broke": step["broke"],
     }
 
 
@@ -772,6 +844,18 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
     modes = [mode.value for mode in SUPPORTED_MODES]
     parser.add_argument("--mode", choices=modes, default=SettlementMode.BATCH.value)
     parser.add_argument("--rate", type=float, default=DEFAULT_RATE_PER_S, help="requests/s")
+    parser.add_argument(
+        "--saturate",
+        type=_rates,
+        help="find the saturation point: step through these rates (e.g. 250,500,1000,2000) "
+        "until one does not hold (errors, p99 over --p99-bound-ms, answers behind the offer)",
+    )
+    parser.add_argument(
+        "--p99-bound-ms",
+        type=float,
+        default=DEFAULT_P99_BOUND_MS,
+        help="the p99 latency a --saturate step must stay within to count as held",
+    )
     parser.add_argument("--duration", type=float, default=DEFAULT_DURATION_S, help="seconds")
     parser.add_argument("--warmup", type=float, default=DEFAULT_WARMUP_S, help="seconds")
     parser.add_argument("--max-requests", type=int, default=DEFAULT_MAX_REQUESTS)
@@ -784,9 +868,22 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--drain-timeout", type=float, default=DEFAULT_DRAIN_TIMEOUT_S)
     parser.add_argument("--out", type=Path, default=Path("runs") / f"load-{int(time.time())}")
     arguments = parser.parse_args(argv)
+    if arguments.saturate is not None:
+        arguments.rate = max(arguments.saturate)
     for problem in bounds_problems(arguments):
         parser.error(problem)
     return arguments
+
+
+def _rates(text: str) -> list[float]:
+    """``--saturate``'s comma-separated rates, ascending."""
+    try:
+        rates = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of rates: {text!r}") from None
+    if not rates or rates != sorted(rates) or rates[0] <= 0:
+        raise argparse.ArgumentTypeError(f"rates must be positive and ascending: {text!r}")
+    return rates
 
 
 def bounds_problems(arguments: argparse.Namespace) -> Iterator[str]:
@@ -804,6 +901,7 @@ def bounds_problems(arguments: argparse.Namespace) -> Iterator[str]:
         "max_rss_growth_mib": (0, 100_000),
         "request_timeout": (0.1, 600),
         "drain_timeout": (1, 3_600),
+        "p99_bound_ms": (1, 600_000),
     }
     for name, (low, high) in ranges.items():
         value = getattr(arguments, name)
@@ -835,6 +933,8 @@ def main(argv: Sequence[str]) -> int:
         f"Python {platform.python_version()}",
     }
     print_figures(document)
+    if "saturation" in document:
+        return finish_saturation(document, arguments.out)
     failure, warning = failure_line(document), falling_behind(document)
     document["passed"] = failure is None
     document["kept_up"] = warning is None
@@ -844,6 +944,41 @@ def main(argv: Sequence[str]) -> int:
     console.print(f"figures in {arguments.out / RESULTS_FILE}")
     if failure is not None:
         print(f"{PROGRAM}: FAILED: {failure}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def finish_saturation(document: dict[str, Any], out: Path) -> int:
+    """Print and write the search's steps. A step that breaks is the search's answer, not a
+    failure; a payment lost or settled wrongly in any step is."""
+    saturation = document["saturation"]
+    table = Table(
+        title=f"saturation, {document['plan']['mode']} mode: a step holds with 0 errors, "
+        f"p99 <= {saturation['p99_bound_ms']:g} ms and answers keeping up"
+    )
+    columns = ("offered/s", "answered/s", "p50 ms", "p99 ms", "errors", "CPU µs/req", "result")
+    for column in columns:
+        table.add_column(column, justify="left" if column == "result" else "right")
+    for row in saturation["steps"]:
+        table.add_row(
+            f"{row['offered_per_s']:,.0f}",
+            f"{row['achieved_per_s']:,.0f}",
+            f"{row['latency_ms_p50']:,.0f}",
+            f"{row['latency_ms_p99']:,.0f}",
+            f"{row['errors']:,}",
+            f"{row['cpu_us_per_request']:,.0f}",
+            row["broke"] or "held",
+        )
+    console.print(table)
+    highest = saturation["highest_rate_held_per_s"]
+    console.print(
+        f"highest rate held: {highest:g} requests/s" if highest else "no step held its rate"
+    )
+    (out / RESULTS_FILE).write_text(json.dumps(document, indent=2))
+    console.print(f"figures in {out / RESULTS_FILE}")
+    settlement = document["settlement"]
+    if settlement["lost"]:
+        print(f"{PROGRAM}: FAILED: {settlement['lost']} accepted payments lost", file=sys.stderr)
         return 1
     return 0
 

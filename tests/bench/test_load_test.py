@@ -211,3 +211,63 @@ def test_percentiles_are_nearest_rank(load_test: ModuleType) -> None:
         "p99": 4.0,
         "max": 4.0,
     }
+
+
+def held_step() -> dict[str, Any]:
+    """The parts of a saturation step the verdict reads, as a step that held has them."""
+    document = passing_document()
+    document["load"]["latency_ms"] = {"p50": 12.0, "p99": 80.0}
+    return document
+
+
+@pytest.mark.parametrize(
+    ("part", "changes", "reason"),
+    [
+        ("load", {"errors": 2}, "2 errors"),
+        ("load", {"latency_ms": {"p50": 40.0, "p99": 140.0}}, "p99 140 ms > 100 ms"),
+        ("load", {"achieved_per_s": 20.0}, "answered 20/s of 40/s"),
+        ("settlement", {"settled": 2_590}, "10 accepted payments not settled"),
+    ],
+)
+def test_a_saturation_step_holds_only_within_every_bound(
+    load_test: ModuleType, part: str, changes: dict[str, Any], reason: str
+) -> None:
+    step = held_step()
+    assert load_test.held(step, 100.0) is None
+
+    step[part] |= changes
+
+    assert load_test.held(step, 100.0) == reason
+
+
+def test_saturation_rates_must_be_positive_and_ascending(
+    load_test: ModuleType, capsys: pytest.CaptureFixture[str]
+) -> None:
+    arguments = load_test.parse_arguments(["--saturate", "250,500,1000"])
+    assert arguments.saturate == [250.0, 500.0, 1000.0]
+    assert arguments.rate == 1000.0, "funding and bounds are sized for the highest step"
+    for bad in ("500,250", "0,100", "fast"):
+        with pytest.raises(SystemExit) as exit_info:
+            load_test.parse_arguments(["--saturate", bad])
+        assert exit_info.value.code == 2
+        assert "--saturate" in capsys.readouterr().err
+
+
+@pytest.mark.anvil
+def test_a_saturation_search_stops_at_the_first_step_that_breaks(
+    load_test: ModuleType, tmp_path: Path
+) -> None:
+    # A bound no real request meets: the first step breaks, and the search says so.
+    exit_code = load_test.main(
+        short_run(tmp_path, "--saturate", "5,10", "--p99-bound-ms", "1", "--duration", "2")
+    )
+
+    assert exit_code == 0, "a step that breaks is the answer, not a failure"
+    document = json.loads((tmp_path / "load_results.json").read_text())
+    saturation = document["saturation"]
+    assert saturation["highest_rate_held_per_s"] is None
+    assert saturation["broke_at_per_s"] == 5.0
+    (step,) = saturation["steps"]
+    assert step["broke"].startswith("p99 ")
+    assert step["errors"] == 0
+    assert document["settlement"]["settled"] == document["settlement"]["accepted"]
