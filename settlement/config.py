@@ -103,6 +103,14 @@ class Settings(BaseSettings):
         le=1_000_000,
         description="Requests a client may make at once before the average applies",
     )
+    advertise_url: str | None = Field(
+        default=None,
+        max_length=256,
+        pattern=r"^https?://[^\s/]+(:[0-9]+)?$",
+        description="Where replicas sharing this store reach this one for the routes only the "
+        "settling leader serves (default: its bind address and port, or its host name when it "
+        "listens on 0.0.0.0)",
+    )
 
     @field_validator("api_key", "private_key", "keystore_password", mode="after")
     @classmethod

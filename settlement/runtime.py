@@ -169,9 +169,17 @@ async def net_contract(
 
 @asynccontextmanager
 async def running_service(
-    settings: Settings, modes: Iterable[SettlementMode] = SUPPORTED_MODES
+    settings: Settings,
+    modes: Iterable[SettlementMode] = SUPPORTED_MODES,
+    *,
+    reconcile: bool = True,
 ) -> AsyncIterator[Runtime]:
-    """Chain, store and service, reconciled with the chain and ready; all closed on exit."""
+    """Chain, store and service, ready; all closed on exit.
+
+    With ``reconcile`` the service first finishes what an earlier run left pending. A process
+    that shares its store with others (``settlement serve``) leaves that to whichever of them
+    wins the settling lease: reconciling releases every other process's payment leases.
+    """
     with tempfile.TemporaryDirectory(prefix="settlement-") as scratch:
         database_url = settings.database_url or f"sqlite:///{Path(scratch) / 'settlement.db'}"
         async with open_chain(settings) as session:
@@ -203,7 +211,8 @@ async def running_service(
                 escrow = EscrowDesk(
                     token, store, session.operator, contracts.channels, contracts.net, book
                 )
-                await service.reconcile()
+                if reconcile:
+                    await service.reconcile()
                 faucet = DevFaucet(session.client, session.operator, token)
                 yield Runtime(
                     session, store, token, service, escrow, contracts, database_url, ledger, faucet

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 from collections.abc import Callable, Sequence
 
 import uvicorn
@@ -13,11 +14,21 @@ from settlement.api.app import ApiMetrics, create_app
 from settlement.api.rate_limit import RateLimit
 from settlement.config import Settings
 from settlement.domain.payments import SettlementMode
+from settlement.leadership import Leadership, settler_lease_name
 from settlement.redaction import public_database_url, public_rpc_url
 from settlement.runtime import running_service
-from settlement.windows import WindowPolicy, run_windows, stop_windows
+from settlement.windows import STOP_GRACE_S, WindowPolicy, run_windows, stop_windows
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+RELEASE_GRACE_S = 10.0
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")  # noqa: S104 - recognised here, never bound
+
+
+def advertised_url(host: str, port: int) -> str:
+    """Where the other processes sharing the store reach this one: its bind address, or its
+    host name when it listens on every interface (a container's name on a compose network)."""
+    reachable = socket.gethostname() if host in WILDCARD_HOSTS else host
+    return f"http://{reachable}:{port}"
 
 
 async def serve_forever(
@@ -28,7 +39,7 @@ async def serve_forever(
     console: Console,
 ) -> None:
     """Serve until SIGINT or SIGTERM; the embedded chain and the store close on the way out."""
-    async with running_service(settings, modes) as runtime:
+    async with running_service(settings, modes, reconcile=False) as runtime:
         api_key = settings.api_key.get_secret_value() if settings.api_key else None
         app = create_app(
             runtime.service,
@@ -38,12 +49,24 @@ async def serve_forever(
             contracts=runtime.contracts,
             faucet=runtime.faucet,
             rate_limit=RateLimit(settings.rate_limit_per_s, settings.rate_limit_burst),
+            leadership=Leadership(
+                runtime.store.leases(),
+                settler_lease_name(runtime.service.relayer.address),
+                runtime.service.lease_owner,
+                address=settings.advertise_url or advertised_url(host, port),
+            ),
         )
         metrics: ApiMetrics = app.state.metrics
         policy = WindowPolicy(settings.window_max_payments, settings.window_max_wait_s)
         stop = asyncio.Event()
-        windows = asyncio.create_task(
-            run_windows(runtime.service, dict.fromkeys(modes, policy), stop, metrics.record_round)
+        leadership: Leadership = app.state.leadership
+        campaign = asyncio.create_task(
+            leadership.campaign(
+                lambda lost: run_windows(
+                    runtime.service, dict.fromkeys(modes, policy), lost, metrics.record_round
+                ),
+                stop,
+            )
         )
         server = uvicorn.Server(
             uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
@@ -78,7 +101,9 @@ async def serve_forever(
         try:
             await server.serve()
         finally:
-            await stop_windows(windows, stop)
+            # The campaign stops its leader's round within the windows' grace; the release of
+            # the lease after it is one short write.
+            await stop_windows(campaign, stop, STOP_GRACE_S + RELEASE_GRACE_S)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
 

@@ -44,6 +44,7 @@ from settlement.api.inputs import (
     checked_address,
     path_address,
 )
+from settlement.api.leader_routes import LeaderRoutes
 from settlement.api.ledger_routes import ledger_router
 from settlement.api.models import (
     BalanceOut,
@@ -76,6 +77,7 @@ from settlement.domain.payments import PaymentIntent, PaymentState, SettlementMo
 from settlement.errors import ChainUnavailableError, PaymentRejectedError, QueueFullError
 from settlement.escrow import EscrowDesk
 from settlement.faucet import DevFaucet
+from settlement.leadership import Leadership
 from settlement.ledger import Ledger
 from settlement.runtime import Contracts
 from settlement.service import RoundReport, SettlementService
@@ -124,13 +126,16 @@ def create_app(
     contracts: Contracts | None = None,
     faucet: DevFaucet | None = None,
     rate_limit: RateLimit = DEFAULT_RATE_LIMIT,
+    leadership: Leadership | None = None,
 ) -> FastAPI:
     """The app around a running service; without an operator key the operator routes refuse.
 
     ``escrow`` serves the channel and net-settlement funding routes, ``ledger`` the baseline
     ledger's deposit and balance routes, ``faucet`` test money on a dev chain; without them those
     routes answer 404. ``contracts`` names the escrow contracts in the signing terms.
-    ``rate_limit`` applies to each client (see ``settlement.api.rate_limit``).
+    ``rate_limit`` applies to each client (see ``settlement.api.rate_limit``). With
+    ``leadership`` (several processes on one store) the routes that send operator transactions
+    are served by the settling leader, forwarded there from the others.
     """
     app = FastAPI(
         title="Robot settlement",
@@ -153,6 +158,8 @@ def create_app(
             sa.exc.OperationalError: functools.partial(_unavailable, None),
         },
     )
+    if leadership is not None:
+        app.add_middleware(LeaderRoutes, leadership=leadership)
     if rate_limit.enabled:
         app.add_middleware(
             RateLimitMiddleware,
@@ -162,6 +169,7 @@ def create_app(
     # Added last, so it runs first: an oversized body is refused before anything reads it.
     app.add_middleware(BodySizeLimit)
     app.state.service = service
+    app.state.leadership = leadership
     app.state.operator_api_key = operator_api_key
     app.state.escrow = escrow
     app.state.ledger = ledger
@@ -452,7 +460,7 @@ async def stats(service: Service) -> StatsOut:
 
 
 @status_router.get("/health", response_model=HealthOut)
-async def health(service: Service, response: Response) -> HealthOut:
+async def health(service: Service, request: Request, response: Response) -> HealthOut:
     chain_id: int | None = None
     latest_block: int | None = None
     try:
@@ -467,7 +475,9 @@ async def health(service: Service, response: Response) -> HealthOut:
         database = "unreachable"
     healthy = latest_block is not None and database == "ok"
     response.status_code = 200 if healthy else 503
+    leadership: Leadership | None = request.app.state.leadership
     return HealthOut(
+        settling=None if leadership is None else leadership.is_leading(),
         status="ok" if healthy else "degraded",
         chain_id=chain_id,
         latest_block=latest_block,

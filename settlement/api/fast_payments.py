@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from settlement.api.inputs import read_body
 from settlement.api.models import PaymentBatchIn, PaymentBatchOut, PaymentIn, PaymentResultOut
 
 SINGLE_PATH = "/v1/payments"
@@ -58,7 +59,7 @@ class PaymentFastPath:
             await self.app(scope, receive, send)
             return
         try:
-            body = await _read_body(receive)
+            body = await read_body(receive)
         except HTTPException as refusal:  # the body-size limit, while the body arrives
             await _json(refusal.status_code, {"detail": refusal.detail})(scope, receive, send)
             return
@@ -99,17 +100,6 @@ def _is_json(scope: Scope) -> bool:
         if name == b"content-type":
             return bool(value.split(b";", 1)[0].strip().lower() == b"application/json")
     return False
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":  # the client left before sending the body
-            raise HTTPException(400, detail="the request body did not arrive")
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return b"".join(chunks)
 
 
 def _parsed(body: bytes, model: type[BaseModel]) -> BaseModel | None:

@@ -59,6 +59,19 @@ def too_large(limit: int) -> str:
     return f"the request body is larger than the {limit:,} bytes this route takes"
 
 
+async def read_body(receive: Receive) -> bytes:
+    """A request's whole body, for the pure-ASGI routes (``HTTPException`` 413 past the route's
+    limit, from ``BodySizeLimit``; 400 if the client left before sending it)."""
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            raise HTTPException(400, detail="the request body did not arrive")
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
 class BodySizeLimit:
     """Answers 413 with a reason to a request body over its route's limit, before parsing it.
 

@@ -218,6 +218,9 @@ class HealthOut(BaseModel):
     chain_id: int | None
     latest_block: int | None
     database: Literal["ok", "unreachable"]
+    # Whether this process holds the settling lease (it runs the settlement windows); None
+    # where the app runs without an election (one process, in tests and tools).
+    settling: bool | None = None
 
 
 class FundingIn(_Strict):

@@ -61,12 +61,17 @@ def _create_channels(connection: sa.Connection) -> None:
     schema.metadata.create_all(connection, tables=[schema.channels])
 
 
+def _create_leadership(connection: sa.Connection) -> None:
+    schema.metadata.create_all(connection, tables=[schema.leadership])
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "payments, submissions and transaction attempts", _create_initial_tables),
     Migration(2, "service_meta: the chain and contracts a store belongs to", _create_service_meta),
     Migration(3, "channels: deposits and accepted voucher amounts", _create_channels),
     Migration(4, "submissions.mined_at: when a transaction was seen in a block", _add_mined_at),
     Migration(5, "submissions.block_hash: to notice a block reorganised away", _add_block_hash),
+    Migration(6, "leadership: which replica settles, by lease", _create_leadership),
 )
 
 

@@ -111,3 +111,16 @@ channels = sa.Table(
         "accepted_cumulative_base_units <= deposit_base_units", name="channels_within_deposit"
     ),
 )
+
+# Leader election among replicas and worker processes sharing one store: one row per duty (the
+# settling of one relayer key), held by the process whose lease has not expired. ``address`` is
+# where that process answers the routes only the leader may serve, for the others to forward to.
+leadership = sa.Table(
+    "leadership",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("owner", sa.String(128), nullable=False),
+    sa.Column("address", sa.String(256), nullable=True),
+    sa.Column("acquired_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+)

@@ -20,6 +20,7 @@ from settlement.domain.costs import SettlementFacts
 from settlement.domain.payments import PaymentState, Purpose, SettlementMode
 from settlement.errors import ConfigurationError
 from settlement.store.channel_book import advance_channels, booked_row, channels_by_id
+from settlement.store.leases import LeadershipLeases
 from settlement.store.migrations import migrate
 from settlement.store.records import (
     AcceptOutcome,
@@ -100,6 +101,10 @@ class SqlPaymentStore:
 
     async def close(self) -> None:
         await self._engine.dispose()
+
+    def leases(self) -> LeadershipLeases:
+        """The leadership leases kept in this store (``settlement.store.leases``)."""
+        return LeadershipLeases(self._engine)
 
     async def bind_to_chain(self, chain_id: int, genesis_hash: str, token_address: str) -> None:
         """Tie this store to one chain and token; refuse one that belongs to another.
