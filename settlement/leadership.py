@@ -29,8 +29,9 @@ from settlement.windows import stop_windows
 logger = logging.getLogger(__name__)
 
 LEASE_TTL_S = 6.0
-# A leader stops this long before its lease could expire, when it has not managed to renew it.
-EXPIRY_MARGIN_S = 1.0
+# A leader that has not managed to renew stops this share of the lease before it could expire
+# (1 s of 6), leaving the margin for clocks and the round it is finishing.
+EXPIRY_MARGIN_SHARE = 1 / 6
 
 Lead = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
@@ -50,7 +51,7 @@ class Leadership:
         address: str | None = None,
         ttl_s: float = LEASE_TTL_S,
     ) -> None:
-        assert ttl_s > 3 * EXPIRY_MARGIN_S, "renewals must fit well inside the lease"
+        assert ttl_s > 0, "a lease lasts some time"
         self.leases = leases
         self.name = name
         self.owner = owner
@@ -110,7 +111,7 @@ class Leadership:
             logger.exception("could not reach the store to take or renew %s", self.name)
             return False
         if held:
-            self._valid_until = asked_at + self.ttl_s - EXPIRY_MARGIN_S
+            self._valid_until = asked_at + self.ttl_s * (1 - EXPIRY_MARGIN_SHARE)
         else:
             self._valid_until = 0.0
         return held

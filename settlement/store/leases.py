@@ -58,8 +58,9 @@ class LeadershipLeases:
                         (leadership.c.owner == owner, leadership.c.acquired_at), else_=now
                     ),
                 )
+                .returning(leadership.c.owner)
             )
-            if renewed_or_taken.rowcount:
+            if renewed_or_taken.first() is not None:
                 return True
             inserted = await connection.execute(
                 self._insert(leadership)
@@ -67,8 +68,11 @@ class LeadershipLeases:
                     name=name, owner=owner, address=address, acquired_at=now, expires_at=now + ttl_s
                 )
                 .on_conflict_do_nothing()
+                # RETURNING says whether this insert wrote the row: psycopg's rowcount for an
+                # insert that did nothing is not reliably 0.
+                .returning(leadership.c.owner)
             )
-            return bool(inserted.rowcount)
+            return inserted.first() is not None
 
     async def release(self, name: str, owner: str) -> None:
         """Give ``name``'s lease up at once (a clean stop), if ``owner`` holds it."""

@@ -45,21 +45,33 @@ class KillableService:
     """``settlement serve`` on the test session's Anvil; killed and restarted on demand, each
     time on the same port, database and contracts."""
 
-    def __init__(self, folder: Path, rpc_url: str, port: int) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        rpc_url: str,
+        port: int,
+        database_url: str | None = None,
+        name: str = "serve",
+    ) -> None:
         self.folder = folder
         self.port = port
+        self.name = name
         self.starts = 0
         self.env = dict(
             os.environ,
             SETTLEMENT_API_KEY=API_KEY,
             SETTLEMENT_RPC_URL=rpc_url,
-            SETTLEMENT_DATABASE_URL=f"sqlite:///{folder / 'killed.db'}",
+            SETTLEMENT_DATABASE_URL=database_url or f"sqlite:///{folder / 'killed.db'}",
         )
         self.process: subprocess.Popen[str] | None = None
 
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
     def start(self) -> None:
         self.starts += 1
-        log = self.folder / f"serve-{self.starts}.log"
+        log = self.folder / f"{self.name}-{self.starts}.log"
         with log.open("w") as output:
             self.process = subprocess.Popen(
                 serve_command("--port", str(self.port), "--window-seconds", "0.2"),
