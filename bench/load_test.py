@@ -45,7 +45,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib
 import ipaddress
 import json
 import math
@@ -158,33 +157,56 @@ def loopback_refusal(url: str) -> str | None:
     return None
 
 
-def _psutil() -> Any:
-    try:
-        return importlib.import_module("psutil")
-    except ImportError:
-        return None
-
-
-PSUTIL = _psutil()
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (a ``--workers`` service is a parent and its children),
+    leaving out the embedded Anvil: the chain is not the service."""
+    parents: dict[int, list[int]] = {}
+    for process in Path("/proc").iterdir():
+        if not process.name.isdigit():
+            continue
+        try:
+            stat = (process / "stat").read_text()
+        except OSError:  # exited meanwhile
+            continue
+        # The command name (field 2) may hold spaces; the fields after its parenthesis don't.
+        name, rest = stat.split("(", 1)[1].rsplit(")", 1)
+        if name == "anvil":
+            continue
+        parent = int(rest.split()[1])
+        parents.setdefault(parent, []).append(int(process.name))
+    tree, frontier = [pid], [pid]
+    while frontier:
+        frontier = [child for each in frontier for child in parents.get(each, [])]
+        tree += frontier
+    return tree
 
 
 def rss_bytes(pid: int) -> int:
-    """The process's resident set size, from psutil when installed, else /proc."""
-    if PSUTIL is not None:
-        return int(PSUTIL.Process(pid).memory_info().rss)
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+    """The resident set size of the process and its descendants, from /proc."""
+    return sum(_own_rss_bytes(each) for each in process_tree(pid))
+
+
+def _own_rss_bytes(pid: int) -> int:
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return 0  # exited between listing and reading
+    for line in lines:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
-    raise LoadTestError(f"process {pid} reports no VmRSS")
+    return 0  # a zombie has no resident memory
 
 
 def cpu_seconds(pid: int) -> float:
-    """User and system CPU time the process has used so far."""
-    if PSUTIL is not None:
-        times = PSUTIL.Process(pid).cpu_times()
-        return float(times.user + times.system)
-    # The command name (field 2) may hold spaces; the fields after its closing parenthesis don't.
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    """User and system CPU time the process and its descendants have used so far."""
+    return sum(_own_cpu_seconds(each) for each in process_tree(pid))
+
+
+def _own_cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
     ticks = int(fields[11]) + int(fields[12])  # utime and stime, fields 14 and 15
     return ticks / os.sysconf("SC_CLK_TCK")
 
@@ -224,7 +246,9 @@ class SpawnedService:
 
 
 @contextmanager
-def spawned_service(mode: SettlementMode, folder: Path, log_path: Path) -> Iterator[SpawnedService]:
+def spawned_service(
+    mode: SettlementMode, folder: Path, log_path: Path, workers: int = 1
+) -> Iterator[SpawnedService]:
     """``settlement serve`` on a free loopback port with its own Anvil and SQLite file, stopped
     with SIGINT (as a user would) when the block ends."""
     port = free_loopback_port()
@@ -238,7 +262,7 @@ def spawned_service(mode: SettlementMode, folder: Path, log_path: Path) -> Itera
     environment["SETTLEMENT_RATE_LIMIT_PER_S"] = "0"
     command = [
         *(sys.executable, "-c", "from settlement.cli import main; main()", "serve"),
-        *("--port", str(port), "--mode", mode.value),
+        *("--port", str(port), "--mode", mode.value, "--workers", str(workers)),
         *("--database-url", f"sqlite:///{folder / 'load.db'}"),
     ]
     with log_path.open("wb") as log:
@@ -610,7 +634,7 @@ def memory_figures(
     client_cpu_s = memory.client_cpu_end_s - memory.client_cpu_start_s
     return {
         "pid": memory.pid,
-        "source": "psutil" if PSUTIL is not None else "/proc/PID/status VmRSS",
+        "source": "/proc/PID/status VmRSS, the process and its children",
         "rss_start_mib": round(memory.start_bytes / MIB, 2),
         "rss_end_mib": round(memory.end_bytes / MIB, 2),
         "rss_peak_mib": round(peak / MIB, 2),
@@ -821,7 +845,7 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
         return uvloop.run(run_against(arguments.url, arguments.api_key, pid, plan, arguments))
     with tempfile.TemporaryDirectory(prefix="load-") as folder:
         log_path = arguments.out / "serve.log"
-        with spawned_service(plan.mode, Path(folder), log_path) as service:
+        with spawned_service(plan.mode, Path(folder), log_path, arguments.workers) as service:
             console.print(f"settlement serve at {service.url} (pid {service.pid}), log {log_path}")
             document = uvloop.run(
                 run_against(service.url, service.api_key, service.pid, plan, arguments)
@@ -844,6 +868,12 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
     modes = [mode.value for mode in SUPPORTED_MODES]
     parser.add_argument("--mode", choices=modes, default=SettlementMode.BATCH.value)
     parser.add_argument("--rate", type=float, default=DEFAULT_RATE_PER_S, help="requests/s")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="API processes of the service this script starts (serve --workers)",
+    )
     parser.add_argument(
         "--saturate",
         type=_rates,
@@ -896,6 +926,7 @@ def bounds_problems(arguments: argparse.Namespace) -> Iterator[str]:
         # Every body is signed and held in memory up front: about 1 KiB each.
         "max_requests": (1, 200_000),
         "concurrency": (1, 1_000),
+        "workers": (1, 64),
         "payers": (1, 10_000),
         "payees": (PAYEES_PER_PAYER, 10_000),
         "max_rss_growth_mib": (0, 100_000),

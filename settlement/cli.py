@@ -54,6 +54,7 @@ from settlement.report import (
 )
 from settlement.runtime import SUPPORTED_MODES
 from settlement.server import serve_forever
+from settlement.workers import MAX_WORKERS, serve_workers
 
 console = Console()
 progress_console = Console(stderr=True)
@@ -174,7 +175,18 @@ def deploy(rpc_url: str, keystore: Path | None) -> None:
     show_default=True,
     help="Close a window when its oldest payment has waited this long.",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(1, MAX_WORKERS),
+    envvar="SETTLEMENT_WORKERS",
+    default=1,
+    show_default=True,
+    help="API processes sharing the port and the store (one per core); one of them settles.",
+)
+# A --workers parent hands each child the socket they share; not for users.
+@click.option("--listen-fd", type=click.IntRange(0), hidden=True)
 def serve(
+    *,
     rpc_url: str | None,
     keystore: Path | None,
     database_url: str | None,
@@ -183,6 +195,8 @@ def serve(
     modes: tuple[str, ...],
     window_size: int,
     window_seconds: float,
+    workers: int,
+    listen_fd: int | None,
 ) -> None:
     """Run the settlement service (HTTP API and settlement windows) until interrupted."""
     settings = _settings(rpc_url, keystore)
@@ -194,8 +208,12 @@ def serve(
         }
     )
     enabled = [SettlementMode(mode) for mode in modes] or list(SUPPORTED_MODES)
+    if workers > 1 and listen_fd is None:
+        job = serve_workers(settings, enabled, host, port, workers, progress_console)
+    else:
+        job = serve_forever(settings, enabled, host, port, progress_console, listen_fd)
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        runner.run(serve_forever(settings, enabled, host, port, progress_console))
+        runner.run(job)
 
 
 def _settings(rpc_url: str | None, keystore: Path | None = None) -> Settings:

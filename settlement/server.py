@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import socket
 from collections.abc import Callable, Sequence
@@ -16,7 +17,7 @@ from settlement.config import Settings
 from settlement.domain.payments import SettlementMode
 from settlement.leadership import Leadership, settler_lease_name
 from settlement.redaction import public_database_url, public_rpc_url
-from settlement.runtime import running_service
+from settlement.runtime import Runtime, running_service
 from settlement.windows import STOP_GRACE_S, WindowPolicy, run_windows, stop_windows
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -31,15 +32,30 @@ def advertised_url(host: str, port: int) -> str:
     return f"http://{reachable}:{port}"
 
 
+def worker_sockets(listen_fd: int, host: str) -> list[socket.socket]:
+    """A ``--workers`` child's sockets: the one its parent shares among all workers, and one of
+    its own on an ephemeral port, where the others forward the leader's routes to it."""
+    shared = socket.socket(fileno=listen_fd)
+    own = socket.create_server((host, 0))
+    return [shared, own]
+
+
 async def serve_forever(
     settings: Settings,
     modes: Sequence[SettlementMode],
     host: str,
     port: int,
     console: Console,
+    listen_fd: int | None = None,
 ) -> None:
-    """Serve until SIGINT or SIGTERM; the embedded chain and the store close on the way out."""
+    """Serve until SIGINT or SIGTERM; the embedded chain and the store close on the way out.
+
+    With ``listen_fd`` this is one of ``settlement serve --workers N``'s processes: it answers on
+    the socket its parent shares (``settlement.workers``) and prints one line, not the summary.
+    """
     async with running_service(settings, modes, reconcile=False) as runtime:
+        sockets = worker_sockets(listen_fd, host) if listen_fd is not None else None
+        own_port = port if sockets is None else sockets[-1].getsockname()[1]
         api_key = settings.api_key.get_secret_value() if settings.api_key else None
         app = create_app(
             runtime.service,
@@ -53,7 +69,7 @@ async def serve_forever(
                 runtime.store.leases(),
                 settler_lease_name(runtime.service.relayer.address),
                 runtime.service.lease_owner,
-                address=settings.advertise_url or advertised_url(host, port),
+                address=settings.advertise_url or advertised_url(host, own_port),
             ),
         )
         metrics: ApiMetrics = app.state.metrics
@@ -71,41 +87,57 @@ async def serve_forever(
         server = uvicorn.Server(
             uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
         )
-        chain = (
-            "embedded Anvil"
-            if runtime.session.embedded
-            else public_rpc_url(runtime.session.rpc_url)
-        )
-        console.print(f"settlement service on http://{host}:{port} (OpenAPI at /docs)")
-        console.print(f"  chain {runtime.session.client.chain_id} at {chain}")
-        console.print(f"  stablecoin {runtime.token.address}")
-        if runtime.contracts.channels is not None:
-            console.print(f"  payment channels {runtime.contracts.channels.address}")
-        if runtime.contracts.net is not None:
-            console.print(f"  net settlement {runtime.contracts.net.address}")
-        console.print(f"  relayer {runtime.service.relayer.address}")
-        console.print(f"  database {public_database_url(runtime.database_url)}")
-        console.print(
-            f"  modes {', '.join(mode.value for mode in modes)}; windows close at "
-            f"{policy.max_payments} payments or {policy.max_wait_s:g} s"
-        )
-        if runtime.faucet.available:
-            console.print("  faucet for test accounts at POST /v1/faucet (operator, dev chain)")
-        if api_key is None:
-            console.print("  operator routes disabled: set SETTLEMENT_API_KEY to enable them")
+        if sockets is None:
+            print_summary(console, runtime, modes, policy, f"http://{host}:{port}", api_key)
+        else:
+            console.print(f"worker {os.getpid()} answering, its own port {own_port}")
         # uvicorn handles SIGINT and SIGTERM while it serves, then restores the handlers it found
         # and raises the signal again: those handlers are these, so the raised signal only asks
         # for the stop already under way, and the windows finish their round (or are cancelled
         # after STOP_GRACE_S).
         previous = {sig: signal.signal(sig, _stop_handler(server, stop)) for sig in STOP_SIGNALS}
         try:
-            await server.serve()
+            await server.serve(sockets=sockets)
         finally:
             # The campaign stops its leader's round within the windows' grace; the release of
             # the lease after it is one short write.
             await stop_windows(campaign, stop, STOP_GRACE_S + RELEASE_GRACE_S)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+
+
+def print_summary(
+    console: Console,
+    runtime: Runtime,
+    modes: Sequence[SettlementMode],
+    policy: WindowPolicy,
+    url: str,
+    api_key: str | None,
+    workers: int = 1,
+) -> None:
+    """What a started service serves: where, on which chain and contracts, in which modes."""
+    chain = (
+        "embedded Anvil" if runtime.session.embedded else public_rpc_url(runtime.session.rpc_url)
+    )
+    console.print(f"settlement service on {url} (OpenAPI at /docs)")
+    if workers > 1:
+        console.print(f"  {workers} worker processes; one of them settles at a time")
+    console.print(f"  chain {runtime.session.client.chain_id} at {chain}")
+    console.print(f"  stablecoin {runtime.token.address}")
+    if runtime.contracts.channels is not None:
+        console.print(f"  payment channels {runtime.contracts.channels.address}")
+    if runtime.contracts.net is not None:
+        console.print(f"  net settlement {runtime.contracts.net.address}")
+    console.print(f"  relayer {runtime.service.relayer.address}")
+    console.print(f"  database {public_database_url(runtime.database_url)}")
+    console.print(
+        f"  modes {', '.join(mode.value for mode in modes)}; windows close at "
+        f"{policy.max_payments} payments or {policy.max_wait_s:g} s"
+    )
+    if runtime.faucet.available:
+        console.print("  faucet for test accounts at POST /v1/faucet (operator, dev chain)")
+    if api_key is None:
+        console.print("  operator routes disabled: set SETTLEMENT_API_KEY to enable them")
 
 
 def _stop_handler(server: uvicorn.Server, stop: asyncio.Event) -> Callable[[int, object], None]:

@@ -57,3 +57,57 @@ def test_serve_answers_health_and_stops_on_sigint(tmp_path: Path) -> None:
     assert again.returncode == 1
     assert again.stderr.startswith("settlement: error: this database belongs to chain 31337")
     assert len(again.stderr.strip().splitlines()) == 1
+
+
+def test_serve_with_workers_answers_from_each_and_settles_from_one(tmp_path: Path) -> None:
+    port = free_loopback_port()
+    key = "workers-test-key"
+    process = subprocess.Popen(
+        serve_command(
+            *("--port", str(port), "--workers", "2", "--mode", "batch"),
+            *("--window-seconds", "0.3", "--database-url", f"sqlite:///{tmp_path / 'w.db'}"),
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=dict(os.environ, SETTLEMENT_API_KEY=key),
+    )
+    try:
+        wait_for_health(port, process)
+        workers = set()
+        for _ in range(100):
+            # A new connection each time, so the kernel may hand it to either worker.
+            health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).json()
+            workers.add(health["settling"])
+            if len(workers) == 2:
+                break
+        assert workers == {True, False}, "both workers answered, one of them settling"
+        # A leader's route through whichever worker answers: forwarded when it is the follower.
+        for _ in range(6):
+            flushed = httpx.post(
+                f"http://127.0.0.1:{port}/v1/windows/flush",
+                headers={"X-API-Key": key},
+                timeout=30,
+            )
+            assert flushed.status_code == 200, flushed.text
+        children = _children(process.pid)
+        assert len([c for c in children if _command(c).split()[0].endswith("anvil")]) == 1
+        assert len([c for c in children if "--listen-fd" in _command(c)]) == 2
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, output
+    assert "2 worker processes" in output
+    assert output.count("answering, its own port") == 2
+    assert not [c for c in children if Path(f"/proc/{c}").exists()], "every child stopped"
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+def _command(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
