@@ -48,6 +48,18 @@ class Contracts:
     channels: PaymentChannelsContract | None = None
     net: NetSettlementContract | None = None
 
+    def escrow_addresses(self) -> dict[str, str]:
+        """The escrow contracts' addresses under the store's names for them."""
+        found = {"channels_address": self.channels, "net_address": self.net}
+        return {key: contract.address for key, contract in found.items() if contract is not None}
+
+
+def with_recorded_contracts(settings: Settings, recorded: dict[str, str]) -> Settings:
+    """``settings`` with the contracts the store recorded filled in where none is configured:
+    replicas sharing a store (``docker compose up --scale``) attach to the first one's."""
+    fill = {key: address for key, address in recorded.items() if getattr(settings, key) is None}
+    return settings.model_copy(update=fill) if fill else settings
+
 
 @dataclass(frozen=True)
 class Runtime:
@@ -186,12 +198,14 @@ async def running_service(
             store = await SqlPaymentStore.open(database_url)
             ledger = open_ledger(settings.ledger_url or default_ledger_url(database_url))
             try:
-                token = await attach_or_deploy_token(session, settings)
-                genesis = await session.client.w3.eth.get_block(0)
-                await store.bind_to_chain(
-                    session.client.chain_id, genesis["hash"].to_0x_hex(), token.address
+                genesis = (await session.client.w3.eth.get_block(0))["hash"].to_0x_hex()
+                settings = with_recorded_contracts(
+                    settings, await store.recorded_contracts(genesis)
                 )
+                token = await attach_or_deploy_token(session, settings)
+                await store.bind_to_chain(session.client.chain_id, genesis, token.address)
                 contracts = await attach_or_deploy_escrows(session, settings, token, modes)
+                await store.record_escrows(contracts.escrow_addresses())
                 relayer = Relayer(
                     session.client, session.operator, store, confirmations=settings.confirmations
                 )

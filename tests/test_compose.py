@@ -114,3 +114,20 @@ def test_dockerfile_pins_its_base_images() -> None:
         assert ":" in base
         assert not base.endswith(":latest")
         assert any(character.isdigit() for character in base.split(":")[1]), base
+
+
+def test_the_service_scales_to_replicas_on_host_ports_of_their_own(
+    resolved_compose: dict[str, Any],
+) -> None:
+    settlement = resolved_compose["services"]["settlement"]
+    # A fixed container name or a single host port would stop `--scale settlement=3`.
+    assert "container_name" not in settlement
+    (published,) = [
+        port if isinstance(port, str) else f"{port['host_ip']}:{port['published']}:{port['target']}"
+        for port in settlement["ports"]
+    ]
+    host_ip, host_ports, target = published.removesuffix("/tcp").split(":")
+    first, last = (int(port) for port in host_ports.split("-"))
+    assert (host_ip, first, int(target)) == ("127.0.0.1", 8000, 8000)
+    assert last - first + 1 >= 3, "room for at least three replicas"
+    assert int(settlement["environment"]["SETTLEMENT_WORKERS"]) >= 1

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from settlement.domain.costs import SettlementFacts
 from settlement.domain.payments import PaymentState, Purpose, SettlementMode
 from settlement.errors import ConfigurationError
+from settlement.domain.addresses import to_checksummed
 from settlement.store.channel_book import advance_channels, booked_row, channels_by_id
 from settlement.store.leases import LeadershipLeases
 from settlement.store.migrations import migrate
@@ -46,6 +47,8 @@ from settlement.store.schema import (
 )
 
 MAX_LIST_LIMIT = 1_000
+# The service_meta keys of the contracts a store settles through (the settings' names for them).
+CONTRACT_KEYS = ("token_address", "channels_address", "net_address")
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 _DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycopg"}
 
@@ -120,7 +123,11 @@ class SqlPaymentStore:
             "token_address": token_address.lower(),
         }
         async with self._engine.begin() as connection:
-            result = await connection.execute(sa.select(service_meta.c.key, service_meta.c.value))
+            result = await connection.execute(
+                sa.select(service_meta.c.key, service_meta.c.value).where(
+                    service_meta.c.key.in_(list(wanted))
+                )
+            )
             recorded = {row.key: row.value for row in result}
             if not recorded:
                 await connection.execute(
@@ -135,6 +142,27 @@ class SqlPaymentStore:
                 f"not to chain {chain_id} (genesis {genesis_hash[:10]}, token "
                 f"{token_address.lower()}): use another database or the same chain"
             )
+
+    async def recorded_contracts(self, genesis_hash: str) -> dict[str, str]:
+        """The contract addresses recorded for the chain with ``genesis_hash``, by their
+        ``CONTRACT_KEYS``, so a replica started without addresses attaches to the contracts the
+        first one deployed instead of deploying its own."""
+        async with self._engine.connect() as connection:
+            result = await connection.execute(sa.select(service_meta.c.key, service_meta.c.value))
+            recorded = {row.key: row.value for row in result}
+        if recorded.get("genesis_hash") != genesis_hash.lower():
+            return {}
+        return {key: to_checksummed(recorded[key]) for key in CONTRACT_KEYS if key in recorded}
+
+    async def record_escrows(self, addresses: dict[str, str]) -> None:
+        """Remember the escrow contracts (``channels_address``, ``net_address``) this store's
+        payments settle through. The first record stays: a replica that raced another to deploy
+        is refused by ``bind_to_chain`` or attaches to the recorded ones at its next start."""
+        assert set(addresses) <= set(CONTRACT_KEYS[1:]), addresses
+        rows = [{"key": key, "value": address.lower()} for key, address in addresses.items()]
+        if rows:
+            async with self._engine.begin() as connection:
+                await connection.execute(self._insert(service_meta).on_conflict_do_nothing(), rows)
 
     # ------------------------------------------------------------ acceptance
 

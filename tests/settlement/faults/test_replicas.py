@@ -23,7 +23,12 @@ from settlement.remote_replay import chain_terms, payment_body
 from settlement.wallet import PayerWallet
 from tests.conftest import private_schema
 from tests.settlement.faults.harness import FaultTally, tally_outcomes
-from tests.settlement.faults.test_kill import API_KEY, KillableService, await_final
+from tests.settlement.faults.test_kill import (
+    ADDRESS_LINES,
+    API_KEY,
+    KillableService,
+    await_final,
+)
 
 pytestmark = [pytest.mark.anvil, pytest.mark.faults]
 
@@ -86,9 +91,12 @@ async def test_replicas_on_one_postgresql_survive_their_leader_killed_again_and_
             KillableService(tmp_path, anvil_rpc_url, free_loopback_port(), database_url, name)
             for name in ("a", "b")
         ]
-        replicas[0].start()  # deploys the contracts; the second replica attaches to them
-        replicas[1].env.update({k: v for k, v in replicas[0].env.items() if k.endswith("_ADDRESS")})
-        replicas[1].start()
+        # The first deploys the contracts; the second, given no addresses, finds them recorded
+        # in the store and attaches to them, as a replica scaled up by compose does.
+        for replica in replicas:
+            replica.start()
+        for variable in ADDRESS_LINES:
+            assert replicas[1].env[variable] == replicas[0].env[variable]
         try:
             tally, takeovers_s, resent = await _stream_through_kills(
                 replicas, anvil_rpc_url, stablecoin_artifact
