@@ -315,10 +315,16 @@ class Plan:
     payees: int
     concurrency: int
     seed: int
+    # 1: each request is one POST /v1/payments; more: POST /v1/payments/batch with this many.
+    payments_per_request: int = 1
 
     @property
     def total_requests(self) -> int:
         return self.warmup_requests + self.measured_requests
+
+    @property
+    def total_payments(self) -> int:
+        return self.total_requests * self.payments_per_request
 
 
 def make_plan(arguments: argparse.Namespace, rate_per_s: float | None = None) -> Plan:
@@ -336,6 +342,7 @@ def make_plan(arguments: argparse.Namespace, rate_per_s: float | None = None) ->
         payees=arguments.payees,
         concurrency=arguments.concurrency,
         seed=arguments.seed,
+        payments_per_request=arguments.per_request,
     )
 
 
@@ -344,11 +351,11 @@ def load_replay(plan: Plan) -> Replay:
     payments: payers round-robin, each paying its regular suppliers, seeded amounts."""
     keys = [bytes(Account.create().key) for _ in range(plan.payers + plan.payees)]
     amounts = np.random.default_rng(plan.seed).integers(
-        1, MAX_AMOUNT_BASE_UNITS, size=plan.total_requests, endpoint=True
+        1, MAX_AMOUNT_BASE_UNITS, size=plan.total_payments, endpoint=True
     )
     run = secrets.token_hex(4)
     payments = []
-    for index in range(plan.total_requests):
+    for index in range(plan.total_payments):
         payer, turn = index % plan.payers, index // plan.payers
         payee = (payer + turn % PAYEES_PER_PAYER) % plan.payees
         payments.append(
@@ -393,8 +400,10 @@ class Answer:
     offered_s: float
     started_s: float
     answered_s: float
-    status: int  # 0: no HTTP answer (timeout, refused connection)
-    payment_id: str | None
+    # 0: no HTTP answer (timeout, refused connection). A batch request counts as accepted (its
+    # route's 200) only when every payment in it was, else it takes the first refusal's status.
+    status: int
+    payment_ids: tuple[str, ...]
     detail: str | None
 
 
@@ -440,23 +449,36 @@ async def send_one(
     due_s: float,
     offered_s: float,
     t0: float,
-    after: asyncio.Task[Answer] | None,
+    after: Sequence[asyncio.Task[Answer]],
 ) -> Answer:
-    """Send one payment once its payer's previous one is answered and a connection is free."""
+    """Send one request once its payers' previous ones are answered and a connection is free."""
     loop = asyncio.get_running_loop()
-    if after is not None:
-        await asyncio.wait([after])
+    if after:
+        await asyncio.wait(after)
     try:
         response = await http.send(request)
     except LeanHttpError as error:
         answered = loop.time() - t0
-        return Answer(index, due_s, offered_s, answered, answered, 0, None, str(error)[:120])
+        return Answer(index, due_s, offered_s, answered, answered, 0, (), str(error)[:120])
     answered = loop.time() - t0
     started = response.sent_at - t0
-    accepted = response.status in (200, 201)
-    payment_id = response.json()["payment_id"] if accepted else None
-    detail = None if accepted else _detail(response)
-    return Answer(index, due_s, offered_s, started, answered, response.status, payment_id, detail)
+    status, payment_ids, detail = _outcome(response)
+    return Answer(index, due_s, offered_s, started, answered, status, payment_ids, detail)
+
+
+def _outcome(response: LeanAnswer) -> tuple[int, tuple[str, ...], str | None]:
+    """A request's status, the payments it got accepted, and why not, if it did not."""
+    if response.status not in (200, 201):
+        return response.status, (), _detail(response)
+    answer = response.json()
+    if "results" not in answer:  # one payment's answer
+        return response.status, (answer["payment_id"],), None
+    results = answer["results"]
+    accepted = tuple(r["payment_id"] for r in results if r["status"] in (200, 201))
+    refused = [r for r in results if r["status"] not in (200, 201)]
+    if not refused:
+        return response.status, accepted, None
+    return refused[0]["status"], accepted, f"{len(refused)} refused: {refused[0]['rejection']}"
 
 
 def _detail(response: LeanAnswer) -> str:
@@ -470,25 +492,31 @@ def _detail(response: LeanAnswer) -> str:
 async def offer_load(
     http: LeanHttpPool, bodies: Sequence[dict[str, Any]], plan: Plan, memory: MemoryWatch
 ) -> tuple[list[Answer], float]:
-    """Offer every body on its schedule; the answers and when the measured part ended."""
+    """Offer every request on its schedule; the answers and when the measured part ended."""
     loop = asyncio.get_running_loop()
+    chunks = [
+        bodies[start : start + plan.payments_per_request]
+        for start in range(0, len(bodies), plan.payments_per_request)
+    ]
     # Serialised before the clock starts, so the client's own CPU stays off the measurement.
-    requests = [http.post_request("/v1/payments", json.dumps(body).encode()) for body in bodies]
+    requests = [_request_bytes(http, chunk) for chunk in chunks]
     last_of_payer: dict[str, asyncio.Task[Answer]] = {}
     tasks: list[asyncio.Task[Answer]] = []
     t0 = loop.time()
     sampler = asyncio.create_task(memory.run(t0))
-    for index, body in enumerate(bodies):
+    for index, chunk in enumerate(chunks):
         due_s = index / plan.rate_per_s
         await asyncio.sleep(max(0.0, t0 + due_s - loop.time()))
         if index == plan.warmup_requests:
             memory.mark_start(loop.time() - t0)
-        after = last_of_payer.get(body["payer"])
+        payers = {body["payer"] for body in chunk}
+        after = list({id(t): t for p in payers if (t := last_of_payer.get(p))}.values())
         offered_s = loop.time() - t0
         task = asyncio.create_task(
             send_one(http, requests[index], index, due_s, offered_s, t0, after)
         )
-        last_of_payer[body["payer"]] = task
+        for payer in payers:
+            last_of_payer[payer] = task
         tasks.append(task)
     answers = list(await asyncio.gather(*tasks))
     ended_s = loop.time() - t0
@@ -497,6 +525,12 @@ async def offer_load(
     with contextlib.suppress(asyncio.CancelledError):
         await sampler
     return answers, ended_s
+
+
+def _request_bytes(http: LeanHttpPool, chunk: Sequence[dict[str, Any]]) -> bytes:
+    if len(chunk) == 1:
+        return http.post_request("/v1/payments", json.dumps(chunk[0]).encode())
+    return http.post_request("/v1/payments/batch", json.dumps({"payments": list(chunk)}).encode())
 
 
 # ---------------------------------------------------------------- draining and settlement
@@ -592,6 +626,9 @@ def load_figures(answers: Sequence[Answer], plan: Plan, ended_s: float) -> dict[
         "offered_per_s": round(len(measured) / offered_span_s, 2),
         "started_per_s": round(len(measured) / started_span_s, 2),
         "achieved_per_s": round((len(measured) - len(errors)) / (ended_s - began_s), 2),
+        "accepted_payments_per_s": round(
+            sum(len(a.payment_ids) for a in measured) / (ended_s - began_s), 1
+        ),
         "latency_ms": distribution_ms([a.answered_s - a.due_s for a in measured]),
         "service_latency_ms": distribution_ms([a.answered_s - a.started_s for a in measured]),
         "start_lag_ms": distribution_ms(start_lags),
@@ -693,13 +730,15 @@ def print_figures(document: dict[str, Any]) -> None:
     settlement = document["settlement"]
     table = Table(
         title=f"{load['requests']:,} requests over {load['measured_s']:.1f} s, {plan['mode']} "
-        f"mode, one payment per POST /v1/payments, at most {plan['concurrency']} in flight"
+        f"mode, {_shape(plan)}, at most {plan['concurrency']} in flight"
     )
     table.add_column("figure")
     table.add_column("value", justify="right")
     rows = [
         ("offered requests/s", f"{load['offered_per_s']:,.1f} (target {plan['rate_per_s']:g})"),
         ("achieved requests/s (accepted)", f"{load['achieved_per_s']:,.1f}"),
+        ("accepted payments/s", f"{load['accepted_payments_per_s']:,.1f}"),
+        ("settled payments/s, first send to last confirmed", _end_to_end(load)),
         *_latency_rows("latency from due time, ms", load["latency_ms"]),
         *_latency_rows("service share (send to answer), ms", load["service_latency_ms"]),
         ("late starts (> 100 ms after due)", f"{load['late_starts']:,}"),
@@ -724,6 +763,17 @@ def print_figures(document: dict[str, Any]) -> None:
     for row in rows:
         table.add_row(*row)
     console.print(table)
+
+
+def _shape(plan: dict[str, Any]) -> str:
+    per_request = plan.get("payments_per_request", 1)
+    if per_request == 1:
+        return "one payment per POST /v1/payments"
+    return f"{per_request:,} payments per POST /v1/payments/batch"
+
+
+def _end_to_end(load: dict[str, Any]) -> str:
+    return f"{load.get('end_to_end_settled_per_s', 0):,.1f}"
 
 
 def _latency_rows(label: str, figures: dict[str, float]) -> list[tuple[str, str]]:
@@ -754,7 +804,7 @@ async def run_step(
     client: SettlementClient, url: str, pid: int, plan: Plan, arguments: argparse.Namespace
 ) -> dict[str, Any]:
     """One run at ``plan``'s rate against an open service: load, drain, check."""
-    console.print(f"funding {plan.payers} payers and signing {plan.total_requests:,} payments")
+    console.print(f"funding {plan.payers} payers and signing {plan.total_payments:,} payments")
     bodies = await prepare_bodies(client, plan)
     console.print(
         f"offering {plan.rate_per_s:g} requests/s: {plan.warmup_requests:,} warm-up, "
@@ -763,10 +813,13 @@ async def run_step(
     memory = MemoryWatch(pid)
     async with LeanHttpPool(url, plan.concurrency, arguments.request_timeout) as http:
         answers, ended_s = await offer_load(http, bodies, plan, memory)
-    accepted = [a.payment_id for a in answers if a.payment_id is not None]
+    accepted = [payment_id for a in answers for payment_id in a.payment_ids]
     console.print(f"draining: {len(accepted):,} accepted payments to settle")
     settlement = await drain_and_check(client, accepted, arguments.drain_timeout)
     load = load_figures(answers, plan, ended_s)
+    # First request sent (warm-up included) to the last payment found final: the whole pipe.
+    end_to_end_s = ended_s + settlement.drain_s
+    load["end_to_end_settled_per_s"] = round(settlement.settled / end_to_end_s, 1)
     return {
         "plan": asdict(plan) | {"mode": plan.mode.value},
         "load": load,
@@ -869,6 +922,12 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--mode", choices=modes, default=SettlementMode.BATCH.value)
     parser.add_argument("--rate", type=float, default=DEFAULT_RATE_PER_S, help="requests/s")
     parser.add_argument(
+        "--per-request",
+        type=int,
+        default=1,
+        help="payments per request: 1 sends POST /v1/payments, more POST /v1/payments/batch",
+    )
+    parser.add_argument(
         "--workers",
         type=int,
         default=1,
@@ -927,6 +986,7 @@ def bounds_problems(arguments: argparse.Namespace) -> Iterator[str]:
         "max_requests": (1, 200_000),
         "concurrency": (1, 1_000),
         "workers": (1, 64),
+        "per_request": (1, 1_000),
         "payers": (1, 10_000),
         "payees": (PAYEES_PER_PAYER, 10_000),
         "max_rss_growth_mib": (0, 100_000),

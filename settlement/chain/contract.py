@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from eth_abi.abi import decode
+from eth_abi.abi import decode, encode
 from eth_account.signers.local import LocalAccount
-from eth_typing import ChecksumAddress, HexStr
+from eth_typing import ABIFunction, ChecksumAddress, HexStr
+from eth_utils.abi import function_abi_to_4byte_selector, get_abi_input_types
 from eth_utils.address import to_checksum_address
 from web3.contract import AsyncContract
 
@@ -32,6 +34,19 @@ async def deploy_contract(
     return to_checksum_address(address), receipt
 
 
+def _unique_function_signatures(
+    abi: Sequence[dict[str, Any]],
+) -> dict[str, tuple[bytes, list[str]]]:
+    """Each function name with one definition in ``abi``: its selector and ABI input types."""
+    functions = [cast(ABIFunction, entry) for entry in abi if entry.get("type") == "function"]
+    names = Counter(entry["name"] for entry in functions)
+    return {
+        entry["name"]: (function_abi_to_4byte_selector(entry), list(get_abi_input_types(entry)))
+        for entry in functions
+        if names[entry["name"]] == 1
+    }
+
+
 class ContractAdapter:
     """One deployed contract: encode calls by ABI, send them, read views, decode reverts."""
 
@@ -50,13 +65,23 @@ class ContractAdapter:
         self._contract: AsyncContract = client.w3.eth.contract(
             address=self.address, abi=artifact.abi
         )
+        self._signatures = _unique_function_signatures(artifact.abi)
 
     def eip712_domain(self, name: str, version: str) -> Eip712Domain:
         """The EIP-712 domain of messages signed for this contract on this chain."""
         return Eip712Domain(name, version, self.client.chain_id, self.address)
 
     def encode(self, function: str, *args: Any) -> HexStr:
-        return HexStr(self._contract.encode_abi(function, args=list(args)))
+        """Calldata for ``function(*args)``. Plain tuples and values are encoded with eth-abi
+        against the function's cached selector and types: web3's ``encode_abi`` looks the
+        function up and validates the ABI on every call, which took most of a net-mode round's
+        CPU reading each payer's deposit. Overloaded names and struct arguments given as dicts
+        go through web3."""
+        signature = self._signatures.get(function)
+        if signature is None or any(isinstance(arg, dict) for arg in args):
+            return HexStr(self._contract.encode_abi(function, args=list(args)))
+        selector, types = signature
+        return HexStr("0x" + (selector + encode(types, args)).hex())
 
     async def _send(self, sender: LocalAccount, function: str, *args: Any) -> Receipt:
         return await self.client.send_transaction(

@@ -16,10 +16,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from settlement.domain.addresses import to_checksummed
 from settlement.domain.costs import SettlementFacts
 from settlement.domain.payments import PaymentState, Purpose, SettlementMode
 from settlement.errors import ConfigurationError
-from settlement.domain.addresses import to_checksummed
 from settlement.store.channel_book import advance_channels, booked_row, channels_by_id
 from settlement.store.leases import LeadershipLeases
 from settlement.store.migrations import migrate
