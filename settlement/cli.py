@@ -53,7 +53,7 @@ from settlement.report import (
     write_report,
 )
 from settlement.runtime import SUPPORTED_MODES
-from settlement.server import serve_forever
+from settlement.server import Role, serve_forever
 from settlement.workers import MAX_WORKERS, serve_workers
 
 console = Console()
@@ -183,7 +183,10 @@ def deploy(rpc_url: str, keystore: Path | None) -> None:
     show_default=True,
     help="API processes sharing the port and the store (one per core); one of them settles.",
 )
-# A --workers parent hands each child the socket they share; not for users.
+# A --workers parent starts its children with these; not for users.
+@click.option(
+    "--role", type=click.Choice([role.value for role in Role]), default="all", hidden=True
+)
 @click.option("--listen-fd", type=click.IntRange(0), hidden=True)
 def serve(
     *,
@@ -196,6 +199,7 @@ def serve(
     window_size: int,
     window_seconds: float,
     workers: int,
+    role: str,
     listen_fd: int | None,
 ) -> None:
     """Run the settlement service (HTTP API and settlement windows) until interrupted."""
@@ -208,10 +212,10 @@ def serve(
         }
     )
     enabled = [SettlementMode(mode) for mode in modes] or list(SUPPORTED_MODES)
-    if workers > 1 and listen_fd is None:
+    if workers > 1 and Role(role) is Role.ALL:
         job = serve_workers(settings, enabled, host, port, workers, progress_console)
     else:
-        job = serve_forever(settings, enabled, host, port, progress_console, listen_fd)
+        job = serve_forever(settings, enabled, host, port, progress_console, Role(role), listen_fd)
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         runner.run(job)
 

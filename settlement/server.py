@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 from collections.abc import Callable, Sequence
+from enum import StrEnum
 
 import uvicorn
 from rich.console import Console
@@ -32,12 +33,27 @@ def advertised_url(host: str, port: int) -> str:
     return f"http://{reachable}:{port}"
 
 
-def worker_sockets(listen_fd: int, host: str) -> list[socket.socket]:
-    """A ``--workers`` child's sockets: the one its parent shares among all workers, and one of
-    its own on an ephemeral port, where the others forward the leader's routes to it."""
-    shared = socket.socket(fileno=listen_fd)
-    own = socket.create_server((host, 0))
-    return [shared, own]
+class Role(StrEnum):
+    """What one serve process does."""
+
+    # A lone `settlement serve`: answers everything on its port and campaigns to settle.
+    ALL = "all"
+    # A `--workers` child on the shared socket: accepts payments and forwards the leader's
+    # routes; never settles, so settlement rounds never stall its answers.
+    API = "api"
+    # The `--workers` child that campaigns to settle: answers only on a port of its own, where
+    # the API workers (and other replicas) forward the routes only the leader serves.
+    SETTLER = "settler"
+
+
+def role_sockets(role: Role, host: str, listen_fd: int | None) -> list[socket.socket] | None:
+    """The sockets a ``--workers`` child answers on (None: a lone serve binds its own port)."""
+    if role is Role.ALL:
+        return None
+    if role is Role.API:
+        assert listen_fd is not None, "an API worker answers on the socket its parent shares"
+        return [socket.socket(fileno=listen_fd)]
+    return [socket.create_server((host, 0))]
 
 
 async def serve_forever(
@@ -46,16 +62,17 @@ async def serve_forever(
     host: str,
     port: int,
     console: Console,
+    role: Role = Role.ALL,
     listen_fd: int | None = None,
 ) -> None:
     """Serve until SIGINT or SIGTERM; the embedded chain and the store close on the way out.
 
-    With ``listen_fd`` this is one of ``settlement serve --workers N``'s processes: it answers on
-    the socket its parent shares (``settlement.workers``) and prints one line, not the summary.
+    ``role`` says whether this process answers on ``host:port`` and settles (a lone serve) or
+    is one of ``settlement serve --workers N``'s children (``settlement.workers``).
     """
     async with running_service(settings, modes, reconcile=False) as runtime:
-        sockets = worker_sockets(listen_fd, host) if listen_fd is not None else None
-        own_port = port if sockets is None else sockets[-1].getsockname()[1]
+        sockets = role_sockets(role, host, listen_fd)
+        own_port = port if sockets is None else sockets[0].getsockname()[1]
         api_key = settings.api_key.get_secret_value() if settings.api_key else None
         app = create_app(
             runtime.service,
@@ -83,14 +100,18 @@ async def serve_forever(
                 ),
                 stop,
             )
+            if role is not Role.API
+            else _until(stop)
         )
         server = uvicorn.Server(
             uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
         )
-        if sockets is None:
+        if role is Role.ALL:
             print_summary(console, runtime, modes, policy, f"http://{host}:{port}", api_key)
+        elif role is Role.API:
+            console.print(f"API worker {os.getpid()} answering")
         else:
-            console.print(f"worker {os.getpid()} answering, its own port {own_port}")
+            console.print(f"settler worker {os.getpid()} on its own port {own_port}")
         # uvicorn handles SIGINT and SIGTERM while it serves, then restores the handlers it found
         # and raises the signal again: those handlers are these, so the raised signal only asks
         # for the stop already under way, and the windows finish their round (or are cancelled
@@ -104,6 +125,11 @@ async def serve_forever(
             await stop_windows(campaign, stop, STOP_GRACE_S + RELEASE_GRACE_S)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+
+
+async def _until(stop: asyncio.Event) -> None:
+    """An API worker's stand-in for the campaign it does not run."""
+    await stop.wait()
 
 
 def print_summary(

@@ -2,10 +2,13 @@
 
 One Python process answers on one core. The parent here starts what the workers share (the
 embedded Anvil if no chain is given, the contracts, the store and its migrations), opens the
-listening socket, and starts N ``settlement serve`` children that inherit the socket and attach
-to the same chain, contracts and database. The kernel hands each new connection to whichever
-child accepts it first. Every child accepts payments; one of them wins the settling lease and
-runs the windows (``settlement.leadership``); the others forward the leader's routes to it.
+listening socket, and starts ``settlement serve`` children attached to the same chain, contracts
+and database: N API workers that inherit the socket (the kernel hands each new connection to
+whichever accepts it first) and accept payments, and one settler that campaigns for the settling
+lease (``settlement.leadership``) and, holding it, runs the windows. Settling in a process of its
+own keeps its rounds (a 1,000-payment batch is tens of milliseconds of CPU) from stalling the
+answers. The settler answers on a port of its own, where the API workers forward the routes only
+the leader serves.
 
 The parent supervises: a child that dies is started again (at most ``MAX_RESTARTS_PER_MINUTE``
 times a minute, then the parent stops, saying why), and a stop signal is passed on to every
@@ -29,7 +32,7 @@ from settlement.config import Settings
 from settlement.domain.payments import SettlementMode
 from settlement.errors import ConfigurationError
 from settlement.runtime import Runtime, running_service
-from settlement.server import STOP_SIGNALS, print_summary
+from settlement.server import STOP_SIGNALS, Role, print_summary
 from settlement.windows import STOP_GRACE_S, WindowPolicy
 
 MAX_WORKERS = 64
@@ -64,15 +67,17 @@ def worker_environment(settings: Settings, runtime: Runtime) -> dict[str, str]:
 
 
 def worker_command(
+    role: Role,
     listener: socket.socket,
     host: str,
-    port: int,
     modes: Sequence[SettlementMode],
     policy: WindowPolicy,
 ) -> list[str]:
+    port = listener.getsockname()[1]
     return [
         *(sys.executable, "-c", "from settlement.cli import main; main()", "serve"),
-        *("--listen-fd", str(listener.fileno()), "--host", host, "--port", str(port)),
+        *("--role", role.value, "--host", host, "--port", str(port)),
+        *(("--listen-fd", str(listener.fileno())) if role is Role.API else ()),
         *(argument for mode in modes for argument in ("--mode", mode.value)),
         *("--window-size", str(policy.max_payments)),
         *("--window-seconds", repr(policy.max_wait_s)),
@@ -80,20 +85,23 @@ def worker_command(
 
 
 class Workers:
-    """The children, started, restarted and stopped."""
+    """The children, started, restarted and stopped: API workers and one settler."""
 
-    def __init__(self, command: list[str], environment: dict[str, str], listener: socket.socket):
-        self.command = command
+    def __init__(
+        self, commands: dict[Role, list[str]], environment: dict[str, str], listener: socket.socket
+    ):
+        self.commands = commands
         self.environment = environment
         self.listener = listener
-        self.children: list[subprocess.Popen[bytes]] = []
+        self.children: list[tuple[Role, subprocess.Popen[bytes]]] = []
         self._restarts: list[float] = []
 
-    def start(self, count: int) -> None:
-        self.children = [self._spawn() for _ in range(count)]
+    def start(self, api_workers: int) -> None:
+        roles = [Role.SETTLER] + [Role.API] * api_workers
+        self.children = [(role, self._spawn(role)) for role in roles]
 
     def restart_the_dead(self, console: Console) -> None:
-        for index, child in enumerate(self.children):
+        for index, (role, child) in enumerate(self.children):
             code = child.poll()
             if code is None:
                 continue
@@ -104,24 +112,25 @@ class Workers:
                     f"workers keep dying (the last with exit code {code}): more than "
                     f"{MAX_RESTARTS_PER_MINUTE} restarts in a minute; see their output above"
                 )
-            console.print(f"worker {child.pid} exited with code {code}; starting another")
-            self.children[index] = self._spawn()
+            console.print(f"{role.value} worker {child.pid} exited with code {code}; restarting")
+            self.children[index] = (role, self._spawn(role))
 
     def stop(self) -> None:
-        for child in self.children:
+        for _, child in self.children:
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + CHILD_STOP_GRACE_S
-        for child in self.children:
+        for _, child in self.children:
             try:
                 child.wait(timeout=max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 child.kill()
                 child.wait()
 
-    def _spawn(self) -> subprocess.Popen[bytes]:
+    def _spawn(self, role: Role) -> subprocess.Popen[bytes]:
+        inherited = (self.listener.fileno(),) if role is Role.API else ()
         return subprocess.Popen(  # noqa: S603 - this interpreter and fixed arguments, no shell
-            self.command, env=self.environment, pass_fds=(self.listener.fileno(),)
+            self.commands[role], env=self.environment, pass_fds=inherited
         )
 
 
@@ -144,7 +153,7 @@ async def serve_workers(
         with listener:
             listener.set_inheritable(True)
             children = Workers(
-                worker_command(listener, host, port, modes, policy),
+                {role: worker_command(role, listener, host, modes, policy) for role in Role},
                 worker_environment(settings, runtime),
                 listener,
             )

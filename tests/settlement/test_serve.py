@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from settlement.chain.anvil import free_loopback_port
+from settlement.leadership import LEASE_TTL_S
 from tests.cli_helpers import serve_command, wait_for_health
 
 pytestmark = pytest.mark.anvil
@@ -74,32 +76,55 @@ def test_serve_with_workers_answers_from_each_and_settles_from_one(tmp_path: Pat
     )
     try:
         wait_for_health(port, process)
-        workers = set()
-        for _ in range(100):
-            # A new connection each time, so the kernel may hand it to either worker.
+        children = _children(process.pid)
+        roles = [_role(child) for child in children]
+        assert sorted(roles) == ["anvil", "api", "api", "settler"]
+        settler_port = _own_port(children[roles.index("settler")])
+        settler_health = wait_for_health(settler_port, process)
+        deadline = time.monotonic() + LEASE_TTL_S
+        while not settler_health["settling"] and time.monotonic() < deadline:
+            time.sleep(0.2)
+            settler_health = httpx.get(f"http://127.0.0.1:{settler_port}/health").json()
+        assert settler_health["settling"] is True, "the settler holds the settling lease"
+        for _ in range(10):
+            # A new connection each time, so the kernel may hand it to either API worker:
+            # neither settles, and each forwards the leader's route to the settler.
             health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).json()
-            workers.add(health["settling"])
-            if len(workers) == 2:
-                break
-        assert workers == {True, False}, "both workers answered, one of them settling"
-        # A leader's route through whichever worker answers: forwarded when it is the follower.
-        for _ in range(6):
+            assert health["settling"] is False
             flushed = httpx.post(
                 f"http://127.0.0.1:{port}/v1/windows/flush",
                 headers={"X-API-Key": key},
                 timeout=30,
             )
             assert flushed.status_code == 200, flushed.text
-        children = _children(process.pid)
-        assert len([c for c in children if _command(c).split()[0].endswith("anvil")]) == 1
-        assert len([c for c in children if "--listen-fd" in _command(c)]) == 2
     finally:
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=60)
     assert process.returncode == 0, output
     assert "2 worker processes" in output
-    assert output.count("answering, its own port") == 2
+    assert output.count("API worker") == 2
     assert not [c for c in children if Path(f"/proc/{c}").exists()], "every child stopped"
+
+
+def _role(pid: int) -> str:
+    arguments = _command(pid).split()
+    if arguments[0].endswith("anvil"):
+        return "anvil"
+    return arguments[arguments.index("--role") + 1]
+
+
+def _own_port(pid: int, within_s: float = 60) -> int:
+    """The port a settler child listens on, from /proc (it binds an ephemeral one, once it has
+    attached to the chain and the store)."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        sockets = {os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()}
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+            columns = line.split()
+            if columns[3] == "0A" and f"socket:[{columns[9]}]" in sockets:  # 0A: LISTEN
+                return int(columns[1].rsplit(":", 1)[1], 16)
+        time.sleep(0.2)
+    raise AssertionError(f"process {pid} listens on no port within {within_s} s")
 
 
 def _children(pid: int) -> list[int]:
