@@ -147,7 +147,7 @@ def print_summary(
     )
     console.print(f"settlement service on {url} (OpenAPI at /docs)")
     if workers > 1:
-        console.print(f"  {workers} worker processes; one of them settles at a time")
+        console.print(f"  {workers} API worker processes and one settler process")
     console.print(f"  chain {runtime.session.client.chain_id} at {chain}")
     console.print(f"  stablecoin {runtime.token.address}")
     if runtime.contracts.channels is not None:

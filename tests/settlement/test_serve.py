@@ -101,8 +101,8 @@ def test_serve_with_workers_answers_from_each_and_settles_from_one(tmp_path: Pat
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=60)
     assert process.returncode == 0, output
-    assert "2 worker processes" in output
-    assert output.count("API worker") == 2
+    assert "2 API worker processes and one settler process" in output
+    assert output.count(" answering\n") == 2, "both API workers started"
     assert not [c for c in children if Path(f"/proc/{c}").exists()], "every child stopped"
 
 

@@ -11,6 +11,7 @@ import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from eth_account import Account
@@ -23,7 +24,7 @@ from settlement.chain.stablecoin import StablecoinContract
 from settlement.client import SettlementClient
 from settlement.domain.payments import PaymentState, Purpose, SettlementMode
 from settlement.remote_replay import chain_terms, payment_body
-from settlement.wallet import PayerWallet
+from settlement.wallet import ChainTerms, PayerWallet
 from tests.cli_helpers import serve_command, wait_for_health
 from tests.settlement.faults.harness import FaultTally, tally_outcomes
 
@@ -120,25 +121,10 @@ async def test_a_service_killed_mid_window_and_restarted_settles_everything_once
         url = f"http://127.0.0.1:{service.port}"
         async with SettlementClient(url, api_key=API_KEY, attempts=12) as client:
             terms = chain_terms(await client.terms())
-            wallets = [PayerWallet(Account.create().key) for _ in range(PAYERS)]
-            payees = [Account.create().address for _ in range(3)]
+            wallets, payees, bodies = signed_stream(terms, SettlementMode.AUTHORIZATION, "k")
             await client.faucet(
                 [{"address": w.address, "token_base_units": 10**9} for w in wallets]
             )
-            bodies = [
-                payment_body(
-                    wallet.submission(
-                        SettlementMode.AUTHORIZATION,
-                        f"k{p}-{n}",
-                        payees[(p + n) % len(payees)],
-                        100 + n,
-                        Purpose.ENERGY,
-                        terms,
-                    )
-                )
-                for n in range(PAYMENTS_PER_PAYER)
-                for p, wallet in enumerate(wallets)
-            ]
             killer = asyncio.create_task(kill_and_restart(service))
             ids: list[str] = []
             for start in range(0, len(bodies), CHUNK):
@@ -163,6 +149,34 @@ async def test_a_service_killed_mid_window_and_restarted_settles_everything_once
     assert resent > 0  # the client met the dead service and sent those requests again
     assert (tally.lost, tally.settled_twice) == (0, 0)
     assert tally.settled == len(bodies)
+
+
+def signed_stream(
+    terms: ChainTerms,
+    mode: SettlementMode,
+    key_prefix: str,
+    payers: int = PAYERS,
+    payments_per_payer: int = PAYMENTS_PER_PAYER,
+) -> tuple[list[PayerWallet], list[str], list[dict[str, Any]]]:
+    """Fresh payers (to be funded), fresh payees, and every payer's payments signed in the
+    order a robot sends them, round the payees."""
+    wallets = [PayerWallet(Account.create().key) for _ in range(payers)]
+    payees = [Account.create().address for _ in range(3)]
+    bodies = [
+        payment_body(
+            wallet.submission(
+                mode,
+                f"{key_prefix}{p}-{n}",
+                payees[(p + n) % len(payees)],
+                100 + n,
+                Purpose.ENERGY,
+                terms,
+            )
+        )
+        for n in range(payments_per_payer)
+        for p, wallet in enumerate(wallets)
+    ]
+    return wallets, payees, bodies
 
 
 async def kill_and_restart(service: KillableService) -> None:

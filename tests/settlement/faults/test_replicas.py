@@ -10,17 +10,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from eth_account import Account
 
 from settlement.chain.anvil import free_loopback_port
 from settlement.chain.artifacts import ContractArtifact
 from settlement.chain.client import ChainClient
 from settlement.chain.stablecoin import StablecoinContract
 from settlement.client import SettlementClient
-from settlement.domain.payments import Purpose, SettlementMode
+from settlement.domain.payments import SettlementMode
 from settlement.leadership import LEASE_TTL_S
-from settlement.remote_replay import chain_terms, payment_body
-from settlement.wallet import PayerWallet
+from settlement.remote_replay import chain_terms
 from tests.conftest import private_schema
 from tests.settlement.faults.harness import FaultTally, tally_outcomes
 from tests.settlement.faults.test_kill import (
@@ -28,6 +26,7 @@ from tests.settlement.faults.test_kill import (
     API_KEY,
     KillableService,
     await_final,
+    signed_stream,
 )
 
 pytestmark = [pytest.mark.anvil, pytest.mark.faults]
@@ -119,27 +118,14 @@ async def _stream_through_kills(
     clients = [SettlementClient(r.url, api_key=API_KEY, attempts=20) for r in replicas]
     async with clients[0], clients[1]:
         terms = chain_terms(await clients[0].terms())
-        wallets = [PayerWallet(Account.create().key) for _ in range(PAYERS)]
-        payees = [Account.create().address for _ in range(3)]
+        wallets, payees, bodies = signed_stream(
+            terms, SettlementMode.BATCH, "r", PAYERS, PAYMENTS_PER_PAYER
+        )
         # Through the follower if it is one: the faucet is served by the leader, forwarded.
         for client in clients:
             await client.faucet(
                 [{"address": w.address, "token_base_units": 10**8} for w in wallets]
             )
-        bodies = [
-            payment_body(
-                wallet.submission(
-                    SettlementMode.BATCH,
-                    f"r{p}-{n}",
-                    payees[(p + n) % len(payees)],
-                    100 + n,
-                    Purpose.ENERGY,
-                    terms,
-                )
-            )
-            for n in range(PAYMENTS_PER_PAYER)
-            for p, wallet in enumerate(wallets)
-        ]
         takeovers_s: list[float] = []
         killer = asyncio.create_task(kill_leaders(replicas, takeovers_s))
         ids = await stream_to_both(clients, bodies)
