@@ -60,6 +60,10 @@ class PaymentRejectedError(SettlementError):
     """A payment failed validation and was not accepted; nothing was stored or sent."""
 
 
+class NotYetValidError(PaymentRejectedError):
+    """An authorization's window opens after the chain time the check was made against."""
+
+
 class SignatureError(PaymentRejectedError):
     """A signature is malformed, or recovers to someone other than the expected signer."""
 

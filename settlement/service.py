@@ -19,7 +19,12 @@ from settlement.chain.relayer import MinedTransaction, Relayer
 from settlement.chain.stablecoin import StablecoinContract
 from settlement.domain.holdings import SOURCE, holdings_of_mode
 from settlement.domain.payments import SettlementMode
-from settlement.errors import ConfigurationError, PaymentRejectedError, QueueFullError
+from settlement.errors import (
+    ConfigurationError,
+    NotYetValidError,
+    PaymentRejectedError,
+    QueueFullError,
+)
 from settlement.grouping import AcceptanceGroups
 from settlement.ledger import MAX_BATCH_EVENTS
 from settlement.settlers.base import ChainSettler, OffChainSettler, PaymentSubmission, Settler
@@ -101,14 +106,7 @@ class SettlementService:
 
     async def _accept_group(self, submissions: Sequence[PaymentSubmission]) -> list[AcceptOutcome]:
         await self._refuse_when_full(len(submissions))
-        chain_time = await self._current_chain_time()
-        verified: dict[int, NewPayment] = {}
-        rejections: dict[int, str] = {}
-        for index, submission in enumerate(submissions):
-            try:
-                verified[index] = self._settler(submission.mode).verify(submission, chain_time)
-            except PaymentRejectedError as rejection:
-                rejections[index] = str(rejection)
+        verified, rejections = await self._verify(submissions)
         refused: dict[str, str] = {}
         for mode, group in _by_mode(list(verified.values())).items():
             refused.update(await self.settlers[mode].admit(group))
@@ -350,10 +348,44 @@ class SettlementService:
             raise QueueFullError(queued, self.max_queued, QUEUE_FULL_RETRY_AFTER_S)
         self._queued_estimate += incoming
 
+    async def _verify(
+        self, submissions: Sequence[PaymentSubmission]
+    ) -> tuple[dict[int, NewPayment], dict[int, str]]:
+        """Each submission checked on its own: the verified payments and the reasons for the rest.
+
+        The chain time is an estimate between reads, and a chain that mines quickly runs ahead
+        of the wall clock; a window that looks not yet open is checked again against a fresh
+        read before it is refused.
+        """
+        chain_time = await self._current_chain_time()
+        verified: dict[int, NewPayment] = {}
+        rejections: dict[int, str] = {}
+        too_early: list[int] = []
+        for index, submission in enumerate(submissions):
+            try:
+                verified[index] = self._settler(submission.mode).verify(submission, chain_time)
+            except NotYetValidError:
+                too_early.append(index)
+            except PaymentRejectedError as rejection:
+                rejections[index] = str(rejection)
+        if too_early:
+            chain_time = await self._read_chain_time()
+        for index in too_early:
+            submission = submissions[index]
+            try:
+                verified[index] = self._settler(submission.mode).verify(submission, chain_time)
+            except PaymentRejectedError as rejection:
+                rejections[index] = str(rejection)
+        return verified, rejections
+
+    async def _read_chain_time(self) -> int:
+        self._chain_time = await self.client.latest_block_timestamp()
+        self._chain_time_read_at = time.monotonic()
+        return self._chain_time
+
     async def _current_chain_time(self) -> int:
         if time.monotonic() - self._chain_time_read_at > CHAIN_TIME_REFRESH_S:
-            self._chain_time = await self.client.latest_block_timestamp()
-            self._chain_time_read_at = time.monotonic()
+            return await self._read_chain_time()
         # Between reads the chain's clock advances with ours.
         return self._chain_time + int(time.monotonic() - self._chain_time_read_at)
 

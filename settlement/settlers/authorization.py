@@ -13,7 +13,7 @@ from settlement.chain.relayer import MinedTransaction
 from settlement.domain.eip712 import Eip712Domain, word_address, word_bytes32
 from settlement.domain.messages import SignedMessage, TransferAuthorization
 from settlement.domain.payments import SettlementMode
-from settlement.errors import PaymentRejectedError
+from settlement.errors import NotYetValidError, PaymentRejectedError
 from settlement.settlers.acceptance import ChainQuestion, TokenGate
 from settlement.settlers.base import (
     ChainSettler,
@@ -113,7 +113,7 @@ class AuthorizationSettler(ChainSettler):
 
 def check_validity_window(valid_after: int, valid_before: int, chain_time: int) -> None:
     if valid_after >= chain_time:
-        raise PaymentRejectedError(
+        raise NotYetValidError(
             f"authorization is not valid yet: valid after {valid_after}, chain time {chain_time}"
         )
     require_time_to_settle("authorization", valid_before, chain_time)

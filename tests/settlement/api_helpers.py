@@ -58,11 +58,17 @@ def make_service(
 
 
 async def authorized_payment(
-    coin: StablecoinContract, payer: LocalAccount, payee: str, key: str, amount: int
+    coin: StablecoinContract,
+    payer: LocalAccount,
+    payee: str,
+    key: str,
+    amount: int,
+    *,
+    opened_s_ago: int = 10,
 ) -> PaymentSubmission:
     now = await coin.client.latest_block_timestamp()
     authorization = TransferAuthorization(
-        payer.address, payee, amount, now - 10, now + 3_600, random_nonce()
+        payer.address, payee, amount, now - opened_s_ago, now + 3_600, random_nonce()
     )
     signed = authorization.sign(payer.key, coin.domain)
     return PaymentSubmission(

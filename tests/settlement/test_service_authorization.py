@@ -97,6 +97,27 @@ async def test_bad_signatures_and_windows_are_refused_and_change_nothing(
     assert await store.count_queued() == 0
 
 
+async def test_a_window_opened_since_the_last_chain_time_read_is_accepted(
+    store: SqlPaymentStore,
+    chain: ChainClient,
+    coin: StablecoinContract,
+    admin: LocalAccount,
+    payer: LocalAccount,
+) -> None:
+    """The service estimates chain time between reads; a chain clock that jumped ahead of the
+    estimate (fast mining, a time warp) must not refuse a window the chain already sees open."""
+    service = make_service(store, chain, coin, admin)
+    payee = Account.create().address
+    first = await service.submit([await authorized_payment(coin, payer, payee, "first", 1)])
+    assert first[0].created
+    await chain.w3.provider.make_request("evm_increaseTime", [600])  # type: ignore[arg-type]
+    await chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    opened_just_now = await authorized_payment(coin, payer, payee, "second", 2, opened_s_ago=1)
+    second = await service.submit([opened_just_now])
+    assert second[0].rejection is None
+    assert second[0].created
+
+
 async def test_a_crash_between_recording_and_sending_settles_once_after_restart(
     store: SqlPaymentStore,
     chain: ChainClient,
