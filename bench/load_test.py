@@ -72,7 +72,7 @@ from lean_http import LeanAnswer, LeanHttpError, LeanHttpPool
 from rich.console import Console
 from rich.table import Table
 
-from settlement.chain.anvil import free_loopback_port
+from settlement.chain.anvil import free_loopback_port, holds_any, listening_sockets
 from settlement.client import ServiceRequestError, SettlementClient
 from settlement.domain.payments import PaymentState, Purpose, SettlementMode
 from settlement.errors import SettlementError
@@ -212,28 +212,11 @@ def _own_cpu_seconds(pid: int) -> float:
 
 def listening_pid(port: int) -> int | None:
     """The process of this user that listens on TCP ``port``, found through /proc."""
-    inodes = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            lines = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            columns = line.split()
-            local_port = int(columns[1].rsplit(":", 1)[1], 16)
-            if local_port == port and columns[3] == "0A":  # 0A: LISTEN
-                inodes.add(f"socket:[{columns[9]}]")
+    sockets = listening_sockets(port) or set()
     for process in Path("/proc").iterdir():
-        if process.name.isdigit() and _holds_any(process, inodes):
+        if process.name.isdigit() and holds_any(int(process.name), sockets):
             return int(process.name)
     return None
-
-
-def _holds_any(process: Path, sockets: set[str]) -> bool:
-    try:
-        return any(os.readlink(fd) in sockets for fd in (process / "fd").iterdir())
-    except OSError:  # another user's process, or one that just exited
-        return False
 
 
 @dataclass
@@ -246,10 +229,16 @@ class SpawnedService:
 
 @contextmanager
 def spawned_service(
-    mode: SettlementMode, folder: Path, log_path: Path, workers: int = 1
+    mode: SettlementMode,
+    folder: Path,
+    log_path: Path,
+    workers: int = 1,
+    rpc_url: str | None = None,
+    database_url: str | None = None,
 ) -> Iterator[SpawnedService]:
-    """``settlement serve`` on a free loopback port with its own Anvil and SQLite file, stopped
-    with SIGINT (as a user would) when the block ends."""
+    """``settlement serve`` on a free loopback port, stopped with SIGINT (as a user would) when
+    the block ends: on its own embedded Anvil and a SQLite file in ``folder`` unless given a
+    chain and a store."""
     port = free_loopback_port()
     api_key = secrets.token_hex(16)
     # Only the operator key from here: a SETTLEMENT_RPC_URL or contract address in the caller's
@@ -262,8 +251,10 @@ def spawned_service(
     command = [
         *(sys.executable, "-c", "from settlement.cli import main; main()", "serve"),
         *("--port", str(port), "--mode", mode.value, "--workers", str(workers)),
-        *("--database-url", f"sqlite:///{folder / 'load.db'}"),
+        *("--database-url", database_url or f"sqlite:///{folder / 'load.db'}"),
     ]
+    if rpc_url is not None:
+        environment["SETTLEMENT_RPC_URL"] = rpc_url
     with log_path.open("wb") as log:
         process = subprocess.Popen(  # noqa: S603 - a fixed argument list, no shell
             command, stdout=log, stderr=subprocess.STDOUT, env=environment

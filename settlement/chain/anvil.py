@@ -34,6 +34,7 @@ STOP_TIMEOUT_S = 5.0
 PORT_ATTEMPTS = 3
 POLL_INTERVAL_S = 0.05
 _PR_SET_PDEATHSIG = 1
+TCP_LISTEN = "0A"  # the state column of /proc/net/tcp
 
 
 def find_anvil_binary(contracts_dir: Path, environ: dict[str, str] | None = None) -> Path:
@@ -183,17 +184,53 @@ class EmbeddedAnvil:
                 raise ChainUnavailableError(
                     f"anvil exited with code {self._process.returncode}: {self._log_tail()}"
                 )
-            if rpc_chain_id(self.rpc_url) == self.chain_id:
+            # Answering is not enough: another Anvil may hold the port (taken between the probe
+            # and this one's bind, which then fails), and would answer with the same chain id.
+            if rpc_chain_id(self.rpc_url) == self.chain_id and self._holds_its_port():
                 return
             time.sleep(POLL_INTERVAL_S)
         raise ChainUnavailableError(
             f"anvil did not answer on {self.rpc_url} within {self.startup_timeout_s:.0f} s"
         )
 
+    def _holds_its_port(self) -> bool:
+        assert self._process is not None
+        sockets = listening_sockets(int(self.rpc_url.rsplit(":", 1)[1]))
+        if sockets is None:  # no /proc/net/tcp to ask (not Linux): trust the answer
+            return True
+        return holds_any(self._process.pid, sockets)
+
     def _log_tail(self, limit_bytes: int = 2000) -> str:
         assert self._log is not None
         self._log.seek(0)
         return self._log.read()[-limit_bytes:].decode(errors="replace").strip()
+
+
+def listening_sockets(port: int) -> set[str] | None:
+    """The sockets listening on TCP ``port``, named as a process's /proc fd links name them;
+    None where the kernel's tables cannot be read."""
+    found: set[str] = set()
+    tables = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        tables += 1
+        for line in lines:
+            columns = line.split()
+            local_port = int(columns[1].rsplit(":", 1)[1], 16)
+            if local_port == port and columns[3] == TCP_LISTEN:
+                found.add(f"socket:[{columns[9]}]")
+    return found if tables else None
+
+
+def holds_any(pid: int, sockets: set[str]) -> bool:
+    """Whether process ``pid`` has one of ``sockets`` open."""
+    try:
+        return any(os.readlink(fd) in sockets for fd in Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:  # another user's process, or one that just exited
+        return False
 
 
 def rpc_chain_id(rpc_url: str, timeout_s: float = 1.0) -> int | None:

@@ -82,6 +82,21 @@ def test_stops_when_the_body_raises(contracts_dir: Path) -> None:
     assert not anvil.running
 
 
+def test_another_anvil_on_the_port_is_not_taken_for_this_one(contracts_dir: Path) -> None:
+    """The port probe and Anvil's bind race with other processes; an Anvil that lost the race
+    exits, and the one answering on the port must not be mistaken for it."""
+    binary = find_anvil_binary(contracts_dir)
+    with EmbeddedAnvil(binary) as holder_url:
+        late = EmbeddedAnvil(binary, startup_timeout_s=10)
+        late._spawn(int(holder_url.rsplit(":", 1)[1]))  # the holder's port, as a race would
+        try:
+            with pytest.raises(ChainUnavailableError, match="exited"):
+                late._wait_until_ready()
+        finally:
+            late.stop()
+        assert rpc_chain_id(holder_url) == 31337
+
+
 def test_a_binary_that_exits_gives_a_clear_error(tmp_path: Path) -> None:
     fake = tmp_path / "anvil"
     fake.write_text("#!/bin/sh\necho 'cannot bind' >&2\nexit 3\n")
