@@ -81,8 +81,7 @@ class PaymentStream:
         A ``tag`` gives the participants fresh keys, for settling on a service that may already
         know the untagged ones (their nonces spent, their idempotency keys taken).
         """
-        tagged = f" {tag}" if tag else ""
-        return keccak256(f"robot-settlement fleet {self.seed} participant {index}{tagged}".encode())
+        return participant_key(self.seed, index, tag)
 
     def payments(self) -> Iterator[StreamPayment]:
         for index in range(len(self)):
@@ -135,3 +134,10 @@ class PaymentStream:
                 )
         except (OSError, KeyError, ValueError) as error:
             raise ValueError(f"{path} is not a payment stream: {error}") from None
+
+
+def participant_key(seed: int, index: int, tag: str = "") -> bytes:
+    """The key of participant ``index`` in the fleet run with ``seed`` (see
+    ``PaymentStream.participant_key``); for a signing process that holds no stream."""
+    tagged = f" {tag}" if tag else ""
+    return keccak256(f"robot-settlement fleet {seed} participant {index}{tagged}".encode())

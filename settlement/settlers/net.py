@@ -48,6 +48,7 @@ SETTLE_WINDOW = function_signature_to_4byte_selector(
 WINDOW_GAS_BASE = 100_000
 WINDOW_GAS_PER_ACCOUNT = 25_000
 MAX_WINDOW_ACCOUNTS = 600
+MAX_WINDOWS_PER_ROUND = 16
 EXPIRED_REASON = "expired before a window could settle it"
 
 
@@ -95,6 +96,8 @@ class NetSettler(ChainSettler):
         self.net = net
         self.store = store
         self._window_id: int | None = None
+        # Which of the round's windows each prepared payment went into.
+        self._window_of: dict[str, int] = {}
 
     def check(self, submission: PaymentSubmission, chain_time: int) -> Verified:
         check_signed_payment(submission, chain_time, self.net.payment_domain)
@@ -120,37 +123,61 @@ class NetSettler(ChainSettler):
         return refused
 
     async def prepare(self, payments: Sequence[PaymentRecord]) -> Preparation:
-        """This round's window: payments the fresh balances cover, within the account limit."""
+        """This round's windows: payments the fresh balances cover, each window within the
+        account limit, up to ``MAX_WINDOWS_PER_ROUND`` of them.
+
+        Many accounts paying once each fill a window's accounts with few payments; one window a
+        round then left most of a busy queue leased, read and released again every round.
+        """
         chain_time = await self.net.client.latest_block_timestamp()
         self._window_id = await self.net.next_window_id()
         balances = await self.net.balances(sorted({record.payer for record in payments}))
+        windows: list[dict[str, int]] = [{}]
+        self._window_of = {}
         ready: list[PaymentRecord] = []
         refused: list[PaymentOutcome] = []
-        changes: dict[str, int] = {}
         for record in payments:
             if record.instrument["valid_before"] <= chain_time:
                 refused.append(PaymentOutcome(record.payment_id, False, EXPIRED_REASON))
                 continue
+            changes = windows[-1]
             if len(changes) + len({record.payer, record.payee} - changes.keys()) > (
                 MAX_WINDOW_ACCOUNTS
             ):
-                continue  # the next window takes it
+                if len(windows) == MAX_WINDOWS_PER_ROUND:
+                    continue  # the next round takes it
+                _apply(balances, changes)
+                changes = {}
+                windows.append(changes)
             payer, amount = record.payer, record.amount_base_units
-            # Only payments already in this window count as income, so every prefix of the
-            # window, and the whole of it, leaves each balance at or above zero.
+            # Only payments already in this window (and the windows before it, which the chain
+            # applies first) count as income, so every prefix leaves each balance at or above
+            # zero.
             if balances[payer] + changes.get(payer, 0) < amount:
                 reason = shortfall(DEPOSIT, payer, amount, balances[payer], -changes.get(payer, 0))
                 refused.append(PaymentOutcome(record.payment_id, False, reason))
                 continue
             changes[payer] = changes.get(payer, 0) - amount
             changes[record.payee] = changes.get(record.payee, 0) + amount
+            self._window_of[record.payment_id] = len(windows) - 1
             ready.append(record)
         return Preparation(ready, refused)
 
     def plan(self, payments: Sequence[PaymentRecord]) -> list[PlannedTransaction]:
-        if not payments:
-            return []
+        """One ``settleWindow`` per window ``prepare`` made, in window-id order: one relayer
+        sends them with consecutive nonces, so the chain applies them in that order."""
         assert self._window_id is not None, "prepare reads the window id before planning"
+        windows: dict[int, list[PaymentRecord]] = {}
+        for record in payments:
+            windows.setdefault(self._window_of[record.payment_id], []).append(record)
+        return [
+            self._settle_window(self._window_id + offset, windows[index])
+            for offset, index in enumerate(sorted(windows))
+        ]
+
+    def _settle_window(
+        self, window_id: int, payments: Sequence[PaymentRecord]
+    ) -> PlannedTransaction:
         window = sorted(payments, key=lambda record: record.payment_id)
         changes = net_changes(
             Transfer(record.payer, record.payee, record.amount_base_units) for record in window
@@ -158,21 +185,24 @@ class NetSettler(ChainSettler):
         accounts, deltas = sorted_for_chain(changes)
         arguments = encode(
             ["uint64", "bytes32", "uint32", "address[]", "int256[]"],
-            [self._window_id, window_tree(window).root, len(window), accounts, deltas],
+            [window_id, window_tree(window).root, len(window), accounts, deltas],
         )
-        return [
-            PlannedTransaction(
-                to=self.net.address,
-                data=HexStr("0x" + (SETTLE_WINDOW + arguments).hex()),
-                gas=WINDOW_GAS_BASE + WINDOW_GAS_PER_ACCOUNT * len(accounts),
-                payment_ids=[record.payment_id for record in window],
-            )
-        ]
+        return PlannedTransaction(
+            to=self.net.address,
+            data=HexStr("0x" + (SETTLE_WINDOW + arguments).hex()),
+            gas=WINDOW_GAS_BASE + WINDOW_GAS_PER_ACCOUNT * len(accounts),
+            payment_ids=[record.payment_id for record in window],
+        )
 
     def outcomes(
         self, planned: Sequence[PaymentRecord], mined: MinedTransaction
     ) -> list[PaymentOutcome]:
         return all_settled(planned)
+
+
+def _apply(balances: dict[str, int], changes: dict[str, int]) -> None:
+    for account, change in changes.items():
+        balances[account] = balances.get(account, 0) + change
 
 
 def window_tree(window: Sequence[PaymentRecord]) -> MerkleTree:

@@ -13,6 +13,7 @@ from settlement.chain.relayer import Relayer
 from settlement.chain.stablecoin import StablecoinContract
 from settlement.domain.payments import PaymentState, Purpose, SettlementMode
 from settlement.runtime import Contracts
+from settlement.settlers import net as net_settler
 from settlement.settlers.base import PaymentSubmission
 from settlement.settlers.net import EXPIRED_REASON, window_tree
 from settlement.store import PaymentRecord, SqlPaymentStore
@@ -109,6 +110,43 @@ async def confirmed(store: SqlPaymentStore, submission: PaymentSubmission) -> Pa
     assert record is not None
     assert record.state is PaymentState.CONFIRMED
     return record
+
+
+async def test_a_round_fills_several_windows_in_order_and_leaves_the_rest_for_the_next(
+    escrowed: EscrowedService,
+    coin: StablecoinContract,
+    admin: LocalAccount,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Many accounts paying once each fill a window's accounts quickly: a round settles several
+    windows, consecutive ids in one relayer's nonce order, up to its limit."""
+    monkeypatch.setattr(net_settler, "MAX_WINDOW_ACCOUNTS", 4)
+    monkeypatch.setattr(net_settler, "MAX_WINDOWS_PER_ROUND", 2)
+    service, net = escrowed.service, escrowed.net
+    terms = await terms_for(coin, escrowed)
+    robots = [await depositor(escrowed, coin, admin, terms) for _ in range(4)]
+    outsiders = [Account.create().address for _ in range(3)]
+    submissions = [
+        net_payment(robots[0], outsiders[0], "w-1", 100, terms),
+        net_payment(robots[1], outsiders[1], "w-2", 200, terms),
+        net_payment(robots[2], outsiders[2], "w-3", 300, terms),
+        net_payment(robots[0], outsiders[0], "w-4", 400, terms),
+        net_payment(robots[3], outsiders[1], "w-5", 500, terms),  # a third window's accounts
+    ]
+    assert all(outcome.created for outcome in await service.submit(submissions))
+    first_window = await net.next_window_id()
+
+    first = await service.settle_round(SettlementMode.NET)
+    second = await service.settle_round(SettlementMode.NET)
+
+    assert (first.transactions, first.settled, first.failed) == (2, 4, 0)
+    assert (second.transactions, second.settled, second.failed) == (1, 1, 0)
+    assert await net.next_window_id() == first_window + 3
+    assert list((await net.balances(outsiders)).values()) == [500, 700, 300]
+    records = [await confirmed(service.store, s) for s in submissions]
+    proofs = [await escrowed.escrow.inclusion_proof(record.payment_id) for record in records]
+    assert all(proof.verified_on_chain for proof in proofs)
+    assert [proof.window_id - first_window for proof in proofs] == [0, 0, 1, 1, 2]
 
 
 async def test_payments_beyond_the_deposit_and_what_is_already_owed_are_refused(
