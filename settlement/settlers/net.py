@@ -43,12 +43,19 @@ from settlement.store import NewPayment, PaymentOutcome, PaymentRecord, SqlPayme
 SETTLE_WINDOW = function_signature_to_4byte_selector(
     "settleWindow(uint64,bytes32,uint32,address[],int256[])"
 )
-# The worst case per account is a balance slot written from zero (22.1k) plus its calldata; the
-# contract takes up to 1,024 accounts, but a window is cut so its worst case fits 2**24 gas.
+# A window's gas bound: per account, a balance slot written from zero (22.1k) plus its calldata
+# for an account that holds nothing yet, and a cold read and write of a held balance (about
+# 5.9k measured) plus calldata for one that does. The contract takes up to 1,024 accounts; a
+# window is cut at 600, so even its worst case fits 2**24 gas.
 WINDOW_GAS_BASE = 100_000
-WINDOW_GAS_PER_ACCOUNT = 25_000
+WINDOW_GAS_PER_NEW_ACCOUNT = 25_000
+WINDOW_GAS_PER_HELD_ACCOUNT = 9_000
 MAX_WINDOW_ACCOUNTS = 600
 MAX_WINDOWS_PER_ROUND = 16
+# A round's windows go out together, so their bounds together stay under one 30M-gas block:
+# Anvil's automine packs what is pending into a block when a transaction arrives, and one left
+# over would wait for the next arrival (or the relayer's replacement, tens of seconds later).
+ROUND_GAS_BUDGET = 28_000_000
 EXPIRED_REASON = "expired before a window could settle it"
 
 
@@ -96,8 +103,7 @@ class NetSettler(ChainSettler):
         self.net = net
         self.store = store
         self._window_id: int | None = None
-        # Which of the round's windows each prepared payment went into.
-        self._window_of: dict[str, int] = {}
+        self._windows = RoundWindows({})
 
     def check(self, submission: PaymentSubmission, chain_time: int) -> Verified:
         check_signed_payment(submission, chain_time, self.net.payment_domain)
@@ -124,43 +130,35 @@ class NetSettler(ChainSettler):
 
     async def prepare(self, payments: Sequence[PaymentRecord]) -> Preparation:
         """This round's windows: payments the fresh balances cover, each window within the
-        account limit, up to ``MAX_WINDOWS_PER_ROUND`` of them.
+        account limit, up to ``MAX_WINDOWS_PER_ROUND`` of them and ``ROUND_GAS_BUDGET`` in all.
 
         Many accounts paying once each fill a window's accounts with few payments; one window a
         round then left most of a busy queue leased, read and released again every round.
         """
         chain_time = await self.net.client.latest_block_timestamp()
         self._window_id = await self.net.next_window_id()
-        balances = await self.net.balances(sorted({record.payer for record in payments}))
-        windows: list[dict[str, int]] = [{}]
-        self._window_of = {}
+        accounts = {record.payer for record in payments} | {record.payee for record in payments}
+        windows = RoundWindows(await self.net.balances(sorted(accounts)))
         ready: list[PaymentRecord] = []
         refused: list[PaymentOutcome] = []
         for record in payments:
             if record.instrument["valid_before"] <= chain_time:
                 refused.append(PaymentOutcome(record.payment_id, False, EXPIRED_REASON))
                 continue
-            changes = windows[-1]
-            if len(changes) + len({record.payer, record.payee} - changes.keys()) > (
-                MAX_WINDOW_ACCOUNTS
-            ):
-                if len(windows) == MAX_WINDOWS_PER_ROUND:
-                    continue  # the next round takes it
-                _apply(balances, changes)
-                changes = {}
-                windows.append(changes)
+            if not windows.make_room(record.payer, record.payee):
+                continue  # the next round takes it
             payer, amount = record.payer, record.amount_base_units
-            # Only payments already in this window (and the windows before it, which the chain
-            # applies first) count as income, so every prefix leaves each balance at or above
-            # zero.
-            if balances[payer] + changes.get(payer, 0) < amount:
-                reason = shortfall(DEPOSIT, payer, amount, balances[payer], -changes.get(payer, 0))
+            # Only payments already in this window (and the round's windows before it, which
+            # the chain applies first) count as income, so every prefix leaves each balance at
+            # or above zero.
+            balance, change = windows.balance_before(payer), windows.change(payer)
+            if balance + change < amount:
+                reason = shortfall(DEPOSIT, payer, amount, balance, -change)
                 refused.append(PaymentOutcome(record.payment_id, False, reason))
                 continue
-            changes[payer] = changes.get(payer, 0) - amount
-            changes[record.payee] = changes.get(record.payee, 0) + amount
-            self._window_of[record.payment_id] = len(windows) - 1
+            windows.add(record.payment_id, payer, record.payee, amount)
             ready.append(record)
+        self._windows = windows
         return Preparation(ready, refused)
 
     def plan(self, payments: Sequence[PaymentRecord]) -> list[PlannedTransaction]:
@@ -169,14 +167,16 @@ class NetSettler(ChainSettler):
         assert self._window_id is not None, "prepare reads the window id before planning"
         windows: dict[int, list[PaymentRecord]] = {}
         for record in payments:
-            windows.setdefault(self._window_of[record.payment_id], []).append(record)
+            windows.setdefault(self._windows.window_of[record.payment_id], []).append(record)
         return [
-            self._settle_window(self._window_id + offset, windows[index])
+            self._settle_window(
+                self._window_id + offset, windows[index], self._windows.gas_bounds[index]
+            )
             for offset, index in enumerate(sorted(windows))
         ]
 
     def _settle_window(
-        self, window_id: int, payments: Sequence[PaymentRecord]
+        self, window_id: int, payments: Sequence[PaymentRecord], gas: int
     ) -> PlannedTransaction:
         window = sorted(payments, key=lambda record: record.payment_id)
         changes = net_changes(
@@ -190,7 +190,7 @@ class NetSettler(ChainSettler):
         return PlannedTransaction(
             to=self.net.address,
             data=HexStr("0x" + (SETTLE_WINDOW + arguments).hex()),
-            gas=WINDOW_GAS_BASE + WINDOW_GAS_PER_ACCOUNT * len(accounts),
+            gas=gas,
             payment_ids=[record.payment_id for record in window],
         )
 
@@ -200,9 +200,58 @@ class NetSettler(ChainSettler):
         return all_settled(planned)
 
 
-def _apply(balances: dict[str, int], changes: dict[str, int]) -> None:
-    for account, change in changes.items():
-        balances[account] = balances.get(account, 0) + change
+class RoundWindows:
+    """A round's windows as they fill: each one's net changes and gas bound, and which window
+    each payment went into. ``held`` is every account's deposit at the start of the round."""
+
+    def __init__(self, held: dict[str, int]) -> None:
+        self._held = held
+        self._before = dict(held)
+        self._changes: dict[str, int] = {}
+        self.gas_bounds = [WINDOW_GAS_BASE]
+        self.window_of: dict[str, int] = {}
+
+    def make_room(self, payer: str, payee: str) -> bool:
+        """Whether a payment between these two fits the open window, or else a new one (which
+        it then opens); False when the round has no room left for it."""
+        new = [account for account in (payer, payee) if account not in self._changes]
+        if len(self._changes) + len(new) <= MAX_WINDOW_ACCOUNTS:
+            return sum(self.gas_bounds) + self._accounts_gas(new) <= ROUND_GAS_BUDGET
+        opened = WINDOW_GAS_BASE + self._accounts_gas([payer, payee])
+        if len(self.gas_bounds) == MAX_WINDOWS_PER_ROUND:
+            return False
+        if sum(self.gas_bounds) + opened > ROUND_GAS_BUDGET:
+            return False
+        for account, change in self._changes.items():
+            self._before[account] = self._before.get(account, 0) + change
+        self._changes = {}
+        self.gas_bounds.append(WINDOW_GAS_BASE)
+        return True
+
+    def balance_before(self, account: str) -> int:
+        """The account's deposit once the round's earlier windows are applied."""
+        return self._before.get(account, 0)
+
+    def change(self, account: str) -> int:
+        """The account's net change in the open window so far."""
+        return self._changes.get(account, 0)
+
+    def add(self, payment_id: str, payer: str, payee: str, amount: int) -> None:
+        new = [account for account in (payer, payee) if account not in self._changes]
+        self.gas_bounds[-1] += self._accounts_gas(new)
+        self._changes[payer] = self._changes.get(payer, 0) - amount
+        self._changes[payee] = self._changes.get(payee, 0) + amount
+        self.window_of[payment_id] = len(self.gas_bounds) - 1
+
+    def _accounts_gas(self, accounts: Sequence[str]) -> int:
+        # From the deposit at the start of the round: an account first credited earlier in the
+        # round is still charged as new, which only overstates the bound.
+        return sum(
+            WINDOW_GAS_PER_HELD_ACCOUNT
+            if self._held.get(account, 0) > 0
+            else WINDOW_GAS_PER_NEW_ACCOUNT
+            for account in accounts
+        )
 
 
 def window_tree(window: Sequence[PaymentRecord]) -> MerkleTree:
