@@ -23,6 +23,10 @@ from settlement import __version__
 
 DEFAULT_OUT = Path("BENCHMARKS.md")
 COMMAND = "make bench"
+# Issue 15's targets for the API.
+SINGLE_PAYMENT_TARGET_PER_S = 2_000
+BULK_TARGET_PER_S = 20_000
+END_TO_END_TARGET_PER_S = 10_000
 
 
 def main(argv: list[str]) -> int:
@@ -40,6 +44,8 @@ def main(argv: list[str]) -> int:
         _read(arguments.run / "fleet_results.json") or [],
         _read(arguments.run / "report_results.json"),
         _read(arguments.run / "load_results.json"),
+        _read(arguments.run / "load-bulk" / "load_results.json"),
+        _read(arguments.run / "realtime_results.json"),
     )
     arguments.out.write_text(text)
     (arguments.run / "BENCHMARKS.md").write_text(text)
@@ -54,6 +60,8 @@ def render(
     fleet: list[dict[str, Any]],
     report: dict[str, Any] | None,
     load: dict[str, Any] | None = None,
+    bulk: dict[str, Any] | None = None,
+    realtime: dict[str, Any] | None = None,
 ) -> str:
     lines = [
         "# Benchmarks",
@@ -98,8 +106,106 @@ def render(
             "",
         ]
     if load is not None:
-        lines += ["## A steady load through the API", "", *load_table(load), ""]
+        table = saturation_table(load) if "saturation" in load else load_table(load)
+        lines += ["## A steady load through the API", "", *table, ""]
+    if bulk is not None:
+        lines += ["### The bulk route", "", *bulk_lines(bulk), ""]
+    if realtime is not None:
+        lines += ["## The billionth economy in real time", "", *realtime_table(realtime), ""]
     return "\n".join(lines)
+
+
+def saturation_table(load_run: dict[str, Any]) -> list[str]:
+    """The saturation search: each step's offered and answered rate, latency and CPU."""
+    plan, saturation = load_run["plan"], load_run["saturation"]
+    held, answered = (
+        saturation["highest_rate_held_per_s"],
+        saturation["highest_rate_answered_per_s"],
+    )
+    rows = [
+        f"| {row['offered_per_s']:,.0f} | {row['achieved_per_s']:,.0f} | "
+        f"{row['latency_ms_p50']:,.0f} | {row['latency_ms_p99']:,.0f} | {row['errors']:,} | "
+        f"{row['cpu_us_per_request']:,.0f} | {row['cpu_cores']:.2f} | "
+        f"{row['rss_growth_mib']:+,.1f} | {row['broke'] or 'held'} |"
+        for row in saturation["steps"]
+    ]
+    return [
+        f"`{load_run['command']}`: {plan['mode']} mode, `settlement serve --workers "
+        f"{load_run.get('workers', 1)}`, one payment per `POST /v1/payments`, open loop, each "
+        f"step {plan['measured_requests'] / plan['rate_per_s']:g} s after a warm-up, at most "
+        f"{plan['concurrency']} in flight; "
+        "latency from each request's due time. The search stops at the first step that falls "
+        "behind.",
+        "",
+        "| offered /s | answered /s | p50 ms | p99 ms | errors | CPU µs/request | "
+        "service cores | RSS growth MiB | result |",
+        "|" + "---:|" * 8 + "---|",
+        *rows,
+        "",
+        f"Highest rate held with p99 ≤ {saturation['p99_bound_ms']:g} ms: "
+        + (f"{held:,.0f} requests/s" if held else "none of the steps")
+        + "; highest answered in full: "
+        + (f"{answered:,.0f} requests/s" if answered else "none of the steps")
+        + f" (target: {SINGLE_PAYMENT_TARGET_PER_S:,} held for 60 s: "
+        + ("met" if held and held >= SINGLE_PAYMENT_TARGET_PER_S else "missed")
+        + ").",
+    ]
+
+
+def bulk_lines(bulk: dict[str, Any]) -> list[str]:
+    plan, load, settled = bulk["plan"], bulk["load"], bulk["settlement"]
+    accepted = load["accepted_payments_per_s"]
+    end_to_end = load.get("end_to_end_settled_per_s", 0.0)
+    return [
+        f"`{bulk['command']}`: {plan['mode']} mode, {plan['payments_per_request']:,} payments per "
+        f"`POST /v1/payments/batch`, {plan['rate_per_s']:g} requests/s offered. Accepted "
+        f"{accepted:,.0f} payments/s (target ≥ {BULK_TARGET_PER_S:,}: "
+        f"{'met' if accepted >= BULK_TARGET_PER_S else 'missed'}); first send to last "
+        f"confirmation {end_to_end:,.0f} payments/s (target ≥ {END_TO_END_TARGET_PER_S:,}: "
+        f"{'met' if end_to_end >= END_TO_END_TARGET_PER_S else 'missed'}); "
+        f"{settled['settled']:,} of {settled['accepted']:,} accepted settled, "
+        f"{settled['lost']} lost.",
+    ]
+
+
+def realtime_table(realtime: dict[str, Any]) -> list[str]:
+    """Each speed's replay of the busiest hour: offered against accepted and settled."""
+    runs = realtime["runs"]
+    header = "| | " + " | ".join(f"{run['speed']:g}x" for run in runs) + " |"
+
+    def row(label: str, cells: list[str]) -> str:
+        return f"| {label} | " + " | ".join(cells) + " |"
+
+    return [
+        f"`{realtime['command']}`: the {realtime['scenario']} day's busiest hour (hour "
+        f"{realtime['hour']}, {realtime['hour_payments']:,} payments, "
+        f"{realtime['hour_payments'] / 3600:,.0f}/s on average), its first "
+        f"{realtime['minutes']} minutes with all {realtime['participants']:,} participants, "
+        f"through `settlement serve --mode net --workers {realtime['workers']}` over HTTP, "
+        "batched per 100 ms as a fleet gateway would send them. Signing happens before the "
+        "clock starts; the offer stops once payments wait more than the lag bound.",
+        "",
+        header,
+        "|---|" + "---:|" * len(runs),
+        row("offered payments/s", [f"{r['offered_per_s']:,.0f}" for r in runs]),
+        row("accepted payments/s", [f"{r['accepted_per_s']:,.0f}" for r in runs]),
+        row(
+            "settled payments/s while offered",
+            [f"{r['settled_per_s_during_offer']:,.0f}" for r in runs],
+        ),
+        row("end to end payments/s", [f"{r['end_to_end_per_s']:,.0f}" for r in runs]),
+        row("deepest queue", [f"{r['max_queued']:,}" for r in runs]),
+        row(
+            "p99 acceptance to confirmation",
+            [f"{r['acceptance_to_confirmation_ms']['p99'] / 1000:,.1f} s" for r in runs],
+        ),
+        row("service CPU, cores", [f"{r['service_cpu_cores']:.2f}" for r in runs]),
+        row(
+            "sent / accepted / lost",
+            [f"{r['sent']:,} / {r['accepted']:,} / {r['lost']:,}" for r in runs],
+        ),
+        row("kept up", ["yes" if r["kept_up"] else f"no: {r['why_not']}" for r in runs]),
+    ]
 
 
 def load_table(load_run: dict[str, Any]) -> list[str]:

@@ -909,6 +909,7 @@ def run(arguments: argparse.Namespace) -> dict[str, Any]:
                 run_against(service.url, service.api_key, service.pid, plan, arguments)
             )
         document["service_exit_code"] = service.process.returncode
+        document["workers"] = arguments.workers
     return document
 
 

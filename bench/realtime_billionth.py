@@ -78,7 +78,7 @@ from settlement.domain.payments import PaymentState, SettlementMode
 from settlement.remote_replay import chain_terms, payment_body
 from settlement.wallet import ChainTerms, PayerWallet
 
-SCENARIO = "billionth"
+DEFAULT_SCENARIO = "billionth"
 BATCH_LIMIT = 1_000
 LOOKUP_CHUNK = 1_000
 STORAGE_WRITES_PER_CALL = 2_000
@@ -122,19 +122,19 @@ class Span:
         return len(self.rows) / (self.minutes * 60)
 
 
-def day_stream(stream_folder: Path | None, seed: int, keep: Path) -> PaymentStream:
-    """The billionth day's payments: read from a folder ``robots simulate`` wrote, or simulated
-    now (about two minutes) and kept in ``keep`` for the next run."""
+def day_stream(name: str, stream_folder: Path | None, seed: int, keep: Path) -> PaymentStream:
+    """The scenario's day of payments: read from a folder ``robots simulate`` wrote, or
+    simulated now (about two minutes for billionth) and kept in ``keep`` for the next run."""
     for folder in (stream_folder, keep):
         if folder is not None and (folder / "stream.npz").exists():
             scenario, found_seed, stream = read_run(folder)
-            if folder is stream_folder or (scenario.name == SCENARIO and found_seed == seed):
+            if folder is stream_folder or (scenario.name == name and found_seed == seed):
                 console.print(f"the day's {len(stream):,} payments read from {folder}")
                 return stream
     if stream_folder is not None:
         raise RealtimeError(f"{stream_folder} holds no stream.npz: run robots simulate --out there")
-    console.print(f"simulating the {SCENARIO} day (seed {seed}) ...")
-    scenario = load_scenario(SCENARIO, {})
+    console.print(f"simulating the {name} day (seed {seed}) ...")
+    scenario = load_scenario(name, {})
     model, summary = simulate(scenario, seed)
     stream = write_run(keep, model, summary)
     console.print(f"{len(stream):,} payments in {summary.wall_s:.0f} s, kept in {keep}")
@@ -612,7 +612,7 @@ def verdict(document: dict[str, Any], p99_bound_s: float) -> tuple[bool, str | N
 
 def print_results(results: dict[str, Any]) -> None:
     table = Table(
-        title=f"The {SCENARIO} economy's busiest hour (hour {results['hour']}: "
+        title=f"The {results['scenario']} economy's busiest hour (hour {results['hour']}: "
         f"{results['hour_payments']:,} payments), its first {results['minutes']} min, "
         "over HTTP in net mode"
     )
@@ -667,6 +667,7 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--drain-timeout", type=float, default=600.0)
     parser.add_argument("--request-timeout", type=float, default=60.0)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--scenario", default=DEFAULT_SCENARIO, help="a preset or TOML file")
     parser.add_argument(
         "--stream", type=Path, help="a folder robots simulate wrote for this scenario"
     )
@@ -702,8 +703,8 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
 
 async def run(arguments: argparse.Namespace) -> dict[str, Any]:
     arguments.out.mkdir(parents=True, exist_ok=True)
-    stream = day_stream(arguments.stream, arguments.seed, arguments.out / "day")
-    scenario = load_scenario(SCENARIO, {})
+    scenario = load_scenario(arguments.scenario, {})
+    stream = day_stream(arguments.scenario, arguments.stream, arguments.seed, arguments.out / "day")
     span = busiest_span(stream, arguments.minutes, round(60 / scenario.step_minutes))
     console.print(
         f"busiest hour: hour {span.hour} with {span.hour_payments:,} payments "
@@ -716,7 +717,7 @@ async def run(arguments: argparse.Namespace) -> dict[str, Any]:
             folder.mkdir()
             runs.append(await run_speed(span, speed, arguments, pool, folder))
     return {
-        "scenario": SCENARIO,
+        "scenario": arguments.scenario,
         "seed": arguments.seed,
         "hour": span.hour,
         "hour_payments": span.hour_payments,

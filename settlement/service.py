@@ -135,7 +135,7 @@ class SettlementService:
         """Lease what ``mode`` has queued, send the transactions that settle it, record results."""
         settler = self._settler(mode)
         leased = await self.store.lease_queued(
-            mode, settler.max_payments_per_round, self.lease_owner, LEASE_S
+            mode, settler.round_lease(), self.lease_owner, LEASE_S
         )
         report = RoundReport(mode)
         if not leased:

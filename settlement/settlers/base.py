@@ -161,6 +161,11 @@ class Settler(ABC):
     def check(self, submission: PaymentSubmission, chain_time: int) -> Verified:
         """The mode's own checks (fields, validity, signature), touching no chain or database."""
 
+    def round_lease(self) -> int:
+        """How many queued payments the next round leases; ``max_payments_per_round`` unless
+        the mode learns from its rounds that fewer fit."""
+        return self.max_payments_per_round
+
     async def admit(self, verified: Sequence[NewPayment]) -> dict[str, str]:
         """Checks against chain state before acceptance: payment id -> reason, for those refused.
 

@@ -56,6 +56,7 @@ MAX_WINDOWS_PER_ROUND = 16
 # Anvil's automine packs what is pending into a block when a transaction arrives, and one left
 # over would wait for the next arrival (or the relayer's replacement, tens of seconds later).
 ROUND_GAS_BUDGET = 28_000_000
+MIN_ROUND_LEASE = 2_000
 EXPIRED_REASON = "expired before a window could settle it"
 
 
@@ -104,6 +105,7 @@ class NetSettler(ChainSettler):
         self.store = store
         self._window_id: int | None = None
         self._windows = RoundWindows({})
+        self._lease = self.max_payments_per_round
 
     def check(self, submission: PaymentSubmission, chain_time: int) -> Verified:
         check_signed_payment(submission, chain_time, self.net.payment_domain)
@@ -159,7 +161,16 @@ class NetSettler(ChainSettler):
             windows.add(record.payment_id, payer, record.payee, amount)
             ready.append(record)
         self._windows = windows
+        # Lease about twice what this round could take: a round bound by its windows' gas
+        # leaves the rest queued, and leasing, reading and releasing it every round was most
+        # of a busy round's time. A round that took everything doubles the next lease.
+        self._lease = max(
+            MIN_ROUND_LEASE, min(2 * (len(ready) + len(refused)), self.max_payments_per_round)
+        )
         return Preparation(ready, refused)
+
+    def round_lease(self) -> int:
+        return self._lease
 
     def plan(self, payments: Sequence[PaymentRecord]) -> list[PlannedTransaction]:
         """One ``settleWindow`` per window ``prepare`` made, in window-id order: one relayer

@@ -147,6 +147,8 @@ async def test_a_round_fills_several_windows_in_order_and_leaves_the_rest_for_th
     proofs = [await escrowed.escrow.inclusion_proof(record.payment_id) for record in records]
     assert all(proof.verified_on_chain for proof in proofs)
     assert [proof.window_id - first_window for proof in proofs] == [0, 0, 1, 1, 2]
+    # The next lease is sized by what the last round could take, not the whole queue.
+    assert service.settlers[SettlementMode.NET].round_lease() == net_settler.MIN_ROUND_LEASE
 
 
 async def test_payments_beyond_the_deposit_and_what_is_already_owed_are_refused(
