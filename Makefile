@@ -75,7 +75,8 @@ gas-snapshot: setup ## Rewrite contracts/.gas-snapshot after an intended cost ch
 # target of 2,000 requests/s held for 60 s; then the bulk route, 1,000 payments a request.
 LOAD_SATURATE := --mode net --workers 2 --concurrency 64 --saturate 250,500,1000,2000 --duration 60 \
 	--max-requests 150000
-LOAD_BULK := --mode net --workers 2 --per-request 1000 --rate 25 --duration 20 --concurrency 8
+LOAD_BULK := --mode net --workers 2 --per-request 1000 --rate 2 --duration 30 --concurrency 8 \
+	--request-timeout 60 --max-rss-growth-mib 256
 
 bench: setup ## Every mode, the ledger, the fleet, a large report, the API's load, the billionth in real time (about 40 min); writes BENCHMARKS.md
 	run=runs/bench-$$(date +%s) && \
