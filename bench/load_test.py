@@ -882,6 +882,8 @@ def step_row(step: dict[str, Any]) -> dict[str, Any]:
     return {
         "offered_per_s": load["offered_per_s"],
         "achieved_per_s": load["achieved_per_s"],
+        "accepted_payments_per_s": load["accepted_payments_per_s"],
+        "end_to_end_settled_per_s": load.get("end_to_end_settled_per_s", 0.0),
         "latency_ms_p50": load["latency_ms"]["p50"],
         "latency_ms_p99": load["latency_ms"]["p99"],
         "errors": load["errors"],
