@@ -67,7 +67,7 @@ def render(
         "# Benchmarks",
         "",
         f"Written by `{COMMAND}` from `{run}` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
-        f"robot-settlement {__version__}. Reproduce with `{COMMAND}` (about 10 minutes; it "
+        f"robot-settlement {__version__}. Reproduce with `{COMMAND}` (about 40 minutes; it "
         "needs the PostgreSQL the tests use).",
         "",
         f"Machine: {machine()}.",
