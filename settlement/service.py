@@ -378,6 +378,11 @@ class SettlementService:
                 rejections[index] = str(rejection)
         return verified, rejections
 
+    async def chain_time(self) -> int:
+        """The chain's clock as acceptance sees it: read at most once a second, estimated
+        between reads."""
+        return await self._current_chain_time()
+
     async def _read_chain_time(self) -> int:
         self._chain_time = await self.client.latest_block_timestamp()
         self._chain_time_read_at = time.monotonic()

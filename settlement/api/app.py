@@ -72,6 +72,7 @@ from settlement.api.rate_limit import (
     RateLimitMiddleware,
     TokenBuckets,
 )
+from settlement.api.x402_routes import x402_router
 from settlement.domain.costs import payment_cost
 from settlement.domain.payments import PaymentIntent, PaymentState, SettlementMode
 from settlement.errors import ChainUnavailableError, PaymentRejectedError, QueueFullError
@@ -83,6 +84,7 @@ from settlement.runtime import Contracts
 from settlement.service import RoundReport, SettlementService
 from settlement.settlers.base import PaymentSubmission
 from settlement.store import AcceptOutcome
+from settlement.x402.facilitator import Facilitator
 
 MAX_PAGE = 1_000
 
@@ -175,6 +177,7 @@ def create_app(
     app.state.ledger = ledger
     app.state.contracts = contracts
     app.state.faucet = faucet
+    app.state.x402 = Facilitator(service)
     app.add_exception_handler(QueueFullError, _queue_full)  # type: ignore[arg-type]
     app.add_exception_handler(ChainUnavailableError, _unavailable)
     app.add_exception_handler(sa.exc.OperationalError, _unavailable)
@@ -186,6 +189,7 @@ def create_app(
     app.include_router(dashboard_router)
     app.include_router(operator_router)
     app.include_router(status_router)
+    app.include_router(x402_router)
     return app
 
 

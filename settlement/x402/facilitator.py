@@ -1,0 +1,202 @@
+"""The service as an x402 facilitator: ``supported``, ``verify`` and ``settle`` for ``exact``.
+
+A resource server (x402's FastAPI middleware, say) asks ``verify`` before it serves a paid
+request and ``settle`` after. Verify runs the ``exact`` checks (``settlement.x402.exact``), the
+signature, and what the chain says now: the nonce unused, the balance enough, and everything the
+service itself checks before it accepts an authorization (a paused token, a blocklisted party,
+what the payer already has queued). Nothing is stored.
+
+Settle submits the payload to the service as an authorization-mode payment. Its idempotency key
+is the authorization, so a settle resent after a timeout, or two resource servers settling one
+payload, find the payment already accepted and wait for the same transaction: a payer is never
+charged twice. The answer is x402's ``SettleResponse``: the transaction once it is mined, or
+``settlement_pending`` when it was not mined within ``settle_timeout_s`` (asking again later
+answers with the transaction).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from x402.mechanisms.evm import constants as reasons
+from x402.schemas import (
+    SettleRequest,
+    SettleResponse,
+    SupportedKind,
+    SupportedResponse,
+    VerifyRequest,
+    VerifyResponse,
+)
+
+from settlement.domain.payments import PaymentState, SettlementMode
+from settlement.errors import NotYetValidError, PaymentRejectedError, SignatureError
+from settlement.service import SettlementService
+from settlement.store import PaymentRecord
+from settlement.x402.exact import (
+    X402_VERSION,
+    ChainTerms,
+    ExactPayment,
+    X402RefusalError,
+    exact_payment,
+)
+
+DEFAULT_SETTLE_TIMEOUT_S = 30.0
+SETTLE_POLL_S = 0.05
+
+
+class Facilitator:
+    """x402's facilitator interface over a running ``SettlementService``."""
+
+    def __init__(
+        self, service: SettlementService, settle_timeout_s: float = DEFAULT_SETTLE_TIMEOUT_S
+    ) -> None:
+        self.service = service
+        self.settle_timeout_s = settle_timeout_s
+        self.terms = ChainTerms(
+            service.client.chain_id, service.token.address, service.token.domain
+        )
+
+    @property
+    def enabled(self) -> bool:
+        """Whether the service settles authorizations, the mode ``exact`` payments take."""
+        return SettlementMode.AUTHORIZATION in self.service.settlers
+
+    def supported(self) -> SupportedResponse:
+        kinds = [
+            SupportedKind(x402_version=X402_VERSION, scheme="exact", network=self.terms.network)
+        ]
+        return SupportedResponse(
+            kinds=kinds if self.enabled else [],
+            signers={"eip155:*": [self.service.relayer.address]},
+        )
+
+    async def verify(self, request: VerifyRequest) -> VerifyResponse:
+        try:
+            payment = await self._checked(request)
+        except X402RefusalError as refusal:
+            return VerifyResponse(
+                is_valid=False, invalid_reason=refusal.reason, invalid_message=refusal.message
+            )
+        return VerifyResponse(is_valid=True, payer=payment.payer)
+
+    async def settle(self, request: SettleRequest) -> SettleResponse:
+        network = self.terms.network
+        try:
+            payment = await self._checked(request, settling=True)
+        except X402RefusalError as refusal:
+            return SettleResponse(
+                success=False,
+                error_reason=refusal.reason,
+                error_message=refusal.message,
+                transaction="",
+                network=network,
+            )
+        (outcome,) = await self.service.submit([payment.submission])
+        if outcome.record is None:
+            return self._failed(
+                payment, reasons.ERR_TRANSACTION_SIMULATION_FAILED, outcome.rejection
+            )
+        record = await self._final(outcome.payment_id)
+        if record.state is PaymentState.FAILED:
+            return self._failed(payment, reasons.ERR_TRANSACTION_FAILED, record.failure_reason)
+        transaction = await self._transaction(record)
+        if record.state is not PaymentState.CONFIRMED:
+            return SettleResponse(
+                success=False,
+                error_reason=reasons.ERR_SETTLEMENT_PENDING,
+                error_message=f"accepted as {record.payment_id}; not yet mined: ask again",
+                payer=payment.payer,
+                transaction=transaction,
+                network=network,
+            )
+        return SettleResponse(
+            success=True,
+            payer=payment.payer,
+            transaction=transaction,
+            network=network,
+            amount=str(record.amount_base_units),
+        )
+
+    async def _checked(
+        self, request: VerifyRequest | SettleRequest, settling: bool = False
+    ) -> ExactPayment:
+        """The payment a request's payload makes, checked against the chain as it is now.
+
+        A payload this service already accepted passes when settling, even with its nonce now
+        spent on chain (by this service's own transaction): settling it again answers with that
+        transaction rather than refusing a payment that was made.
+        """
+        if not self.enabled:
+            raise X402RefusalError(
+                reasons.ERR_UNSUPPORTED_SCHEME, "this service does not settle authorizations"
+            )
+        now = await self.service.chain_time()
+        payment = exact_payment(
+            request.payment_payload, request.payment_requirements, self.terms, now
+        )
+        settler = self.service.settlers[SettlementMode.AUTHORIZATION]
+        try:
+            verified = settler.verify(payment.submission, now)
+        except SignatureError as error:
+            raise X402RefusalError(reasons.ERR_INVALID_SIGNATURE, str(error)) from None
+        except NotYetValidError as error:
+            raise X402RefusalError(reasons.ERR_VALID_AFTER_FUTURE, str(error)) from None
+        except PaymentRejectedError as error:  # the window too short to settle in
+            raise X402RefusalError(reasons.ERR_VALID_BEFORE_EXPIRED, str(error)) from None
+        if settling and await self.service.store.get(verified.payment_id) is not None:
+            return payment
+        await self._check_chain_state(payment)
+        refused = await settler.admit([verified])
+        if verified.payment_id in refused:
+            raise X402RefusalError(
+                reasons.ERR_TRANSACTION_SIMULATION_FAILED, refused[verified.payment_id]
+            )
+        return payment
+
+    async def _check_chain_state(self, payment: ExactPayment) -> None:
+        token = self.service.token
+        value = payment.submission.intent.amount_base_units
+        used, balance = await asyncio.gather(
+            token.authorization_used(payment.payer, payment.nonce),
+            token.balance_of(payment.payer),
+        )
+        if used:
+            raise X402RefusalError(
+                reasons.ERR_NONCE_ALREADY_USED,
+                f"the authorization nonce 0x{payment.nonce.hex()} of {payment.payer} is already "
+                "used or cancelled on chain",
+            )
+        if balance < value:
+            raise X402RefusalError(
+                reasons.ERR_INSUFFICIENT_BALANCE,
+                f"{payment.payer} holds {balance} base units and cannot pay {value}",
+            )
+
+    async def _final(self, payment_id: str) -> PaymentRecord:
+        """The payment once confirmed or failed, or as it stands when the wait runs out."""
+        deadline = time.monotonic() + self.settle_timeout_s
+        while True:
+            record = await self.service.store.get(payment_id)
+            assert record is not None, "an accepted payment is in the store"
+            final = record.state in (PaymentState.CONFIRMED, PaymentState.FAILED)
+            if final or time.monotonic() >= deadline:
+                return record
+            await asyncio.sleep(SETTLE_POLL_S)
+
+    async def _transaction(self, record: PaymentRecord) -> str:
+        if record.submission_id is None:
+            return ""
+        mined = await self.service.store.mined_submissions([record.submission_id])
+        found = mined.get(record.submission_id)
+        return found.tx_hash if found else ""
+
+    def _failed(self, payment: ExactPayment, reason: str, message: str | None) -> SettleResponse:
+        return SettleResponse(
+            success=False,
+            error_reason=reason,
+            error_message=message,
+            payer=payment.payer,
+            transaction="",
+            network=self.terms.network,
+        )
