@@ -4,7 +4,7 @@
 A refused payment is an answer, not an error: verify and settle answer 200 with x402's
 ``isValid: false`` or ``success: false`` and the reason, as x402 facilitators do (its client
 turns any other status into a failed request). A body that is not an x402 request at all is a
-400 with what is wrong.
+422 with what is wrong, as for every route.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, ValidationError
 from x402.schemas import SettleRequest, VerifyRequest
 
+from settlement.api.models import ErrorOut
 from settlement.x402.facilitator import Facilitator
 
 x402_router = APIRouter(prefix="/x402", tags=["x402"])
@@ -35,14 +36,45 @@ async def supported(facilitator: X402) -> dict[str, Any]:
     return _wire(facilitator.supported())
 
 
-@x402_router.post("/verify")
+def _documented(model: type[BaseModel]) -> dict[str, Any]:
+    """The route's x402 request body in the OpenAPI document (the route reads it itself, so a
+    body that does not fit gets x402's names in the 422's reason), and its 422."""
+    schema = _inlined(model.model_json_schema(by_alias=True))
+    return {
+        "openapi_extra": {
+            "requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}
+        },
+        "responses": {422: {"model": ErrorOut, "description": "Not an x402 request"}},
+    }
+
+
+def _inlined(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with each reference to its own ``$defs`` replaced by the definition, so it
+    stands alone inside the OpenAPI document (x402's models have no cycles)."""
+    definitions = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            reference = node.get("$ref", "")
+            if reference.startswith("#/$defs/"):
+                return resolve(definitions[reference.removeprefix("#/$defs/")])
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        return node
+
+    resolved: dict[str, Any] = resolve(schema)
+    return resolved
+
+
+@x402_router.post("/verify", **_documented(VerifyRequest))
 async def verify(request: Request, facilitator: X402) -> dict[str, Any]:
     """Whether a payment payload would be paid: x402's ``VerifyResponse``. Nothing is stored."""
     body = await _body(request, VerifyRequest)
     return _wire(await facilitator.verify(body))
 
 
-@x402_router.post("/settle")
+@x402_router.post("/settle", **_documented(SettleRequest))
 async def settle(request: Request, facilitator: X402) -> dict[str, Any]:
     """Pay a payment payload, once however often asked: x402's ``SettleResponse``."""
     body = await _body(request, SettleRequest)
@@ -57,7 +89,7 @@ async def _body(request: Request, model: type[RequestModel]) -> RequestModel:
             f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
             for e in error.errors()[:3]
         )
-        raise HTTPException(400, detail=f"not an x402 {model.__name__}: {problems}") from None
+        raise HTTPException(422, detail=f"not an x402 {model.__name__}: {problems}") from None
 
 
 def _wire(answer: BaseModel) -> dict[str, Any]:

@@ -174,6 +174,39 @@ def bad_requests(world: World) -> list[Case]:
         *_insufficient_funds(world),
         *_channels(world),
         *_other_routes(world),
+        *_x402_requests(),
+    ]
+
+
+def _x402_requests() -> list[Case]:
+    """The facilitator's routes refuse a body that is not an x402 request; a bad payment in a
+    well-formed one is an answer (``tests/settlement/x402``), not a 4xx."""
+    return [
+        Case(
+            "x402 verify, broken JSON",
+            "POST",
+            "/x402/verify",
+            422,
+            "not an x402 VerifyRequest",
+            content=b"{no",
+            headers=JSON,
+        ),
+        Case(
+            "x402 verify without a payload",
+            "POST",
+            "/x402/verify",
+            422,
+            "paymentPayload",
+            body={"x402Version": 2, "paymentRequirements": {}},
+        ),
+        Case(
+            "x402 settle with a payload that is a number",
+            "POST",
+            "/x402/settle",
+            422,
+            "not an x402 SettleRequest",
+            body={"x402Version": 2, "paymentPayload": 7, "paymentRequirements": 8},
+        ),
     ]
 
 

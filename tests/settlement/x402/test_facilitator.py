@@ -187,11 +187,11 @@ async def test_a_bad_payload_is_refused_with_the_reason_and_nothing_moves(
     assert await coin.balance_of(facilitated.payee) == 0
 
 
-async def test_a_body_that_is_not_an_x402_request_is_a_400_with_the_reason(
+async def test_a_body_that_is_not_an_x402_request_is_a_422_with_the_reason(
     facilitated: Facilitated,
 ) -> None:
     answer = await facilitated.http.post("/x402/verify", json={"x402Version": 2})
-    assert answer.status_code == 400
+    assert answer.status_code == 422
     assert "not an x402 VerifyRequest" in answer.json()["detail"]
     assert "paymentPayload" in answer.json()["detail"]
 
