@@ -235,6 +235,7 @@ def spawned_service(
     workers: int = 1,
     rpc_url: str | None = None,
     database_url: str | None = None,
+    serve_args: Sequence[str] = (),
 ) -> Iterator[SpawnedService]:
     """``settlement serve`` on a free loopback port, stopped with SIGINT (as a user would) when
     the block ends: on its own embedded Anvil and a SQLite file in ``folder`` unless given a
@@ -252,6 +253,7 @@ def spawned_service(
         *(sys.executable, "-c", "from settlement.cli import main; main()", "serve"),
         *("--port", str(port), "--mode", mode.value, "--workers", str(workers)),
         *("--database-url", database_url or f"sqlite:///{folder / 'load.db'}"),
+        *serve_args,
     ]
     if rpc_url is not None:
         environment["SETTLEMENT_RPC_URL"] = rpc_url
