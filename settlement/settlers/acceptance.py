@@ -133,10 +133,10 @@ class TokenGate:
             return {}
         payers = sorted({payment.intent.payer for payment in fresh})
         accounts = sorted({a for p in fresh for a in (p.intent.payer, p.intent.payee)})
-        answers = await self._ask(
+        answers = await self.ask(
             [self._paused()]
             + [self._blocklisted(account) for account in accounts]
-            + [self._balance(payer) for payer in payers]
+            + [self.balance(payer) for payer in payers]
             + [question for payment in fresh for question in questions(payment)]
         )
         committed = await self._committed(payers)
@@ -147,7 +147,7 @@ class TokenGate:
                 "balance",
                 payment.intent.payer,
                 payment.intent.amount_base_units,
-                answers[self._balance(payment.intent.payer)],
+                answers[self.balance(payment.intent.payer)],
                 committed,
             )
             if reason is not None:
@@ -195,7 +195,8 @@ class TokenGate:
             payers, TOKEN_MODES, [PaymentState.QUEUED]
         )
 
-    async def _ask(self, questions: list[ChainQuestion]) -> Answers:
+    async def ask(self, questions: list[ChainQuestion]) -> Answers:
+        """The chain's answers to ``questions``, in one batch request."""
         unique = list(dict.fromkeys(questions))
         responses = await self.token.client.batch_request([q.request() for q in unique])
         answers: dict[ChainQuestion, int] = {}
@@ -212,5 +213,5 @@ class TokenGate:
     def _blocklisted(self, account: str) -> ChainQuestion:
         return self.call(IS_BLOCKLISTED, word_address(account))
 
-    def _balance(self, account: str) -> ChainQuestion:
+    def balance(self, account: str) -> ChainQuestion:
         return self.call(BALANCE_OF, word_address(account))

@@ -17,7 +17,6 @@ answers with the transaction).
 from __future__ import annotations
 
 import asyncio
-import time
 
 from x402.mechanisms.evm import constants as reasons
 from x402.schemas import (
@@ -29,10 +28,13 @@ from x402.schemas import (
     VerifyResponse,
 )
 
+from settlement.domain.eip712 import word_address, word_bytes32
 from settlement.domain.payments import PaymentState, SettlementMode
 from settlement.errors import NotYetValidError, PaymentRejectedError, SignatureError
 from settlement.service import SettlementService
-from settlement.store import PaymentRecord
+from settlement.settlers.acceptance import TokenGate
+from settlement.settlers.authorization import AUTHORIZATION_STATE
+from settlement.store import PaymentRecord, SqlPaymentStore
 from settlement.x402.exact import (
     X402_VERSION,
     ChainTerms,
@@ -42,7 +44,49 @@ from settlement.x402.exact import (
 )
 
 DEFAULT_SETTLE_TIMEOUT_S = 30.0
-SETTLE_POLL_S = 0.05
+SETTLE_POLL_S = 0.1
+FINAL_STATES = frozenset({PaymentState.CONFIRMED, PaymentState.FAILED})
+
+
+class FinalWatch:
+    """Waits for payments to be confirmed or failed: however many settles wait, one store read
+    per poll (the settler may be another process, so the store is where the news arrives)."""
+
+    def __init__(self, store: SqlPaymentStore, poll_s: float = SETTLE_POLL_S) -> None:
+        self.store = store
+        self.poll_s = poll_s
+        self._waiting: dict[str, list[asyncio.Future[PaymentRecord]]] = {}
+        self._poller: asyncio.Task[None] | None = None
+
+    async def final(self, payment_id: str, timeout_s: float) -> PaymentRecord | None:
+        """The payment once final, or None if it is not within ``timeout_s``."""
+        future: asyncio.Future[PaymentRecord] = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(payment_id, []).append(future)
+        if self._poller is None:
+            self._poller = asyncio.create_task(self._poll())
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), timeout_s)
+        except TimeoutError:
+            return None
+        finally:
+            waiters = self._waiting.get(payment_id, [])
+            if future in waiters:
+                waiters.remove(future)
+            if not waiters:
+                self._waiting.pop(payment_id, None)
+
+    async def _poll(self) -> None:
+        try:
+            while self._waiting:
+                records = await self.store.records(list(self._waiting))
+                for payment_id, record in records.items():
+                    if record.state in FINAL_STATES:
+                        for future in self._waiting.pop(payment_id, []):
+                            if not future.done():
+                                future.set_result(record)
+                await asyncio.sleep(self.poll_s)
+        finally:
+            self._poller = None
 
 
 class Facilitator:
@@ -56,6 +100,8 @@ class Facilitator:
         self.terms = ChainTerms(
             service.client.chain_id, service.token.address, service.token.domain
         )
+        self._watch = FinalWatch(service.store)
+        self._gate = TokenGate(service.token, service.store)
 
     @property
     def enabled(self) -> bool:
@@ -155,34 +201,34 @@ class Facilitator:
         return payment
 
     async def _check_chain_state(self, payment: ExactPayment) -> None:
-        token = self.service.token
+        """The nonce unused and the balance enough, in one batch of reads."""
+        gate = self._gate
         value = payment.submission.intent.amount_base_units
-        used, balance = await asyncio.gather(
-            token.authorization_used(payment.payer, payment.nonce),
-            token.balance_of(payment.payer),
+        nonce_state = gate.call(
+            AUTHORIZATION_STATE, word_address(payment.payer), word_bytes32(payment.nonce)
         )
-        if used:
+        balance_read = gate.balance(payment.payer)
+        answers = await gate.ask([nonce_state, balance_read])
+        if answers[nonce_state]:
             raise X402RefusalError(
                 reasons.ERR_NONCE_ALREADY_USED,
                 f"the authorization nonce 0x{payment.nonce.hex()} of {payment.payer} is already "
                 "used or cancelled on chain",
             )
-        if balance < value:
+        if answers[balance_read] < value:
             raise X402RefusalError(
                 reasons.ERR_INSUFFICIENT_BALANCE,
-                f"{payment.payer} holds {balance} base units and cannot pay {value}",
+                f"{payment.payer} holds {answers[balance_read]} base units and cannot pay {value}",
             )
 
     async def _final(self, payment_id: str) -> PaymentRecord:
         """The payment once confirmed or failed, or as it stands when the wait runs out."""
-        deadline = time.monotonic() + self.settle_timeout_s
-        while True:
-            record = await self.service.store.get(payment_id)
-            assert record is not None, "an accepted payment is in the store"
-            final = record.state in (PaymentState.CONFIRMED, PaymentState.FAILED)
-            if final or time.monotonic() >= deadline:
-                return record
-            await asyncio.sleep(SETTLE_POLL_S)
+        final = await self._watch.final(payment_id, self.settle_timeout_s)
+        if final is not None:
+            return final
+        record = await self.service.store.get(payment_id)
+        assert record is not None, "an accepted payment is in the store"
+        return record
 
     async def _transaction(self, record: PaymentRecord) -> str:
         if record.submission_id is None:
