@@ -42,10 +42,11 @@ def main(argv: list[str]) -> int:
         chain,
         _read(arguments.run / "ledger_results.json") or [],
         _read(arguments.run / "fleet_results.json") or [],
-        _read(arguments.run / "report_results.json"),
-        _read(arguments.run / "load_results.json"),
-        _read(arguments.run / "load-bulk" / "load_results.json"),
-        _read(arguments.run / "realtime_results.json"),
+        report=_read(arguments.run / "report_results.json"),
+        load=_read(arguments.run / "load_results.json"),
+        bulk=_read(arguments.run / "load-bulk" / "load_results.json"),
+        realtime=_read(arguments.run / "realtime_results.json"),
+        x402=_read(arguments.run / "x402_results.json"),
     )
     arguments.out.write_text(text)
     (arguments.run / "BENCHMARKS.md").write_text(text)
@@ -58,10 +59,12 @@ def render(
     chain: list[dict[str, Any]],
     ledger: list[dict[str, Any]],
     fleet: list[dict[str, Any]],
-    report: dict[str, Any] | None,
+    *,
+    report: dict[str, Any] | None = None,
     load: dict[str, Any] | None = None,
     bulk: dict[str, Any] | None = None,
     realtime: dict[str, Any] | None = None,
+    x402: dict[str, Any] | None = None,
 ) -> str:
     lines = [
         "# Benchmarks",
@@ -112,6 +115,8 @@ def render(
         lines += ["### The bulk route", "", *bulk_lines(bulk), ""]
     if realtime is not None:
         lines += ["## The billionth economy in real time", "", *realtime_table(realtime), ""]
+    if x402 is not None:
+        lines += ["## x402: robots paying per request", "", *x402_lines(x402), ""]
     return "\n".join(lines)
 
 
@@ -180,6 +185,28 @@ def bulk_lines(bulk: dict[str, Any]) -> list[str]:
         f"{'met' if accepted >= BULK_TARGET_PER_S else 'missed'}); end to end at most "
         f"{end_to_end:,.0f} payments/s (target ≥ {END_TO_END_TARGET_PER_S:,}: "
         f"{'met' if end_to_end >= END_TO_END_TARGET_PER_S else 'missed'}).",
+    ]
+
+
+def x402_lines(x402: dict[str, Any]) -> list[str]:
+    """Paid requests through the x402 handshake, the service as the facilitator."""
+    latency = x402["latency_ms"]
+    return [
+        f"`{x402['command']}`: {x402['robots']} robots buying {x402['bundles_per_robot']} "
+        "bundles of inference each from a compute provider behind the x402 SDK's FastAPI "
+        "middleware, paying with the SDK's client (`exact`, EIP-3009), the service verifying and "
+        f"settling (`serve --mode authorization --window-seconds {x402['window_seconds']:g}`).",
+        "",
+        "| paid requests | paid /s | p50 ms | p99 ms | transactions | gas/payment | "
+        "service CPU µs/payment |",
+        "|" + "---:|" * 7,
+        f"| {x402['paid_requests']:,} | {x402['paid_per_s']:,.1f} | {latency['p50']:,.0f} | "
+        f"{latency['p99']:,.0f} | {x402['transactions']:,} | {x402['gas_per_payment']:,} | "
+        f"{x402['service_cpu_us_per_payment']:,} |",
+        "",
+        "Latency is the whole handshake: the 402, signing, verify, the bundle, and settle, which "
+        "answers once the payment's transaction is mined (one per payment: batching `exact` "
+        "payments is not built yet).",
     ]
 
 
