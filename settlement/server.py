@@ -160,6 +160,10 @@ def print_summary(
         f"  modes {', '.join(mode.value for mode in modes)}; windows close at "
         f"{policy.max_payments} payments or {policy.max_wait_s:g} s"
     )
+    if SettlementMode.AUTHORIZATION in modes:
+        console.print(
+            f"  x402 facilitator at {url}/x402 (exact, eip155:{runtime.session.client.chain_id})"
+        )
     if runtime.faucet.available:
         console.print("  faucet for test accounts at POST /v1/faucet (operator, dev chain)")
     if api_key is None:

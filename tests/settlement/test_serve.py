@@ -46,6 +46,7 @@ def test_serve_answers_health_and_stops_on_sigint(tmp_path: Path) -> None:
         output, _ = process.communicate(timeout=30)
     assert process.returncode == 0, output
     assert "settlement service on" in output
+    assert f"x402 facilitator at http://127.0.0.1:{port}/x402 (exact, eip155:31337)" in output
     assert "serve-test-key" not in output
 
     # The database now belongs to that (stopped) embedded chain: a new one is refused.
