@@ -43,6 +43,10 @@ contract Stablecoin is IStablecoin, ERC20Permit, AccessControl, Pausable, BatchS
 
     uint8 private constant _DECIMALS = 6;
 
+    /// @notice The most authorizations one `transferWithAuthorizations` call may carry; about 40k gas
+    /// each, so the block gas limit bounds a call first. This bounds the loop.
+    uint256 public constant MAX_AUTHORIZATIONS_PER_CALL = 1_000;
+
     mapping(address minter => uint256 allowance) private _minterAllowances;
     mapping(address account => bool blocked) private _blocklisted;
     mapping(address authorizer => mapping(bytes32 nonce => bool used)) private _authorizationStates;
@@ -223,6 +227,32 @@ contract Stablecoin is IStablecoin, ERC20Permit, AccessControl, Pausable, BatchS
     }
 
     /// @inheritdoc IERC3009
+    function transferWithAuthorizations(TransferAuthorization[] calldata authorizations)
+        external
+        returns (uint256 settledCount)
+    {
+        _requireNotPaused();
+        uint256 count = authorizations.length;
+        if (count > MAX_AUTHORIZATIONS_PER_CALL) revert TooManyAuthorizations(count, MAX_AUTHORIZATIONS_PER_CALL);
+        for (uint256 i = 0; i < count; ++i) {
+            TransferAuthorization calldata authorization = authorizations[i];
+            (bool settled, AuthorizationSkipReason reason) = _trySettleAuthorization(authorization);
+            if (settled) {
+                // Cannot overflow: at most one increment per authorization, and they are bounded.
+                unchecked {
+                    ++settledCount;
+                }
+            } else {
+                emit AuthorizationSkipped(i, authorization.from, authorization.nonce, reason);
+            }
+        }
+        // Cannot underflow: settledCount counts a subset of the authorizations.
+        unchecked {
+            emit AuthorizationsSettled(_msgSender(), settledCount, count - settledCount);
+        }
+    }
+
+    /// @inheritdoc IERC3009
     function receiveWithAuthorization(
         address from,
         address to,
@@ -300,6 +330,30 @@ contract Stablecoin is IStablecoin, ERC20Permit, AccessControl, Pausable, BatchS
         _requireValidSignature(authorizer, structHash, signature);
         _authorizationStates[authorizer][nonce] = true;
         emit AuthorizationUsed(authorizer, nonce);
+    }
+
+    /// @dev `transferWithAuthorization`'s checks as answers rather than reverts, so one bad
+    /// authorization skips instead of undoing the batch; the cheap checks come before the signature.
+    function _trySettleAuthorization(TransferAuthorization calldata a)
+        private
+        returns (bool settled, AuthorizationSkipReason reason)
+    {
+        if (block.timestamp <= a.validAfter) return (false, AuthorizationSkipReason.NotYetValid);
+        if (block.timestamp >= a.validBefore) return (false, AuthorizationSkipReason.Expired);
+        if (_authorizationStates[a.from][a.nonce]) return (false, AuthorizationSkipReason.AlreadyUsed);
+        if (a.to == address(0)) return (false, AuthorizationSkipReason.InvalidRecipient);
+        if (_blocklisted[a.from] || _blocklisted[a.to]) return (false, AuthorizationSkipReason.Blocklisted);
+        if (balanceOf(a.from) < a.value) return (false, AuthorizationSkipReason.InsufficientBalance);
+        bytes32 structHash = _authorizationHash(
+            TRANSFER_WITH_AUTHORIZATION_TYPEHASH, a.from, a.to, a.value, a.validAfter, a.validBefore, a.nonce
+        );
+        if (!SignatureChecker.isValidSignatureNow(a.from, _hashTypedDataV4(structHash), a.signature)) {
+            return (false, AuthorizationSkipReason.InvalidSignature);
+        }
+        _authorizationStates[a.from][a.nonce] = true;
+        emit AuthorizationUsed(a.from, a.nonce);
+        _transfer(a.from, a.to, a.value);
+        return (true, reason);
     }
 
     function _cancelAuthorization(address authorizer, bytes32 nonce, bytes memory signature) private {

@@ -27,6 +27,39 @@ interface IERC3009 {
     /// @notice `receiveWithAuthorization` must be called by the payee `payee`, not `caller`.
     error CallerMustBePayee(address caller, address payee);
 
+    /// @notice One `transferWithAuthorization`, as `transferWithAuthorizations` takes many.
+    struct TransferAuthorization {
+        address from;
+        address to;
+        uint256 value;
+        uint256 validAfter;
+        uint256 validBefore;
+        bytes32 nonce;
+        bytes signature;
+    }
+
+    /// @notice Why `transferWithAuthorizations` skipped an authorization instead of settling it.
+    enum AuthorizationSkipReason {
+        NotYetValid,
+        Expired,
+        AlreadyUsed,
+        InvalidSignature,
+        Blocklisted,
+        InsufficientBalance,
+        InvalidRecipient
+    }
+
+    /// @notice Emitted for authorization `index` of a `transferWithAuthorizations` call that did not settle.
+    event AuthorizationSkipped(
+        uint256 indexed index, address indexed authorizer, bytes32 nonce, AuthorizationSkipReason reason
+    );
+
+    /// @notice Emitted once per `transferWithAuthorizations` call.
+    event AuthorizationsSettled(address indexed relayer, uint256 settled, uint256 skipped);
+
+    /// @notice One call may carry at most `max` authorizations, not `count`.
+    error TooManyAuthorizations(uint256 count, uint256 max);
+
     /// @notice Whether `nonce` of `authorizer` was used or cancelled.
     function authorizationState(address authorizer, bytes32 nonce) external view returns (bool);
 
@@ -44,6 +77,15 @@ interface IERC3009 {
         bytes32 nonce,
         bytes calldata signature
     ) external;
+
+    /// @notice Settles many `transferWithAuthorization`s in one transaction, as x402 facilitators
+    /// gather their buyers' payments. One that cannot settle now (its window, its nonce, its
+    /// signature, a blocklisted party, the payer's balance) is skipped with `AuthorizationSkipped`
+    /// and the others settle; a paused token reverts the call.
+    /// @return settledCount How many of `authorizations` settled.
+    function transferWithAuthorizations(TransferAuthorization[] calldata authorizations)
+        external
+        returns (uint256 settledCount);
 
     /// @notice As `transferWithAuthorization` with the ECDSA signature split into `v`, `r`, `s`.
     function transferWithAuthorization(
