@@ -89,6 +89,7 @@ bench: setup ## Every mode, the ledger, the fleet, a large report, the API's loa
 	$(BIN)/python bench/load_test.py $(LOAD_BULK) --out $$run/load-bulk && \
 	$(BIN)/python bench/realtime_billionth.py --out $$run && \
 	$(BIN)/python bench/x402_bench.py --concurrency 64 --out $$run && \
+	$(BIN)/python bench/x402_bench.py --concurrency 64 --batched --out $$run/x402-batched && \
 	$(BIN)/python bench/benchmarks_md.py $$run
 
 load: setup ## Step single-payment requests up to 2,000/s against a local service, then the bulk route

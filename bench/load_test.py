@@ -57,7 +57,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -236,6 +236,7 @@ def spawned_service(
     rpc_url: str | None = None,
     database_url: str | None = None,
     serve_args: Sequence[str] = (),
+    settings_env: Mapping[str, str] | None = None,
 ) -> Iterator[SpawnedService]:
     """``settlement serve`` on a free loopback port, stopped with SIGINT (as a user would) when
     the block ends: on its own embedded Anvil and a SQLite file in ``folder`` unless given a
@@ -249,6 +250,7 @@ def spawned_service(
     # The whole load comes from one address, where a fleet has one per robot: the per-client
     # limit (500/s by default) would measure itself rather than the service.
     environment["SETTLEMENT_RATE_LIMIT_PER_S"] = "0"
+    environment.update(settings_env or {})
     command = [
         *(sys.executable, "-c", "from settlement.cli import main; main()", "serve"),
         *("--port", str(port), "--mode", mode.value, "--workers", str(workers)),

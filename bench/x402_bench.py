@@ -100,6 +100,7 @@ async def run(arguments: argparse.Namespace, url: str, api_key: str, pid: int) -
         "bundles_per_robot": arguments.bundles,
         "concurrency": arguments.concurrency,
         "window_seconds": arguments.window_seconds,
+        "batched": arguments.batched,
         "paid_requests": len(paid),
         "paid_per_s": round(len(paid) / elapsed, 1),
         "latency_ms": distribution_ms(sorted(latency for latency, _ in paid)),
@@ -118,6 +119,11 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--bundles", type=int, default=10, help="bundles each robot buys")
     parser.add_argument("--concurrency", type=int, default=32, help="paid requests in flight")
     parser.add_argument("--window-seconds", type=float, default=0.5, help="serve's window")
+    parser.add_argument(
+        "--batched",
+        action="store_true",
+        help="settle many payments a transaction (SETTLEMENT_AUTHORIZATIONS_BATCHED)",
+    )
     parser.add_argument("--out", type=Path, default=Path("runs") / f"x402-{int(time.time())}")
     arguments = parser.parse_args(argv)
     if min(arguments.robots, arguments.bundles, arguments.concurrency) < 1:
@@ -134,6 +140,7 @@ def main(argv: Sequence[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="x402-") as folder, spawned_service(
         SettlementMode.AUTHORIZATION, Path(folder), arguments.out / "serve.log",
         serve_args=window,
+        settings_env={"SETTLEMENT_AUTHORIZATIONS_BATCHED": str(arguments.batched).lower()},
     ) as service:  # fmt: skip
         results = uvloop.run(run(arguments, service.url, service.api_key, service.pid))
     (arguments.out / "x402_results.json").write_text(json.dumps(results, indent=2) + "\n")

@@ -80,6 +80,11 @@ class Settings(BaseSettings):
     window_max_payments: int = Field(default=1_000, ge=1, le=100_000)
     window_max_wait_s: float = Field(default=2.0, gt=0, le=3600)
     max_queued: int = Field(default=200_000, ge=1, le=10_000_000)
+    authorizations_batched: bool = Field(
+        default=False,
+        description="Settle authorization-mode payments (x402's exact ones among them) many to a "
+        "transferWithAuthorizations transaction instead of one transaction each",
+    )
     keystore: Path | None = Field(
         default=None,
         description="An Ethereum V3 keystore file holding the operator key (instead of "

@@ -26,7 +26,7 @@ from settlement.faucet import DevFaucet
 from settlement.ledger import Ledger, open_ledger
 from settlement.service import SettlementService
 from settlement.settlers.acceptance import TokenGate
-from settlement.settlers.authorization import AuthorizationSettler
+from settlement.settlers.authorization import AuthorizationSettler, BatchedAuthorizationSettler
 from settlement.settlers.base import Settler
 from settlement.settlers.batch import BatchSettler
 from settlement.settlers.channel import ChannelSettler
@@ -86,6 +86,8 @@ def build_settlers(
     contracts: Contracts,
     store: SqlPaymentStore,
     ledger: Ledger | None = None,
+    *,
+    authorizations_batched: bool = False,
 ) -> dict[SettlementMode, Settler]:
     token = contracts.token
     # Token payments the chain would refuse now (paused, blocklisted, unfunded, spent nonce) are
@@ -96,7 +98,10 @@ def build_settlers(
         if mode is SettlementMode.DIRECT:
             settlers[mode] = DirectSettler(token.address, token.client.chain_id, gate)
         elif mode is SettlementMode.AUTHORIZATION:
-            settlers[mode] = AuthorizationSettler(token.address, token.domain, gate)
+            authorizations = (
+                BatchedAuthorizationSettler if authorizations_batched else AuthorizationSettler
+            )
+            settlers[mode] = authorizations(token.address, token.domain, gate)
         elif mode is SettlementMode.BATCH:
             settlers[mode] = BatchSettler(token.address, token.domain, gate=gate)
         elif mode is SettlementMode.LEDGER:
@@ -216,7 +221,13 @@ async def running_service(
                     store,
                     session.client,
                     relayer,
-                    build_settlers(modes, contracts, store, ledger),
+                    build_settlers(
+                        modes,
+                        contracts,
+                        store,
+                        ledger,
+                        authorizations_batched=settings.authorizations_batched,
+                    ),
                     token=token,
                     max_queued=settings.max_queued,
                     book=book,
