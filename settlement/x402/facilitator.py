@@ -170,17 +170,23 @@ class Facilitator:
         """The payment a request's payload makes, checked against the chain as it is now.
 
         A payload this service already accepted passes when settling, even with its nonce now
-        spent on chain (by this service's own transaction): settling it again answers with that
-        transaction rather than refusing a payment that was made.
+        spent on chain (by this service's own transaction) or its window closed since: settling
+        it again answers with that transaction rather than refusing a payment that was made.
         """
         if not self.enabled:
             raise X402RefusalError(
                 reasons.ERR_UNSUPPORTED_SCHEME, "this service does not settle authorizations"
             )
+        payload, requirements = request.payment_payload, request.payment_requirements
+        if settling:
+            accepted = exact_payment(payload, requirements, self.terms, now=None)
+            payment_id = "0x" + accepted.submission.intent.payment_id.hex()
+            if await self.service.store.get(payment_id) is not None:
+                # Accepting it again answers with the stored payment if this is the same
+                # payload, and refuses it if it is another under the same authorization.
+                return accepted
         now = await self.service.chain_time()
-        payment = exact_payment(
-            request.payment_payload, request.payment_requirements, self.terms, now
-        )
+        payment = exact_payment(payload, requirements, self.terms, now)
         settler = self.service.settlers[SettlementMode.AUTHORIZATION]
         try:
             verified = settler.verify(payment.submission, now)
@@ -190,8 +196,6 @@ class Facilitator:
             raise X402RefusalError(reasons.ERR_VALID_AFTER_FUTURE, str(error)) from None
         except PaymentRejectedError as error:  # the window too short to settle in
             raise X402RefusalError(reasons.ERR_VALID_BEFORE_EXPIRED, str(error)) from None
-        if settling and await self.service.store.get(verified.payment_id) is not None:
-            return payment
         await self._check_chain_state(payment)
         refused = await settler.admit([verified])
         if verified.payment_id in refused:

@@ -27,6 +27,10 @@ from tests.settlement.api_helpers import funded, make_service
 pytestmark = pytest.mark.anvil
 
 PRICE = 2_500
+# x402's client signs a window of wall-clock time; the session's Anvil runs ahead of the wall
+# clock once a test has moved its time on (hours, in test_service_net), so the payloads here are
+# valid for a day.
+SIGNED_VALIDITY_S = 86_400
 OPERATOR_KEY = "x402-operator-key"
 
 
@@ -46,7 +50,7 @@ class Facilitated:
             "asset": self.coin.address,
             "amount": str(PRICE),
             "pay_to": self.payee,
-            "max_timeout_seconds": 300,
+            "max_timeout_seconds": SIGNED_VALIDITY_S,
             "extra": {"name": self.coin.domain.name, "version": self.coin.domain.version},
         }
         return PaymentRequirements(**(fields | changes))
@@ -238,4 +242,43 @@ async def test_a_restarted_facilitator_settles_what_it_verified_before(
         await again.ask("settle", payload, requirements)
         assert (await again.service.settle_round(SettlementMode.AUTHORIZATION)).settled == 1
         assert (await again.ask("settle", payload, requirements))["success"] is True
+    assert await coin.balance_of(facilitated.payee) == PRICE
+
+
+async def test_a_settled_payload_asked_again_after_its_window_answers_with_its_transaction(
+    facilitated: Facilitated, coin: StablecoinContract, admin: LocalAccount
+) -> None:
+    payer = await funded(coin, admin, 10 * PRICE)
+    requirements = facilitated.requirements()
+    payload = await facilitated.signed(payer, requirements)
+    await facilitated.ask("settle", payload, requirements)
+    await facilitated.service.settle_round(SettlementMode.AUTHORIZATION)
+    first = await facilitated.ask("settle", payload, requirements)
+    await coin.client.w3.provider.make_request("evm_increaseTime", [3_600])  # type: ignore[arg-type]
+    await coin.client.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+
+    later = await facilitated.ask("settle", payload, requirements)
+
+    assert later["success"] is True
+    assert later["transaction"] == first["transaction"]
+
+
+async def test_another_payload_under_a_settled_authorization_nonce_is_refused(
+    facilitated: Facilitated, coin: StablecoinContract, admin: LocalAccount
+) -> None:
+    payer = await funded(coin, admin, 10 * PRICE)
+    requirements = facilitated.requirements()
+    payload = await facilitated.signed(payer, requirements)
+    await facilitated.ask("settle", payload, requirements)
+    await facilitated.service.settle_round(SettlementMode.AUTHORIZATION)
+    altered = dict(payload.payload)
+    altered["authorization"] = dict(altered["authorization"], value=str(2 * PRICE))
+    doubled = payload.model_copy(update={"payload": altered})
+
+    answer = await facilitated.ask(
+        "settle", doubled, facilitated.requirements(amount=str(2 * PRICE))
+    )
+
+    assert answer["success"] is False
+    assert answer["transaction"] == ""
     assert await coin.balance_of(facilitated.payee) == PRICE

@@ -18,6 +18,7 @@ from x402.schemas import PaymentRequired, PaymentRequirements, ResourceInfo
 from settlement.chain.anvil import free_loopback_port
 from settlement.client import SettlementClient
 from tests.settlement.faults.test_kill import API_KEY, KillableService
+from tests.settlement.x402.test_facilitator import SIGNED_VALIDITY_S
 
 pytestmark = [pytest.mark.anvil, pytest.mark.faults]
 
@@ -40,7 +41,7 @@ async def test_a_settle_cut_by_sigkill_pays_once_after_the_restart(
             asset=terms.token,
             amount=str(PRICE),
             pay_to=payee,
-            max_timeout_seconds=300,
+            max_timeout_seconds=SIGNED_VALIDITY_S,
             extra={"name": terms.token_domain.name, "version": terms.token_domain.version},
         )
         buyer = x402Client()
