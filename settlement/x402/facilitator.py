@@ -17,6 +17,7 @@ answers with the transaction).
 from __future__ import annotations
 
 import asyncio
+from functools import cached_property
 
 from x402.mechanisms.evm import constants as reasons
 from x402.schemas import (
@@ -97,11 +98,21 @@ class Facilitator:
     ) -> None:
         self.service = service
         self.settle_timeout_s = settle_timeout_s
-        self.terms = ChainTerms(
-            service.client.chain_id, service.token.address, service.token.domain
-        )
-        self._watch = FinalWatch(service.store)
-        self._gate = TokenGate(service.token, service.store)
+
+    # Made on first use: only the facilitator's routes need them, and an app may be built
+    # around a service that is not there yet (the cost-model routes need none).
+    @cached_property
+    def terms(self) -> ChainTerms:
+        service = self.service
+        return ChainTerms(service.client.chain_id, service.token.address, service.token.domain)
+
+    @cached_property
+    def _watch(self) -> FinalWatch:
+        return FinalWatch(self.service.store)
+
+    @cached_property
+    def _gate(self) -> TokenGate:
+        return TokenGate(self.service.token, self.service.store)
 
     @property
     def enabled(self) -> bool:
