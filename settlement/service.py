@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from settlement.book import Reconciliation, ServiceBook
@@ -357,38 +357,36 @@ class SettlementService:
         of the wall clock; a window that looks not yet open is checked again against a fresh
         read before it is refused.
         """
-        chain_time = await self._current_chain_time()
         verified: dict[int, NewPayment] = {}
         rejections: dict[int, str] = {}
-        too_early: list[int] = []
-        for index, submission in enumerate(submissions):
-            try:
-                verified[index] = self._settler(submission.mode).verify(submission, chain_time)
-            except NotYetValidError:
-                too_early.append(index)
-            except PaymentRejectedError as rejection:
-                rejections[index] = str(rejection)
-        if too_early:
-            chain_time = await self._read_chain_time()
-        for index in too_early:
-            submission = submissions[index]
-            try:
-                verified[index] = self._settler(submission.mode).verify(submission, chain_time)
-            except PaymentRejectedError as rejection:
-                rejections[index] = str(rejection)
-        return verified, rejections
 
-    async def chain_time(self) -> int:
-        """The chain's clock as acceptance sees it: read at most once a second, estimated
-        between reads."""
-        return await self._current_chain_time()
+        def check(indices: Iterable[int], chain_time: int, *, last: bool) -> list[int]:
+            """Verify these; the ones not yet valid, unless this is the last look."""
+            too_early = []
+            for index in indices:
+                submission = submissions[index]
+                try:
+                    verified[index] = self._settler(submission.mode).verify(submission, chain_time)
+                except PaymentRejectedError as rejection:
+                    if isinstance(rejection, NotYetValidError) and not last:
+                        too_early.append(index)
+                    else:
+                        rejections[index] = str(rejection)
+            return too_early
+
+        too_early = check(range(len(submissions)), await self.chain_time(), last=False)
+        if too_early:
+            check(too_early, await self._read_chain_time(), last=True)
+        return verified, rejections
 
     async def _read_chain_time(self) -> int:
         self._chain_time = await self.client.latest_block_timestamp()
         self._chain_time_read_at = time.monotonic()
         return self._chain_time
 
-    async def _current_chain_time(self) -> int:
+    async def chain_time(self) -> int:
+        """The chain's clock as acceptance sees it: read at most once a second, estimated
+        between reads."""
         if time.monotonic() - self._chain_time_read_at > CHAIN_TIME_REFRESH_S:
             return await self._read_chain_time()
         # Between reads the chain's clock advances with ours.

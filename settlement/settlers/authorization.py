@@ -24,6 +24,8 @@ from settlement.settlers.base import (
     hex_bytes,
     instrument_field,
     require_time_to_settle,
+    settled_but_skipped,
+    skipped_in_call,
 )
 from settlement.store import NewPayment, PaymentOutcome, PaymentRecord
 
@@ -119,20 +121,35 @@ def check_validity_window(valid_after: int, valid_before: int, chain_time: int) 
     require_time_to_settle("authorization", valid_before, chain_time)
 
 
-def encode_transfer_with_authorization(signed: SignedMessage[TransferAuthorization]) -> HexStr:
+# transferWithAuthorization's (from, to, value, validAfter, validBefore, nonce, signature).
+AUTHORIZATION_ARGUMENT_TYPES = (
+    "address",
+    "address",
+    "uint256",
+    "uint256",
+    "uint256",
+    "bytes32",
+    "bytes",
+)
+
+
+def authorization_arguments(signed: SignedMessage[TransferAuthorization]) -> tuple[Any, ...]:
+    """``transferWithAuthorization``'s arguments, in its order (also one entry of
+    ``transferWithAuthorizations``)."""
     message = signed.message
-    arguments = encode(
-        ["address", "address", "uint256", "uint256", "uint256", "bytes32", "bytes"],
-        [
-            message.payer,
-            message.payee,
-            message.value_base_units,
-            message.valid_after,
-            message.valid_before,
-            message.nonce,
-            signed.signature,
-        ],
+    return (
+        message.payer,
+        message.payee,
+        message.value_base_units,
+        message.valid_after,
+        message.valid_before,
+        message.nonce,
+        signed.signature,
     )
+
+
+def encode_transfer_with_authorization(signed: SignedMessage[TransferAuthorization]) -> HexStr:
+    arguments = encode(AUTHORIZATION_ARGUMENT_TYPES, authorization_arguments(signed))
     return HexStr("0x" + (TRANSFER_WITH_AUTHORIZATION + arguments).hex())
 
 
@@ -179,55 +196,24 @@ class BatchedAuthorizationSettler(AuthorizationSettler):
     def outcomes(
         self, planned: Sequence[PaymentRecord], mined: MinedTransaction
     ) -> list[PaymentOutcome]:
-        skipped = skipped_authorizations(mined, self.token)
-        return [
-            PaymentOutcome(record.payment_id, settled=False, failure_reason=skipped[index])
-            if index in skipped
-            else PaymentOutcome(record.payment_id, settled=True)
-            for index, record in enumerate(planned)
-        ]
+        skipped = skipped_in_call(
+            mined, self.token, AUTHORIZATION_SKIPPED_TOPIC, AUTHORIZATION_SKIP_REASONS
+        )
+        return settled_but_skipped(planned, skipped)
 
     def _plan_call(self, records: Sequence[PaymentRecord]) -> PlannedTransaction:
-        authorizations = []
-        for record in records:
-            signed = authorization_from(
-                record.payer, record.payee, record.amount_base_units, record.instrument
-            )
-            message = signed.message
-            authorizations.append(
-                (
-                    message.payer,
-                    message.payee,
-                    message.value_base_units,
-                    message.valid_after,
-                    message.valid_before,
-                    message.nonce,
-                    signed.signature,
+        authorizations = [
+            authorization_arguments(
+                authorization_from(
+                    record.payer, record.payee, record.amount_base_units, record.instrument
                 )
             )
-        arguments = encode(
-            ["(address,address,uint256,uint256,uint256,bytes32,bytes)[]"], [authorizations]
-        )
+            for record in records
+        ]
+        arguments = encode([f"({','.join(AUTHORIZATION_ARGUMENT_TYPES)})[]"], [authorizations])
         return PlannedTransaction(
             to=self.token,
             data=HexStr("0x" + (TRANSFER_WITH_AUTHORIZATIONS + arguments).hex()),
             gas=BATCH_BASE_GAS + BATCHED_AUTHORIZATION_GAS * len(records),
             payment_ids=[record.payment_id for record in records],
         )
-
-
-def skipped_authorizations(mined: MinedTransaction, token: str) -> dict[int, str]:
-    """Call index -> skip reason, from the transaction's ``AuthorizationSkipped`` events."""
-    skipped: dict[int, str] = {}
-    for log in mined.logs:
-        if log.address.lower() != token.lower() or not log.topics:
-            continue
-        if log.topics[0] != AUTHORIZATION_SKIPPED_TOPIC:
-            continue
-        index = int.from_bytes(log.topics[1], "big")
-        code = int.from_bytes(log.data[32:64], "big")
-        reason = (
-            AUTHORIZATION_SKIP_REASONS[code] if code < len(AUTHORIZATION_SKIP_REASONS) else None
-        )
-        skipped[index] = f"the token skipped the authorization: {reason or 'Unknown'}"
-    return skipped

@@ -132,6 +132,33 @@ def all_settled(planned: Sequence[PaymentRecord]) -> list[PaymentOutcome]:
     return [PaymentOutcome(record.payment_id, settled=True) for record in planned]
 
 
+def skipped_in_call(
+    mined: MinedTransaction, emitter: str, topic: bytes, reasons: Sequence[str]
+) -> dict[int, str]:
+    """Call index -> reason, from a batch call's skip events: ``topic`` logged by ``emitter``
+    with the index as the first indexed field and the reason code as the second data word."""
+    skipped: dict[int, str] = {}
+    for log in mined.logs:
+        if log.address.lower() != emitter.lower() or log.topics[:1] != [topic]:
+            continue
+        index = int.from_bytes(log.topics[1], "big")
+        code = int.from_bytes(log.data[32:64], "big")
+        skipped[index] = reasons[code] if code < len(reasons) else "Unknown"
+    return skipped
+
+
+def settled_but_skipped(
+    planned: Sequence[PaymentRecord], skipped: Mapping[int, str]
+) -> list[PaymentOutcome]:
+    """The outcomes of a batch call: each payment settled unless the call skipped it."""
+    return [
+        PaymentOutcome(record.payment_id, settled=False, failure_reason=skipped[index])
+        if index in skipped
+        else PaymentOutcome(record.payment_id, settled=True)
+        for index, record in enumerate(planned)
+    ]
+
+
 class Settler(ABC):
     """Verifies one mode's payments; its subclasses settle them (see the module docstring)."""
 

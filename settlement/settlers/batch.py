@@ -36,6 +36,8 @@ from settlement.settlers.base import (
     hex_bytes,
     instrument_field,
     require_time_to_settle,
+    settled_but_skipped,
+    skipped_in_call,
 )
 from settlement.store import NewPayment, PaymentOutcome, PaymentRecord
 
@@ -140,13 +142,9 @@ class BatchSettler(ChainSettler):
     def outcomes(
         self, planned: Sequence[PaymentRecord], mined: MinedTransaction
     ) -> list[PaymentOutcome]:
-        skipped = skipped_payments(mined, self.token)
-        return [
-            PaymentOutcome(record.payment_id, settled=False, failure_reason=skipped[index])
-            if index in skipped
-            else PaymentOutcome(record.payment_id, settled=True)
-            for index, record in enumerate(planned)
-        ]
+        return settled_but_skipped(
+            planned, skipped_in_call(mined, self.token, SKIPPED_TOPIC, SKIP_REASONS)
+        )
 
     def _plan_batch(self, records: Sequence[PaymentRecord]) -> PlannedTransaction:
         accounts: dict[str, int] = {}
@@ -181,17 +179,3 @@ class BatchSettler(ChainSettler):
 
 def worst_case_gas(payments: int, accounts: int) -> int:
     return BATCH_GAS_BASE + BATCH_GAS_PER_PAYMENT * payments + BATCH_GAS_PER_ACCOUNT * accounts
-
-
-def skipped_payments(mined: MinedTransaction, token: str) -> dict[int, str]:
-    """Batch index -> skip reason, from the transaction's ``BatchPaymentSkipped`` events."""
-    skipped: dict[int, str] = {}
-    for log in mined.logs:
-        if log.address.lower() != token.lower() or not log.topics:
-            continue
-        if log.topics[0] != SKIPPED_TOPIC:
-            continue
-        index = int.from_bytes(log.topics[1], "big")
-        reason_code = int.from_bytes(log.data[32:64], "big")
-        skipped[index] = SKIP_REASONS[reason_code] if reason_code < len(SKIP_REASONS) else "Unknown"
-    return skipped

@@ -64,14 +64,35 @@ class ExactPayment:
     payer: str
     nonce: bytes
 
+    @property
+    def payment_id(self) -> str:
+        return "0x" + self.submission.intent.payment_id.hex()
+
+    def check_window(self, now: int) -> None:
+        """``X402RefusalError`` unless the authorization is open at chain time ``now`` and stays
+        open long enough to be settled."""
+        valid_after = self.submission.instrument["valid_after"]
+        valid_before = self.submission.instrument["valid_before"]
+        if valid_before < now + VALID_BEFORE_MARGIN_S:
+            raise X402RefusalError(
+                reasons.ERR_VALID_BEFORE_EXPIRED,
+                f"the authorization expires at {valid_before}, chain time {now}: too soon to "
+                "settle",
+            )
+        if valid_after > now:
+            raise X402RefusalError(
+                reasons.ERR_VALID_AFTER_FUTURE,
+                f"the authorization is valid only after {valid_after}, chain time {now}",
+            )
+
 
 def exact_payment(
-    payload: PaymentPayload, requirements: PaymentRequirements, terms: ChainTerms, now: int | None
+    payload: PaymentPayload, requirements: PaymentRequirements, terms: ChainTerms
 ) -> ExactPayment:
     """The payment ``payload`` makes under ``requirements``; ``X402RefusalError`` says why not.
 
-    ``now`` is the chain time the validity window is checked against; None leaves the window
-    unchecked (to find a payment already accepted, whose window may since have closed).
+    Its validity window is left to ``ExactPayment.check_window``: a payment already accepted
+    is found by its payload even after the window closed.
     """
     _check_requirements(payload, requirements, terms)
     authorization, signature = _authorization(payload.payload)
@@ -90,8 +111,6 @@ def exact_payment(
         )
     valid_after = _uint(authorization.get("validAfter"), "validAfter")
     valid_before = _uint(authorization.get("validBefore"), "validBefore")
-    if now is not None:
-        _check_window(valid_after, valid_before, now)
     nonce = _bytes32(authorization.get("nonce"))
     try:
         intent = PaymentIntent(
@@ -107,19 +126,6 @@ def exact_payment(
     }
     submission = PaymentSubmission(intent, SettlementMode.AUTHORIZATION, instrument)
     return ExactPayment(submission, payer, nonce)
-
-
-def _check_window(valid_after: int, valid_before: int, now: int) -> None:
-    if valid_before < now + VALID_BEFORE_MARGIN_S:
-        raise X402RefusalError(
-            reasons.ERR_VALID_BEFORE_EXPIRED,
-            f"the authorization expires at {valid_before}, chain time {now}: too soon to settle",
-        )
-    if valid_after > now:
-        raise X402RefusalError(
-            reasons.ERR_VALID_AFTER_FUTURE,
-            f"the authorization is valid only after {valid_after}, chain time {now}",
-        )
 
 
 def _check_requirements(

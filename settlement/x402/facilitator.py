@@ -34,7 +34,7 @@ from settlement.domain.payments import PaymentState, SettlementMode
 from settlement.errors import NotYetValidError, PaymentRejectedError, SignatureError
 from settlement.service import SettlementService
 from settlement.settlers.acceptance import TokenGate
-from settlement.settlers.authorization import AUTHORIZATION_STATE
+from settlement.settlers.authorization import AUTHORIZATION_STATE, AuthorizationSettler
 from settlement.store import PaymentRecord, SqlPaymentStore
 from settlement.x402.exact import (
     X402_VERSION,
@@ -114,6 +114,13 @@ class Facilitator:
     def _gate(self) -> TokenGate:
         return TokenGate(self.service.token, self.service.store)
 
+    @cached_property
+    def _authorizations(self) -> AuthorizationSettler:
+        """Authorization mode's checks, with the chain's state read at acceptance (the service's
+        own settler may have been built without it)."""
+        token = self.service.token
+        return AuthorizationSettler(token.address, token.domain, self._gate)
+
     @property
     def enabled(self) -> bool:
         """Whether the service settles authorizations, the mode ``exact`` payments take."""
@@ -180,61 +187,67 @@ class Facilitator:
     ) -> ExactPayment:
         """The payment a request's payload makes, checked against the chain as it is now.
 
-        A payload this service already accepted passes when settling, even with its nonce now
-        spent on chain (by this service's own transaction) or its window closed since: settling
-        it again answers with that transaction rather than refusing a payment that was made.
+        A payload this service already accepted is judged by the payment it became (see
+        ``_already_accepted``), not by the chain: its nonce is spent by this service's own
+        transaction, and its window may have closed since.
         """
         if not self.enabled:
             raise X402RefusalError(
                 reasons.ERR_UNSUPPORTED_SCHEME, "this service does not settle authorizations"
             )
-        payload, requirements = request.payment_payload, request.payment_requirements
-        if settling:
-            accepted = exact_payment(payload, requirements, self.terms, now=None)
-            payment_id = "0x" + accepted.submission.intent.payment_id.hex()
-            if await self.service.store.get(payment_id) is not None:
-                # Accepting it again answers with the stored payment if this is the same
-                # payload, and refuses it if it is another under the same authorization.
-                return accepted
+        payment = exact_payment(request.payment_payload, request.payment_requirements, self.terms)
+        accepted = await self.service.store.get(payment.payment_id)
+        if accepted is not None:
+            return self._already_accepted(payment, accepted, settling)
         now = await self.service.chain_time()
-        payment = exact_payment(payload, requirements, self.terms, now)
-        settler = self.service.settlers[SettlementMode.AUTHORIZATION]
+        payment.check_window(now)
         try:
-            verified = settler.verify(payment.submission, now)
+            verified = self._authorizations.verify(payment.submission, now)
         except SignatureError as error:
             raise X402RefusalError(reasons.ERR_INVALID_SIGNATURE, str(error)) from None
         except NotYetValidError as error:
             raise X402RefusalError(reasons.ERR_VALID_AFTER_FUTURE, str(error)) from None
         except PaymentRejectedError as error:  # the window too short to settle in
             raise X402RefusalError(reasons.ERR_VALID_BEFORE_EXPIRED, str(error)) from None
-        await self._check_chain_state(payment)
-        refused = await settler.admit([verified])
+        # What the service checks before it accepts any authorization: the token not paused, no
+        # party blocklisted, the nonce unused, the balance covering what the payer has queued.
+        refused = await self._authorizations.admit([verified])
         if verified.payment_id in refused:
-            raise X402RefusalError(
-                reasons.ERR_TRANSACTION_SIMULATION_FAILED, refused[verified.payment_id]
-            )
+            raise await self._refusal(payment, refused[verified.payment_id])
         return payment
 
-    async def _check_chain_state(self, payment: ExactPayment) -> None:
-        """The nonce unused and the balance enough, in one batch of reads."""
+    @staticmethod
+    def _already_accepted(
+        payment: ExactPayment, accepted: PaymentRecord, settling: bool
+    ) -> ExactPayment:
+        """A payload the service holds as a payment. Settling it again answers with the stored
+        payment if this is the same payload (and refuses it if it is another under the same
+        authorization); verifying it is valid until it is settled or has failed."""
+        if settling or accepted.state not in FINAL_STATES:
+            return payment
+        if accepted.state is PaymentState.CONFIRMED:
+            raise X402RefusalError(
+                reasons.ERR_NONCE_ALREADY_USED,
+                f"the authorization was already settled, as payment {accepted.payment_id}",
+            )
+        raise X402RefusalError(
+            reasons.ERR_TRANSACTION_FAILED, accepted.failure_reason or "settlement failed"
+        )
+
+    async def _refusal(self, payment: ExactPayment, reason: str) -> X402RefusalError:
+        """x402's name for why acceptance refused the payment: the nonce or the balance when
+        those are why, a failed simulation otherwise (the token paused, a party blocklisted)."""
         gate = self._gate
-        value = payment.submission.intent.amount_base_units
         nonce_state = gate.call(
             AUTHORIZATION_STATE, word_address(payment.payer), word_bytes32(payment.nonce)
         )
         balance_read = gate.balance(payment.payer)
         answers = await gate.ask([nonce_state, balance_read])
         if answers[nonce_state]:
-            raise X402RefusalError(
-                reasons.ERR_NONCE_ALREADY_USED,
-                f"the authorization nonce 0x{payment.nonce.hex()} of {payment.payer} is already "
-                "used or cancelled on chain",
-            )
-        if answers[balance_read] < value:
-            raise X402RefusalError(
-                reasons.ERR_INSUFFICIENT_BALANCE,
-                f"{payment.payer} holds {answers[balance_read]} base units and cannot pay {value}",
-            )
+            return X402RefusalError(reasons.ERR_NONCE_ALREADY_USED, reason)
+        if answers[balance_read] < payment.submission.intent.amount_base_units:
+            return X402RefusalError(reasons.ERR_INSUFFICIENT_BALANCE, reason)
+        return X402RefusalError(reasons.ERR_TRANSACTION_SIMULATION_FAILED, reason)
 
     async def _final(self, payment_id: str) -> PaymentRecord:
         """The payment once confirmed or failed, or as it stands when the wait runs out."""

@@ -66,6 +66,23 @@ class Facilitated:
         )
         return await client.create_payment_payload(required)
 
+    async def funded_payload(
+        self, admin: LocalAccount
+    ) -> tuple[LocalAccount, PaymentRequirements, PaymentPayload]:
+        """A payer holding ten prices, the resource's requirements, and the payer's payload."""
+        payer = await funded(self.coin, admin, 10 * PRICE)
+        requirements = self.requirements()
+        return payer, requirements, await self.signed(payer, requirements)
+
+    async def settled(
+        self, payload: PaymentPayload, requirements: PaymentRequirements
+    ) -> dict[str, Any]:
+        """Settle the payload, run the authorization round it waits for, and settle it again:
+        the answer with its transaction."""
+        await self.ask("settle", payload, requirements)
+        await self.service.settle_round(SettlementMode.AUTHORIZATION)
+        return await self.ask("settle", payload, requirements)
+
     async def ask(
         self, route: str, payload: PaymentPayload, requirements: PaymentRequirements
     ) -> dict[str, Any]:
@@ -104,9 +121,7 @@ async def test_supported_names_exact_on_this_chain(facilitated: Facilitated) -> 
 async def test_a_paid_payload_verifies_settles_once_and_is_then_spent(
     facilitated: Facilitated, coin: StablecoinContract, admin: LocalAccount
 ) -> None:
-    payer = await funded(coin, admin, 10 * PRICE)
-    requirements = facilitated.requirements()
-    payload = await facilitated.signed(payer, requirements)
+    payer, requirements, payload = await facilitated.funded_payload(admin)
 
     verified = await facilitated.ask("verify", payload, requirements)
     assert verified == {"isValid": True, "payer": payer.address}
@@ -204,9 +219,7 @@ async def test_two_settles_of_one_payload_at_once_pay_once(
     facilitated: Facilitated, coin: StablecoinContract, admin: LocalAccount
 ) -> None:
     """Two resource servers (or a retry racing the first try) settling one payload."""
-    payer = await funded(coin, admin, 10 * PRICE)
-    requirements = facilitated.requirements()
-    payload = await facilitated.signed(payer, requirements)
+    _payer, requirements, payload = await facilitated.funded_payload(admin)
     first, second = await asyncio.gather(
         facilitated.ask("settle", payload, requirements),
         facilitated.ask("settle", payload, requirements),
@@ -228,9 +241,7 @@ async def test_a_restarted_facilitator_settles_what_it_verified_before(
 ) -> None:
     """Verify stores nothing and settle needs nothing verify left: a facilitator restarted
     between the two (a fresh service and app on the same store and chain) pays once."""
-    payer = await funded(coin, admin, 10 * PRICE)
-    requirements = facilitated.requirements()
-    payload = await facilitated.signed(payer, requirements)
+    _payer, requirements, payload = await facilitated.funded_payload(admin)
     assert (await facilitated.ask("verify", payload, requirements))["isValid"] is True
 
     restarted = create_app(make_service(store, chain, coin, admin), OPERATOR_KEY)
@@ -248,12 +259,8 @@ async def test_a_restarted_facilitator_settles_what_it_verified_before(
 async def test_a_settled_payload_asked_again_after_its_window_answers_with_its_transaction(
     facilitated: Facilitated, coin: StablecoinContract, admin: LocalAccount
 ) -> None:
-    payer = await funded(coin, admin, 10 * PRICE)
-    requirements = facilitated.requirements()
-    payload = await facilitated.signed(payer, requirements)
-    await facilitated.ask("settle", payload, requirements)
-    await facilitated.service.settle_round(SettlementMode.AUTHORIZATION)
-    first = await facilitated.ask("settle", payload, requirements)
+    _payer, requirements, payload = await facilitated.funded_payload(admin)
+    first = await facilitated.settled(payload, requirements)
     await coin.client.w3.provider.make_request("evm_increaseTime", [3_600])  # type: ignore[arg-type]
     await coin.client.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
 
@@ -266,11 +273,8 @@ async def test_a_settled_payload_asked_again_after_its_window_answers_with_its_t
 async def test_another_payload_under_a_settled_authorization_nonce_is_refused(
     facilitated: Facilitated, coin: StablecoinContract, admin: LocalAccount
 ) -> None:
-    payer = await funded(coin, admin, 10 * PRICE)
-    requirements = facilitated.requirements()
-    payload = await facilitated.signed(payer, requirements)
-    await facilitated.ask("settle", payload, requirements)
-    await facilitated.service.settle_round(SettlementMode.AUTHORIZATION)
+    _payer, requirements, payload = await facilitated.funded_payload(admin)
+    await facilitated.settled(payload, requirements)
     altered = dict(payload.payload)
     altered["authorization"] = dict(altered["authorization"], value=str(2 * PRICE))
     doubled = payload.model_copy(update={"payload": altered})
