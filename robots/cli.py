@@ -7,6 +7,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -16,7 +17,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from robots import __version__
-from robots.pricing import price_on_profiles
+from robots.pricing import price_on_profiles, price_x402_on_profiles
 from robots.run import (
     SETTLEMENT_FILE,
     SWEEP_FILE,
@@ -46,7 +47,8 @@ from robots.stream import PaymentStream
 from robots.sweep import parse_grid
 from robots.sweep import plan as plan_sweep
 from robots.sweep import sweep as run_sweep
-from robots.views import settlement_table, summary_table, sweep_table
+from robots.views import settlement_table, summary_table, sweep_table, x402_summary
+from robots.x402_fleet import X402Settlement, pay_compute_over_x402
 from settlement.cli_runner import run_cli
 from settlement.client import DEFAULT_CONCURRENCY
 from settlement.config import Settings
@@ -107,8 +109,43 @@ concurrency_option = click.option(
 )
 
 
+x402_option = click.option(
+    "--compute-over-x402",
+    "compute_over_x402",
+    is_flag=True,
+    help="Also pay the run's compute payments over HTTP 402: each robot buys its bundles from "
+    "its provider (an x402 resource server: the official SDK's middleware) with the SDK's "
+    "client, the service at --settlement-url verifying and settling as the facilitator.",
+)
+
+
 def remote_options(command: Callable[..., None]) -> Callable[..., None]:
-    return settlement_url_option(api_key_option(concurrency_option(command)))
+    return settlement_url_option(api_key_option(concurrency_option(x402_option(command))))
+
+
+def _checked_remote(
+    settlement_url: str | None,
+    api_key: str | None,
+    concurrency: int,
+    modes: str,
+    compute_over_x402: bool,
+) -> RemoteService | None:
+    """The running service to settle through, once it is known to settle what was asked."""
+    remote = _remote_service(settlement_url, api_key, concurrency)
+    if compute_over_x402 and remote is None:
+        raise click.BadParameter(
+            "paying over x402 needs a running service as the facilitator: --settlement-url",
+            param_hint="--compute-over-x402",
+        )
+    if remote is None:
+        return None
+    asked = [SettlementMode(mode) for mode in _modes(modes)]
+    if compute_over_x402:
+        asked.append(SettlementMode.AUTHORIZATION)
+    if not asked:
+        raise click.BadParameter("--settlement-url needs a mode, or 'all'", param_hint="--mode")
+    asyncio.run(check_service(remote, asked))
+    return remote
 
 
 def _remote_service(
@@ -232,14 +269,11 @@ def simulate(
     settlement_url: str | None,
     api_key: str | None,
     concurrency: int,
+    compute_over_x402: bool,
     out: Path | None,
 ) -> None:
     """Run a fleet scenario: energy, goods and every payment, step by step; then settle them."""
-    remote = _remote_service(settlement_url, api_key, concurrency)
-    if remote is not None and modes == "none":
-        raise click.BadParameter("--settlement-url needs a mode, or 'all'", param_hint="--mode")
-    if remote is not None:
-        asyncio.run(check_service(remote, [SettlementMode(mode) for mode in _modes(modes)]))
+    remote = _checked_remote(settlement_url, api_key, concurrency, modes, compute_over_x402)
     values = dict(_name_value(text) for text in overrides)
     if steps is not None:
         values["steps"] = str(steps)
@@ -253,8 +287,9 @@ def simulate(
         model, summary = simulate_run(chosen, seed, lambda _i, _r: progress.advance(task))
     stream = write_run(folder, model, summary)
     console.print(summary_table(summary))
-    if modes != "none":
-        _settle_run(folder, chosen, seed, stream, modes, sample_robots, profile, remote)
+    if modes != "none" or compute_over_x402:
+        asked = SettlementAsk(modes, sample_robots, profile, remote, compute_over_x402)
+        _settle_run(folder, chosen, seed, stream, asked)
     console.print(f"stream, reporters and summary in {folder}")
     _write_report(folder)
 
@@ -273,39 +308,54 @@ def settle(
     settlement_url: str | None,
     api_key: str | None,
     concurrency: int,
+    compute_over_x402: bool,
 ) -> None:
-    """Replay a run's recorded payment stream through the service in a mode (or all), priced."""
-    if modes == "none":
-        raise click.BadParameter("name a mode, or 'all'", param_hint="--mode")
-    remote = _remote_service(settlement_url, api_key, concurrency)
+    """Replay a run's recorded payment stream through the service in a mode (or all), priced;
+    and, with --compute-over-x402, pay its compute payments over HTTP 402."""
+    if modes == "none" and not compute_over_x402:
+        raise click.BadParameter(
+            "name a mode, or 'all' (or --compute-over-x402)", param_hint="--mode"
+        )
     load_fee_book().evm_profile(profile)
-    if remote is not None:
-        asyncio.run(check_service(remote, [SettlementMode(mode) for mode in _modes(modes)]))
+    remote = _checked_remote(settlement_url, api_key, concurrency, modes, compute_over_x402)
     scenario, seed, stream = read_run(run_dir)
-    _settle_run(run_dir, scenario, seed, stream, modes, sample_robots, profile, remote)
+    asked = SettlementAsk(modes, sample_robots, profile, remote, compute_over_x402)
+    _settle_run(run_dir, scenario, seed, stream, asked)
     console.print(f"settlement of {run_dir} in {run_dir / SETTLEMENT_FILE}")
     _write_report(run_dir)
 
 
+@dataclass(frozen=True)
+class SettlementAsk:
+    """How a run is to be settled: the command line's choices."""
+
+    modes: str
+    sample_robots: int | None
+    profile: str
+    remote: RemoteService | None
+    compute_over_x402: bool
+
+
 def _settle_run(
-    folder: Path,
-    scenario: Scenario,
-    seed: int,
-    stream: PaymentStream,
-    modes: str,
-    sample_robots: int | None,
-    profile: str,
-    remote: RemoteService | None,
+    folder: Path, scenario: Scenario, seed: int, stream: PaymentStream, asked: SettlementAsk
 ) -> None:
-    sample = _settlement_sample(scenario, stream, sample_robots, seed)
+    sample = _settlement_sample(scenario, stream, asked.sample_robots, seed)
+    remote, profile = asked.remote, asked.profile
     if remote is not None:
         console.print(f"settling through the service at {remote.url}")
-    settled = [_settle(stream, SettlementMode(mode), sample, remote) for mode in _modes(modes)]
+    settled = [
+        _settle(stream, SettlementMode(mode), sample, remote) for mode in _modes(asked.modes)
+    ]
     book = load_fee_book()
-    others = [chain.name for chain in book.evm_profiles if chain.name != profile]
-    priced = price_on_profiles(settled, stream, sample, book, [profile, *others])
-    write_settlements(folder, settled, priced, profile, sample, stream)
-    console.print(settlement_table(priced[profile], len(stream), profile))
+    profiles = [profile, *(chain.name for chain in book.evm_profiles if chain.name != profile)]
+    priced = price_on_profiles(settled, stream, sample, book, profiles)
+    x402 = None
+    if asked.compute_over_x402 and remote is not None:
+        paid = _pay_over_x402(stream, scenario, sample, remote)
+        x402 = (paid, price_x402_on_profiles(paid, stream, sample, book, profiles))
+    write_settlements(folder, settled, priced, profile, sample, stream, x402)
+    if settled:
+        console.print(settlement_table(priced[profile], len(stream), profile))
     for settlement in settled:
         if settlement.requests_resent:
             console.print(
@@ -313,6 +363,8 @@ def _settle_run(
                 f"a failure; {settlement.already_accepted:,} payments were answered as already "
                 "accepted, none settled twice"
             )
+    if x402 is not None:
+        console.print(x402_summary(*x402, profile))
 
 
 def _write_report(folder: Path) -> None:
@@ -321,6 +373,8 @@ def _write_report(folder: Path) -> None:
 
 
 def _modes(choice: str) -> list[str]:
+    if choice == "none":
+        return []
     return [mode.value for mode in SettlementMode] if choice == "all" else [choice]
 
 
@@ -359,6 +413,20 @@ def _settle(
             )
         return asyncio.run(
             settle_stream(stream, mode, Settings(), participants=sample, on_progress=show)
+        )
+
+
+def _pay_over_x402(
+    stream: PaymentStream, scenario: Scenario, sample: set[int] | None, remote: RemoteService
+) -> X402Settlement:
+    with Progress(*Progress.get_default_columns(), console=progress_console) as progress:
+        task = progress.add_task("x402: starting", total=None)
+
+        def show(phase: str, done: int, total: int) -> None:
+            progress.update(task, description=f"x402: {phase}", completed=done, total=total)
+
+        return asyncio.run(
+            pay_compute_over_x402(stream, scenario, remote, participants=sample, on_progress=show)
         )
 
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from robots.settle import BoolArray, StreamSettlement, payments_among
 from robots.stream import PaymentStream
+from robots.x402_fleet import X402Settlement, compute_payments
 from settlement.domain.fees import (
     FeeBook,
     PaymentPrice,
@@ -82,6 +83,36 @@ def price_on_profiles(
                 price = price_mode(chain_profile, inputs, mean_amount, book.power)
             priced[profile].append(SettlementCost(settlement, price))
     return priced
+
+
+def price_x402_on_profiles(
+    x402: X402Settlement,
+    stream: PaymentStream,
+    participants: Collection[int] | None,
+    book: FeeBook,
+    profiles: Sequence[str],
+) -> dict[str, PaymentPrice]:
+    """The x402 payments' cost of their mean payment on each of ``profiles``' chains: measured
+    gas, and the bytes of authorization mode's shape (``exact`` settles one authorization per
+    payment, alone or gathered), for the compute payments among ``participants``."""
+    if x402.paid == 0:
+        return {}
+    catalog = load_mode_catalog()
+    counts = stream_counts(stream, compute_payments(stream, participants))
+    entry = {
+        "mode": SettlementMode.AUTHORIZATION.value,
+        "settled": x402.paid,
+        "transactions": x402.transactions,
+        "gas_per_payment": x402.gas_per_payment,
+        "all_in_gas_per_payment": x402.gas_per_payment,
+        "cpu_ns_per_payment": x402.service_cpu_ns_per_payment,
+    }
+    (inputs,) = mode_inputs_from_results([entry], catalog, counts)
+    mean_amount = max(round(x402.value_paid_base_units / x402.paid), 1)
+    return {
+        profile: price_mode(book.evm_profile(profile), inputs, mean_amount, book.power)
+        for profile in profiles
+    }
 
 
 def mean_payment_base_units(settlement: StreamSettlement) -> int:

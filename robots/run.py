@@ -18,6 +18,8 @@ from robots.model import FleetModel, StepReport
 from robots.pricing import SettlementCost, cost_share_by_step, mean_payment_base_units
 from robots.scenario import Scenario
 from robots.settle import StreamSettlement
+from robots.x402_fleet import X402Settlement
+from settlement.domain.fees import PaymentPrice
 
 if TYPE_CHECKING:
     from robots.sweep import SweepRun
@@ -28,6 +30,9 @@ STEPS_FILE = "steps.json"
 SUMMARY_FILE = "summary.json"
 SETTLEMENT_FILE = "settlement.json"
 SWEEP_FILE = "sweep.json"
+
+# The compute payments paid over x402, and their price on each fee profile.
+PricedX402 = tuple[X402Settlement, dict[str, PaymentPrice]]
 
 
 @dataclass(frozen=True)
@@ -137,10 +142,12 @@ def write_settlements(
     profile: str,
     sample: set[int] | None,
     stream: PaymentStream,
+    x402: PricedX402 | None = None,
 ) -> None:
     """Each mode's settlement of the run into ``settlement.json``, priced on every profile in
-    ``priced`` (``profile`` first: the one asked for); and each step's settlement cost as a share
-    of its value, per mode, on ``profile``, into the step reporters."""
+    ``priced`` (``profile`` first: the one asked for), with the compute payments paid over
+    ``x402`` when they were; and each step's settlement cost as a share of its value, per mode,
+    on ``profile``, into the step reporters."""
     costs = priced[profile]
     add_cost_shares(folder, cost_share_by_step(costs, stream, sample, _steps_in(folder)))
     by_mode: dict[str, dict[str, dict[str, object]]] = {}
@@ -160,16 +167,31 @@ def write_settlements(
             | _headline_price(by_mode.get(settlement.mode.value, {}).get(profile, {}))
             for settlement in settlements
         ],
+        "x402": None if x402 is None else x402_entry(*x402),
     }
     (folder / SETTLEMENT_FILE).write_text(json.dumps(document, indent=2, default=str))
 
 
 def price_entry(cost: SettlementCost) -> dict[str, object]:
-    price = cost.price
+    return _price_fields(cost.price) | {"share_of_value_settled": str(cost.share_of_value_settled)}
+
+
+def x402_entry(x402: X402Settlement, prices: dict[str, PaymentPrice]) -> dict[str, object]:
+    """The x402 payments beside the modes: what ``X402Settlement`` holds, priced per profile
+    (the share is of the value the paid requests carried)."""
+    return asdict(x402) | {
+        "gas_per_payment": x402.gas_per_payment,
+        "prices": {
+            name: _price_fields(price) | {"share_of_value_paid": str(price.share_of_value)}
+            for name, price in prices.items()
+        },
+    }
+
+
+def _price_fields(price: PaymentPrice) -> dict[str, object]:
     return {
         "profile": price.profile,
         "usd_per_payment": str(price.usd_per_payment),
-        "share_of_value_settled": str(cost.share_of_value_settled),
         "energy_wh_per_payment": None
         if price.energy_wh_per_payment is None
         else str(price.energy_wh_per_payment),

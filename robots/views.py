@@ -9,7 +9,8 @@ from rich.table import Table
 from robots.pricing import SettlementCost
 from robots.run import RunSummary
 from robots.sweep import SweepRun
-from settlement.domain.fees import format_share, format_usd
+from robots.x402_fleet import X402Settlement
+from settlement.domain.fees import PaymentPrice, format_share, format_usd
 from settlement.domain.money import format_dollars
 
 
@@ -87,3 +88,28 @@ def sweep_table(runs: Sequence[SweepRun], names: Sequence[str]) -> Table:
             f"{s.robot_wealth_gini_end:.3f}",
         )
     return table
+
+
+def x402_summary(x402: X402Settlement, prices: dict[str, PaymentPrice], profile: str) -> str:
+    """One paragraph: the compute payments paid over x402, their cost, and whether the providers
+    received exactly what was paid."""
+    price = prices.get(profile)
+    cost = (
+        f"{x402.gas_per_payment:,.0f} gas per payment in {x402.transactions:,} transactions, "
+        f"{format_usd(price.usd_per_payment)} each on {profile}"
+        if price is not None
+        else "nothing settled"
+    )
+    refused = ", ".join(f"{reason} x{n:,}" for reason, n in x402.refusal_reasons.items())
+    received = (
+        "the providers received exactly that"
+        if x402.received_what_was_paid
+        else f"the providers' balances rose by {format_dollars(x402.value_received_base_units)}"
+    )
+    return (
+        f"x402: {x402.paid:,} of {x402.attempted:,} compute payments paid over HTTP 402 "
+        f"({x402.paid_per_s:,.1f}/s, p50 {x402.latency_ms_p50:,.0f} ms, p99 "
+        f"{x402.latency_ms_p99:,.0f} ms, settlement included); {cost}; "
+        f"{format_dollars(x402.value_paid_base_units)} paid and {received}"
+        + (f"; refused: {refused}" if refused else "")
+    )

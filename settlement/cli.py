@@ -51,6 +51,7 @@ from settlement.report import (
     load_report,
     summary_rows,
     write_report,
+    x402_sentence,
 )
 from settlement.runtime import SUPPORTED_MODES
 from settlement.server import Role, serve_forever
@@ -538,7 +539,10 @@ def report(run_dir: Path, other_dir: Path | None, open_browser: bool) -> None:
         table.add_column(column, justify="left" if column == "mode" else "right")
     for row in rows:
         table.add_row(*row)
-    console.print(table)
+    if rows:
+        console.print(table)
+    if written.report["x402"]:
+        console.print(f"x402: {x402_sentence(written.report['x402'])}")
     console.print(f"report in {written.html_path} (and {REPORT_JSON}, {REPORT_MD})")
     if open_browser:
         webbrowser.open(written.html_path.resolve().as_uri())

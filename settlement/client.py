@@ -18,6 +18,7 @@ from typing import Any, Self
 import httpx
 
 from settlement.api.models import (
+    BalanceOut,
     ChannelOut,
     FaucetOut,
     LedgerAccountOut,
@@ -26,6 +27,7 @@ from settlement.api.models import (
     PaymentLookupOut,
     StatsOut,
     TermsOut,
+    TransactionOut,
 )
 from settlement.errors import SettlementError
 
@@ -89,6 +91,12 @@ class SettlementClient:
 
     async def stats(self) -> StatsOut:
         return StatsOut.model_validate(await self._call("GET", "/v1/stats"))
+
+    async def balance(self, address: str) -> BalanceOut:
+        return BalanceOut.model_validate(await self._call("GET", f"/v1/balances/{address}"))
+
+    async def transaction(self, tx_hash: str) -> TransactionOut:
+        return TransactionOut.model_validate(await self._call("GET", f"/v1/transactions/{tx_hash}"))
 
     async def faucet(self, grants: Sequence[dict[str, Any]]) -> FaucetOut:
         return FaucetOut.model_validate(

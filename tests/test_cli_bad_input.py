@@ -46,7 +46,17 @@ CASES = [
         USAGE,
         "is not an http:// or https:// URL",
     ),
+    (
+        ["robots", "simulate", "--compute-over-x402"],
+        USAGE,
+        "paying over x402 needs a running service as the facilitator: --settlement-url",
+    ),
     # robots settle and sweep
+    (
+        ["robots", "settle", f"{TMP}/empty-run", "--compute-over-x402"],
+        USAGE,
+        "needs a running service as the facilitator",
+    ),
     (["robots", "settle", f"{TMP}/empty-run", "--mode", "net"], FAILURE, "holds no fleet run"),
     (["robots", "settle", f"{TMP}/a-file", "--mode", "net"], USAGE, "is a file"),
     (["robots", "sweep", "--grid", "robots=a,b"], FAILURE, "robots must be an integer"),

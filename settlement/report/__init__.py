@@ -10,7 +10,7 @@ from typing import Any
 
 from settlement.report.build import REPORT_SCHEMA, REPORT_VERSION, ReportError, build_report
 from settlement.report.compare import compare_reports
-from settlement.report.render import render_html, render_markdown, summary_rows
+from settlement.report.render import render_html, render_markdown, summary_rows, x402_sentence
 
 REPORT_JSON = "report.json"
 REPORT_MD = "report.md"
@@ -29,6 +29,7 @@ __all__ = [
     "load_report",
     "summary_rows",
     "write_report",
+    "x402_sentence",
 ]
 
 

@@ -111,6 +111,7 @@ def build_report(folder: Path, book: FeeBook | None = None) -> dict[str, Any]:
             "sampled_participants": (files.settlement or {}).get("sampled_participants"),
             "modes": [mode_section(entry, profile) for entry in modes],
         },
+        "x402": x402_section((files.settlement or {}).get("x402")),
         "rails": rails_section(book, mean_payment),
         "break_even": break_even_section(book, modes, profile),
         "energy": energy_section(summary, modes, profile),
@@ -221,6 +222,35 @@ def mode_section(entry: dict[str, Any], profile: str) -> dict[str, Any]:
             if chosen.get("energy_wh_per_payment") is not None
             else None
         ),
+    }
+
+
+def x402_section(entry: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The compute payments paid over HTTP 402, when the run paid them so."""
+    if not entry:
+        return None
+    prices = entry.get("prices") or {}
+    return {
+        "settled_by": entry["settled_by"],
+        "sampled": entry["sampled"],
+        "compute_payments_in_stream": entry["compute_payments_in_stream"],
+        "payments_attempted": entry["attempted"],
+        "paid": entry["paid"],
+        "refused": entry["refused"],
+        "refusal_reasons": entry["refusal_reasons"],
+        "transactions": entry["transactions"],
+        "gas_per_payment": entry["gas_per_payment"],
+        "paid_per_s": entry["paid_per_s"],
+        "latency_ms": {
+            "p50": entry["latency_ms_p50"],
+            "p95": entry["latency_ms_p95"],
+            "p99": entry["latency_ms_p99"],
+        },
+        "cpu_us_per_payment": entry["service_cpu_ns_per_payment"] / 1000,
+        "value_paid_usd": entry["value_paid_base_units"] / BASE_UNITS_PER_DOLLAR,
+        "value_received_usd": entry["value_received_base_units"] / BASE_UNITS_PER_DOLLAR,
+        "usd_per_payment": {name: float(p["usd_per_payment"]) for name, p in prices.items()},
+        "share_of_value": {name: float(p["share_of_value_paid"]) for name, p in prices.items()},
     }
 
 

@@ -78,8 +78,8 @@ def render_markdown(report: dict[str, Any]) -> str:
         "## Settlement",
         "",
         *_sample_note(report),
-        *_markdown_table(*summary_rows(report)),
-        "",
+        *_modes_markdown(report),
+        *_x402_markdown(report),
         "### USD per payment on each chain profile, beside the rails",
         "",
         *_markdown_table(*price_rows(report)),
@@ -117,7 +117,8 @@ def render_html(report: dict[str, Any]) -> str:
         f"{escape(report['generated_at'])}.</p>",
         "<h2>Settlement</h2>",
         *[f"<p>{escape(line)}</p>" for line in _sample_note(report) if line],
-        _html_table(*summary_rows(report)),
+        *([_html_table(*summary_rows(report))] if report["settlement"]["modes"] else []),
+        *_x402_html(report),
         '<div class="charts">',
         *charts(report),
         "</div>",
@@ -298,6 +299,67 @@ def price_rows(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
+X402_TITLE = "Compute payments over x402"
+
+
+def _modes_markdown(report: dict[str, Any]) -> list[str]:
+    if not report["settlement"]["modes"]:
+        return []
+    return [*_markdown_table(*summary_rows(report)), ""]
+
+
+def _x402_markdown(report: dict[str, Any]) -> list[str]:
+    x402 = report.get("x402")
+    if not x402:
+        return []
+    table = _markdown_table(["figure", "value"], x402_rows(report))
+    return [f"### {X402_TITLE}", "", x402_sentence(x402), "", *table, ""]
+
+
+def _x402_html(report: dict[str, Any]) -> list[str]:
+    x402 = report.get("x402")
+    if not x402:
+        return []
+    return [
+        f"<h3>{X402_TITLE}</h3>",
+        f"<p>{escape(x402_sentence(x402))}</p>",
+        _html_table(["figure", "value"], x402_rows(report)),
+    ]
+
+
+def x402_sentence(x402: dict[str, Any]) -> str:
+    received = (
+        "the providers received exactly that"
+        if math.isclose(x402["value_received_usd"], x402["value_paid_usd"], abs_tol=1e-9)
+        else f"the providers' balances rose by {_usd(x402['value_received_usd'])}"
+    )
+    return (
+        f"{x402['paid']:,} of {x402['payments_attempted']:,} compute payments were paid over "
+        "HTTP 402: each robot bought its bundles from its provider, an x402 resource server "
+        "(the official SDK's middleware), with the SDK's client; the settlement service at "
+        f"{x402['settled_by']} verified and settled them as the facilitator. "
+        f"{_usd(x402['value_paid_usd'])} was paid and {received}. Latency runs from the "
+        "first request to the paid answer, the settlement's transaction mined in between."
+    )
+
+
+def x402_rows(report: dict[str, Any]) -> list[list[str]]:
+    x402, profile = report["x402"], report["settlement"]["profile"]
+    latency = x402["latency_ms"]
+    refusals = ", ".join(f"{reason} ({n:,})" for reason, n in x402["refusal_reasons"].items())
+    return [
+        ["paid / refused", f"{x402['paid']:,} / {x402['refused']:,}"],
+        ["refusals", refusals or "none"],
+        ["paid requests/s", f"{x402['paid_per_s']:,.1f}"],
+        ["latency p50 / p95 / p99 ms", " / ".join(_ms(latency[p]) for p in ("p50", "p95", "p99"))],
+        ["transactions", f"{x402['transactions']:,}"],
+        ["gas per payment", f"{x402['gas_per_payment']:,.0f}"],
+        [f"USD per payment ({profile})", _usd(x402["usd_per_payment"].get(profile))],
+        ["cost / value paid", _share(x402["share_of_value"].get(profile))],
+        ["service CPU µs/payment", f"{x402['cpu_us_per_payment']:,.0f}"],
+    ]
+
+
 def break_even_rows(report: dict[str, Any]) -> list[list[str]]:
     profile = report["settlement"]["profile"]
     share = report["break_even"]["share_line"]
@@ -344,6 +406,8 @@ def parameter_rows(report: dict[str, Any]) -> list[list[str]]:
 def _sample_note(report: dict[str, Any]) -> list[str]:
     sampled = report["settlement"]["sampled_participants"]
     modes = report["settlement"]["modes"]
+    if not modes and report.get("x402"):
+        return ["No mode settled the run's payments; its compute payments were paid over x402.", ""]
     if not modes:
         return ["This run was not settled: run `robots settle RUN_DIR --mode all`.", ""]
     if sampled is None:

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from robots.run import x402_entry
+from robots.x402_fleet import X402Settlement
 from settlement.report import REPORT_SCHEMA, REPORT_VERSION, compare_reports, write_report
 from tests.cli_helpers import run_robots, run_settlement
 
@@ -110,7 +112,34 @@ def test_an_unsettled_run_is_reported_as_such(tmp_path: Path) -> None:
 
     written = write_report(tmp_path)
     assert written.report["settlement"]["modes"] == []
-    assert "This run was not settled" in written.markdown_path.read_text()
+    assert written.report["x402"] is None
+    markdown = written.markdown_path.read_text()
+    assert "This run was not settled" in markdown
+    assert "over x402" not in markdown
+
+
+def test_x402_payments_the_providers_did_not_receive_in_full_are_said_so(tmp_path: Path) -> None:
+    done = run_robots("simulate", "--steps", "10", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    short = X402Settlement(
+        settled_by="http://127.0.0.1:8000", participant_key_tag="t x402",
+        compute_payments_in_stream=10, attempted=10, paid=9, refused=1,
+        refusal_reasons={"settlement_pending": 1}, transactions=9, gas_total=9 * 75_000,
+        paid_per_s=3.0, latency_ms_p50=700.0, latency_ms_p95=800.0, latency_ms_p99=900.0,
+        service_cpu_ns_per_payment=20_000_000, value_paid_base_units=9_000,
+        value_received_base_units=8_000, sampled=False,
+    )  # fmt: skip
+    document = {"profile": "base", "sampled_participants": None, "modes": []}
+    document["x402"] = x402_entry(short, {})
+    (tmp_path / "settlement.json").write_text(json.dumps(document))
+
+    written = write_report(tmp_path)
+    x402 = written.report["x402"]
+    assert (x402["paid"], x402["refused"], x402["gas_per_payment"]) == (9, 1, 75_000)
+    markdown = written.markdown_path.read_text()
+    assert "$0.009 was paid and the providers' balances rose by $0.008" in markdown
+    assert "| refusals | settlement_pending (1) |" in markdown
+    assert "| USD per payment (base) | n/a |" in markdown
 
 
 @pytest.mark.parametrize(
