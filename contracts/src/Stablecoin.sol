@@ -10,6 +10,7 @@ import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/Signa
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 
 import {BatchSettlement} from "./extensions/BatchSettlement.sol";
+import {FlaggedBalances} from "./extensions/FlaggedBalances.sol";
 import {IERC3009} from "./interfaces/IERC3009.sol";
 import {IStablecoin} from "./interfaces/IStablecoin.sol";
 
@@ -19,7 +20,8 @@ import {IStablecoin} from "./interfaces/IStablecoin.sol";
 /// @dev Built from OpenZeppelin 5 parts. Every balance change goes through `_update`, so pause and
 /// the blocklist are enforced in one place for transfers, mints, burns and authorizations alike.
 /// The one exception is {BatchSettlement}, which checks pause and the blocklist itself, so that a
-/// blocked payment is skipped rather than reverting its batch, and then calls `ERC20._update`.
+/// blocked payment is skipped rather than reverting its batch, and moves balances in bulk. The
+/// blocklist is a flag in each account's balance word ({FlaggedBalances}), as in USDC v2.2.
 contract Stablecoin is IStablecoin, ERC20Permit, AccessControl, Pausable, BatchSettlement {
     using SafeERC20 for IERC20;
 
@@ -48,7 +50,6 @@ contract Stablecoin is IStablecoin, ERC20Permit, AccessControl, Pausable, BatchS
     uint256 public constant MAX_AUTHORIZATIONS_PER_CALL = 1_000;
 
     mapping(address minter => uint256 allowance) private _minterAllowances;
-    mapping(address account => bool blocked) private _blocklisted;
     mapping(address authorizer => mapping(bytes32 nonce => bool used)) private _authorizationStates;
 
     /// @param name_ The token name, also the EIP-712 domain name (domain version "1").
@@ -84,7 +85,18 @@ contract Stablecoin is IStablecoin, ERC20Permit, AccessControl, Pausable, BatchS
         super._approve(owner, spender, value, emitEvent);
     }
 
-    function _update(address from, address to, uint256 value) internal override whenNotPaused {
+    /// @dev The flagged words' balance ({FlaggedBalances}); named here only because OpenZeppelin's
+    /// ERC20 reaches this contract by two paths.
+    function balanceOf(address account) public view override(ERC20, FlaggedBalances) returns (uint256) {
+        return super.balanceOf(account);
+    }
+
+    /// @dev See {balanceOf}.
+    function totalSupply() public view override(ERC20, FlaggedBalances) returns (uint256) {
+        return super.totalSupply();
+    }
+
+    function _update(address from, address to, uint256 value) internal override(ERC20, FlaggedBalances) whenNotPaused {
         _requireNotBlocklisted(from);
         _requireNotBlocklisted(to);
         super._update(from, to, value);
@@ -149,19 +161,19 @@ contract Stablecoin is IStablecoin, ERC20Permit, AccessControl, Pausable, BatchS
     function blocklist(address account) external onlyRole(BLOCKLISTER_ROLE) {
         // Blocking the zero address would block every mint and burn, which is never what is meant.
         if (account == address(0)) revert ZeroAddress();
-        _blocklisted[account] = true;
+        _setFlag(account, true);
         emit Blocklisted(account);
     }
 
     /// @inheritdoc IStablecoin
     function unblocklist(address account) external onlyRole(BLOCKLISTER_ROLE) {
-        _blocklisted[account] = false;
+        _setFlag(account, false);
         emit Unblocklisted(account);
     }
 
     /// @inheritdoc IStablecoin
     function isBlocklisted(address account) external view returns (bool) {
-        return _blocklisted[account];
+        return _isFlagged(account);
     }
 
     /// @inheritdoc IStablecoin
@@ -342,7 +354,7 @@ contract Stablecoin is IStablecoin, ERC20Permit, AccessControl, Pausable, BatchS
         if (block.timestamp >= a.validBefore) return (false, AuthorizationSkipReason.Expired);
         if (_authorizationStates[a.from][a.nonce]) return (false, AuthorizationSkipReason.AlreadyUsed);
         if (a.to == address(0)) return (false, AuthorizationSkipReason.InvalidRecipient);
-        if (_blocklisted[a.from] || _blocklisted[a.to]) return (false, AuthorizationSkipReason.Blocklisted);
+        if (_isFlagged(a.from) || _isFlagged(a.to)) return (false, AuthorizationSkipReason.Blocklisted);
         if (balanceOf(a.from) < a.value) return (false, AuthorizationSkipReason.InsufficientBalance);
         bytes32 structHash = _authorizationHash(
             TRANSFER_WITH_AUTHORIZATION_TYPEHASH, a.from, a.to, a.value, a.validAfter, a.validBefore, a.nonce
@@ -377,11 +389,6 @@ contract Stablecoin is IStablecoin, ERC20Permit, AccessControl, Pausable, BatchS
     }
 
     function _requireNotBlocklisted(address account) private view {
-        if (_blocklisted[account]) revert AccountBlocklisted(account);
-    }
-
-    /// @dev The blocklist as {BatchSettlement} sees it.
-    function _isBlocklisted(address account) internal view override returns (bool) {
-        return _blocklisted[account];
+        if (_isFlagged(account)) revert AccountBlocklisted(account);
     }
 }

@@ -320,6 +320,12 @@ def _wrong_types_and_overflows(world: World) -> list[Case]:
             body={**batch, "instrument": {**batch["instrument"], "nonce": UINT256_OVER}},
         ),
         pay(
+            "batch nonce too wide to pack",
+            400,
+            "instrument.nonce must be below 2**88 to be packed in a batch",
+            body={**batch, "instrument": {**batch["instrument"], "nonce": 2**88}},
+        ),
+        pay(
             "batch nonce negative",
             422,
             "nonce",

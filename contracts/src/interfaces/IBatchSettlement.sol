@@ -23,12 +23,18 @@ pragma solidity 0.8.30;
 /// contract wallets are not supported here: checking one costs an external call per payment, whose
 /// gas the token cannot bound, and such wallets can use EIP-3009 instead.
 ///
+/// On the wire a payment is packed into three words (96 bytes), not seven ABI words: calldata is
+/// the largest per-payment cost after signature recovery and the `Transfer` log. The first word
+/// holds, from the top bit down, `fromIndex` (16 bits), `toIndex` (16), `value` (96), `nonce` (88)
+/// and `validBefore` (40); then `r` and `vs`. A payment whose fields do not fit cannot be sent in a
+/// batch (it can still settle through EIP-3009); what is signed is the full-width message above.
+///
 /// A signed payment names its payee and amount, so a relayer can neither redirect nor change it.
 /// A relayer does choose which payments to include and in what order; payments are checked in array
 /// order, so an earlier payment in a batch can fund a later one.
 interface IBatchSettlement {
-    /// @notice One signed payment of a batch. Payer and payee are indexes into the batch's
-    /// `accounts`, so an address repeated across payments is sent once.
+    /// @notice One signed payment of a batch, before packing (see above). Payer and payee are
+    /// indexes into the batch's `accounts`, so an address repeated across payments is sent once.
     /// @param fromIndex The payer's index in `accounts`.
     /// @param toIndex The payee's index in `accounts`.
     /// @param value The amount in base units.
@@ -60,8 +66,8 @@ interface IBatchSettlement {
         InsufficientBalance,
         /// The payer or the payee is on the token's blocklist.
         AccountBlocklisted,
-        /// `fromIndex` or `toIndex` is outside `accounts` (an index word with bits set above the
-        /// 32 counts as outside), or names the zero address, which can neither sign nor receive.
+        /// `fromIndex` or `toIndex` is outside `accounts`, or names the zero address, which can
+        /// neither sign nor receive.
         InvalidAccountIndex
     }
 
@@ -79,20 +85,27 @@ interface IBatchSettlement {
     /// @notice The batch has `size` payments or accounts, more than the `maximum` allowed.
     error BatchTooLarge(uint256 size, uint256 maximum);
 
+    /// @notice `payments` is `length` bytes long, not a whole number of 96-byte packed payments.
+    error MalformedBatch(uint256 length);
+
+    /// @notice `accounts[index]` repeats an earlier entry: each account is listed once, since its
+    /// balance and nonces are held in memory for the batch and written back once.
+    error DuplicateAccount(uint256 index);
+
     /// @notice Settles every valid payment of `payments`, in order, and skips the others.
     /// @dev Reverts only when the token is paused (`EnforcedPause`), when `payments` or `accounts`
-    /// is longer than its limit (`BatchTooLarge`), or, like any function, when the calldata is not
-    /// valid ABI encoding (an account word that is not an address). Every other failure skips that
+    /// is longer than its limit (`BatchTooLarge`), when `payments` is not whole packed payments
+    /// (`MalformedBatch`), when an account is listed twice (`DuplicateAccount`), or, like any
+    /// function, when the calldata is not valid ABI encoding (an account word that is not an
+    /// address). Every other failure skips that
     /// one payment with a {BatchPaymentSkipped} event and leaves its nonce unused. Checks, in
     /// order: {SkipReason.InvalidAccountIndex}, {SkipReason.Expired},
     /// {SkipReason.AccountBlocklisted}, {SkipReason.NonceAlreadyUsed}, {SkipReason.InvalidSignature},
     /// {SkipReason.InsufficientBalance}. Anyone may relay a batch.
     /// @param accounts The payers and payees the payments refer to by index.
-    /// @param payments The signed payments.
+    /// @param payments The signed payments, packed: 96 bytes each.
     /// @return settledCount The number of payments settled.
-    function settleBatch(address[] calldata accounts, BatchPayment[] calldata payments)
-        external
-        returns (uint256 settledCount);
+    function settleBatch(address[] calldata accounts, bytes calldata payments) external returns (uint256 settledCount);
 
     /// @notice Cancels the caller's nonces whose bits are set in `mask` within `word`, so payments
     /// signed with them can never settle (Permit2's `invalidateUnorderedNonces`).

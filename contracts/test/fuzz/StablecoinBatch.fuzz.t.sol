@@ -2,11 +2,16 @@
 pragma solidity 0.8.30;
 
 import {IBatchSettlement} from "../../src/interfaces/IBatchSettlement.sol";
+import {BatchPacking} from "../utils/BatchPacking.sol";
 import {StablecoinFixture} from "../utils/StablecoinFixture.sol";
 
 /// @notice Batch settlement over fuzzed keys, balances, values, nonces and expiries, checked against
 /// a model of which payments must settle.
 contract StablecoinBatchFuzzTest is StablecoinFixture {
+    /// @dev The widest nonce and expiry a packed payment carries (88 and 40 bits).
+    uint256 internal constant MAX_PACKED_NONCE = 1 << 88;
+    uint256 internal constant MAX_PACKED_VALID_BEFORE = (1 << 40) - 1;
+
     uint256 internal constant PAYMENT_COUNT = 8;
     uint256 internal constant MAX_FUNDING = 1_000e6;
     /// @dev accounts = [payerA, payerB, carol].
@@ -52,7 +57,7 @@ contract StablecoinBatchFuzzTest is StablecoinFixture {
         for (uint256 k = 0; k < PAYMENT_COUNT; ++k) {
             uint256 from = (directions >> k) & 1;
             uint256 to = (directions >> (k + 8)) & 1 == 1 ? PAYEE_INDEX : 1 - from;
-            uint256 nonce = nonceSeeds[k] % 2 == 0 ? nonceSeeds[k] % 4 : nonceSeeds[k];
+            uint256 nonce = nonceSeeds[k] % 2 == 0 ? nonceSeeds[k] % 4 : nonceSeeds[k] % MAX_PACKED_NONCE;
             uint256 value = bound(values[k], 0, MAX_FUNDING / 2);
             payments[k] = _batchPayment(keys[from], accounts, from, to, value, nonce);
         }
@@ -107,7 +112,7 @@ contract StablecoinBatchFuzzTest is StablecoinFixture {
         uint256 supplyBefore = token.totalSupply();
         uint256 heldBefore = token.balanceOf(accounts[0]) + token.balanceOf(accounts[1]) + token.balanceOf(carol);
 
-        assertEq(token.settleBatch(accounts, payments), model.settledCount, "settled count");
+        assertEq(token.settleBatch(accounts, BatchPacking.pack(payments)), model.settledCount, "settled count");
 
         for (uint256 a = 0; a < 3; ++a) {
             assertEq(token.balanceOf(accounts[a]), model.balances[a], "balance");
@@ -133,6 +138,7 @@ contract StablecoinBatchFuzzTest is StablecoinFixture {
         bool cancelToo
     ) public {
         uint256 key = boundPrivateKey(keySeed);
+        nonce = bound(nonce, 0, MAX_PACKED_NONCE - 1);
         address[] memory accounts = new address[](3);
         accounts[0] = vm.addr(key);
         accounts[1] = bob;
@@ -142,7 +148,7 @@ contract StablecoinBatchFuzzTest is StablecoinFixture {
 
         IBatchSettlement.BatchPayment[] memory first = new IBatchSettlement.BatchPayment[](1);
         first[0] = _batchPayment(key, accounts, 0, 1, bound(firstValue, 0, MAX_FUNDING / 2), nonce);
-        assertEq(token.settleBatch(accounts, first), 1, "first use");
+        assertEq(token.settleBatch(accounts, BatchPacking.pack(first)), 1, "first use");
         assertTrue(token.batchNonceUsed(accounts[0], nonce), "nonce used");
         if (cancelToo) {
             vm.prank(accounts[0]);
@@ -158,7 +164,7 @@ contract StablecoinBatchFuzzTest is StablecoinFixture {
         emit IBatchSettlement.BatchPaymentSkipped(0, accounts[0], nonce, IBatchSettlement.SkipReason.NonceAlreadyUsed);
         vm.expectEmit(address(token));
         emit IBatchSettlement.BatchPaymentSkipped(1, accounts[0], nonce, IBatchSettlement.SkipReason.NonceAlreadyUsed);
-        assertEq(token.settleBatch(accounts, second), 0, "second use");
+        assertEq(token.settleBatch(accounts, BatchPacking.pack(second)), 0, "second use");
         assertEq(token.balanceOf(accounts[0]), balanceBefore, "nothing moved");
     }
 
@@ -171,6 +177,7 @@ contract StablecoinBatchFuzzTest is StablecoinFixture {
         uint256 key = boundPrivateKey(keySeed);
         uint256 otherKey = boundPrivateKey(otherKeySeed);
         vm.assume(key != otherKey);
+        nonce = bound(nonce, 0, MAX_PACKED_NONCE - 1);
         address[] memory accounts = new address[](2);
         accounts[0] = vm.addr(key);
         accounts[1] = bob;
@@ -181,11 +188,12 @@ contract StablecoinBatchFuzzTest is StablecoinFixture {
         payments[0] = _batchPayment(otherKey, accounts, 0, 1, bound(value, 0, MAX_FUNDING), nonce);
         vm.expectEmit(address(token));
         emit IBatchSettlement.BatchPaymentSkipped(0, accounts[0], nonce, IBatchSettlement.SkipReason.InvalidSignature);
-        assertEq(token.settleBatch(accounts, payments), 0);
+        assertEq(token.settleBatch(accounts, BatchPacking.pack(payments)), 0);
         assertFalse(token.batchNonceUsed(accounts[0], nonce), "nonce unused");
     }
 
     function testFuzz_SettleBatch_ValidStrictlyBeforeValidBefore(uint256 validBefore, uint256 when) public {
+        validBefore = bound(validBefore, 0, MAX_PACKED_VALID_BEFORE);
         address[] memory accounts = new address[](2);
         accounts[0] = alice;
         accounts[1] = bob;
@@ -200,7 +208,7 @@ contract StablecoinBatchFuzzTest is StablecoinFixture {
             vm.expectEmit(address(token));
             emit IBatchSettlement.BatchPaymentSkipped(0, alice, 0, IBatchSettlement.SkipReason.Expired);
         }
-        assertEq(token.settleBatch(accounts, payments), expired ? 0 : 1);
+        assertEq(token.settleBatch(accounts, BatchPacking.pack(payments)), expired ? 0 : 1);
     }
 
     function testFuzz_CancelBatchNonces(address owner, uint256 word, uint256 mask, uint8 bit) public {

@@ -7,6 +7,7 @@ import {Strings} from "@openzeppelin/contracts/utils/Strings.sol";
 
 import {Stablecoin} from "../../src/Stablecoin.sol";
 import {IBatchSettlement} from "../../src/interfaces/IBatchSettlement.sol";
+import {BatchPacking} from "../utils/BatchPacking.sol";
 import {StablecoinTypedData} from "../utils/StablecoinTypedData.sol";
 import {Test} from "../utils/Test.sol";
 import {Vm} from "../utils/Vm.sol";
@@ -128,7 +129,7 @@ contract BatchSettlementHandler is Test {
         Expectation[] memory expected = _expectations(payments);
 
         vm.recordLogs();
-        uint256 settledCount = token.settleBatch(_actors, payments);
+        uint256 settledCount = token.settleBatch(_actors, BatchPacking.pack(payments));
         _compare(payments, expected, vm.getRecordedLogs());
         ghostSubmitted += count;
         ghostSettled += settledCount;

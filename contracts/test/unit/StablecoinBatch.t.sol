@@ -6,6 +6,7 @@ import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 
 import {Stablecoin} from "../../src/Stablecoin.sol";
 import {IBatchSettlement} from "../../src/interfaces/IBatchSettlement.sol";
+import {BatchPacking} from "../utils/BatchPacking.sol";
 import {IERC3009} from "../../src/interfaces/IERC3009.sol";
 import {StablecoinFixture} from "../utils/StablecoinFixture.sol";
 import {StablecoinTypedData} from "../utils/StablecoinTypedData.sol";
@@ -67,7 +68,7 @@ contract StablecoinBatchTest is StablecoinFixture {
 
     function _settle(IBatchSettlement.BatchPayment[] memory payments) internal returns (uint256) {
         vm.prank(relayer);
-        return token.settleBatch(accounts, payments);
+        return token.settleBatch(accounts, BatchPacking.pack(payments));
     }
 
     function _expectSkipped(uint256 index, address from, uint256 nonce, IBatchSettlement.SkipReason reason) internal {
@@ -108,12 +109,6 @@ contract StablecoinBatchTest is StablecoinFixture {
             mstore(add(add(data, 0x20), position), word)
         }
         return data;
-    }
-
-    /// @dev The byte position of the first payment in `settleBatch` calldata: selector, two offsets,
-    /// the accounts' length and entries, then the payments' length.
-    function _firstPaymentPosition() internal view returns (uint256) {
-        return 4 + 0x40 + 0x20 + accounts.length * 0x20 + 0x20;
     }
 
     // ---------------------------------------------------------------- constants
@@ -236,7 +231,7 @@ contract StablecoinBatchTest is StablecoinFixture {
 
     function test_SettleBatch_SkipsToIndexOutOfRange() public {
         IBatchSettlement.BatchPayment memory payment = _payment(aliceKey, ALICE, BOB, VALUE, 0);
-        payment.toIndex = type(uint32).max;
+        payment.toIndex = type(uint16).max;
         _assertSkipped(payment, alice, IBatchSettlement.SkipReason.InvalidAccountIndex);
     }
 
@@ -252,19 +247,63 @@ contract StablecoinBatchTest is StablecoinFixture {
         _assertSkipped(payment, address(0), IBatchSettlement.SkipReason.InvalidAccountIndex);
     }
 
-    /// @dev The index fields are uint32; a word with more bits set is an index out of range, not a
-    /// reason to revert the batch.
-    function test_SettleBatch_SkipsIndexWithDirtyUpperBits() public {
+    /// @dev The largest index a packed payment can carry is far outside three accounts: skipped,
+    /// not a reason to revert the batch.
+    function test_SettleBatch_SkipsIndexOutsideTheAccounts() public {
         IBatchSettlement.BatchPayment memory payment = _payment(aliceKey, ALICE, BOB, VALUE, 0);
-        bytes memory data = abi.encodeCall(token.settleBatch, (accounts, _batch(payment)));
-        data = _withWord(data, _firstPaymentPosition(), (1 << 32) | ALICE);
+        payment.fromIndex = type(uint16).max;
 
         _expectSkipped(0, address(0), 0, IBatchSettlement.SkipReason.InvalidAccountIndex);
-        vm.prank(relayer);
-        (bool success, bytes memory returned) = address(token).call(data);
-        assertTrue(success, "batch not reverted");
-        assertEq(abi.decode(returned, (uint256)), 0, "nothing settled");
+        assertEq(_settle(_batch(payment)), 0, "nothing settled");
         assertEq(token.balanceOf(bob), INITIAL_BALANCE, "bob unpaid");
+    }
+
+    function test_RevertWhen_SettleBatchPaymentsAreNotWholePackedPayments() public {
+        bytes memory packed = BatchPacking.pack(_payment(aliceKey, ALICE, BOB, VALUE, 0));
+        bytes memory short = new bytes(packed.length - 1);
+        for (uint256 i = 0; i < short.length; ++i) {
+            short[i] = packed[i];
+        }
+        vm.expectRevert(abi.encodeWithSelector(IBatchSettlement.MalformedBatch.selector, short.length));
+        vm.prank(relayer);
+        token.settleBatch(accounts, short);
+    }
+
+    /// @dev Two memory copies of one account could pay out the same balance twice.
+    function test_RevertWhen_SettleBatchListsAnAccountTwice() public {
+        accounts.push(alice);
+        vm.expectRevert(abi.encodeWithSelector(IBatchSettlement.DuplicateAccount.selector, 3));
+        _settle(_batch(_payment(aliceKey, 3, BOB, VALUE, 0)));
+    }
+
+    function test_SettleBatch_APayerPaysItself() public {
+        _expectBatchSettled(1, 0);
+        assertEq(_settle(_batch(_payment(aliceKey, ALICE, ALICE, VALUE, 0))), 1);
+        assertEq(token.balanceOf(alice), INITIAL_BALANCE, "unchanged");
+        assertTrue(token.batchNonceUsed(alice, 0), "nonce spent");
+    }
+
+    /// @dev The payer's nonce word held in memory is written back when a payment needs another
+    /// word, and read again when a later payment comes back to it.
+    function test_SettleBatch_NoncesMoveBetweenWordsWithinABatch() public {
+        IBatchSettlement.BatchPayment[] memory payments = new IBatchSettlement.BatchPayment[](4);
+        payments[0] = _payment(aliceKey, ALICE, BOB, 1, 2);
+        payments[1] = _payment(aliceKey, ALICE, BOB, 1, 256 + 2);
+        payments[2] = _payment(aliceKey, ALICE, BOB, 1, 3);
+        payments[3] = _payment(aliceKey, ALICE, BOB, 1, 2); // spent by the first, two words ago
+        _expectSkipped(3, alice, 2, IBatchSettlement.SkipReason.NonceAlreadyUsed);
+        assertEq(_settle(payments), 3);
+        assertEq(token.batchNonceBitmap(alice, 0), (1 << 2) | (1 << 3), "word 0");
+        assertEq(token.batchNonceBitmap(alice, 1), 1 << 2, "word 1");
+        assertEq(token.balanceOf(bob), INITIAL_BALANCE + 3, "three paid");
+    }
+
+    /// @dev The accounts marked seen during a batch are cleared at its end, so a second batch in
+    /// the same transaction may list them again.
+    function test_SettleBatch_TwiceInOneTransaction() public {
+        _settle(_batch(_payment(aliceKey, ALICE, BOB, VALUE, 0)));
+        _settle(_batch(_payment(aliceKey, ALICE, BOB, VALUE, 1)));
+        assertEq(token.balanceOf(bob), INITIAL_BALANCE + 2 * VALUE, "both paid");
     }
 
     function test_SettleBatch_SkipsExpired() public {
@@ -502,21 +541,21 @@ contract StablecoinBatchTest is StablecoinFixture {
         uint256 size = token.MAX_BATCH_ACCOUNTS() + 1;
         vm.expectRevert(abi.encodeWithSelector(IBatchSettlement.BatchTooLarge.selector, size, size - 1));
         vm.prank(relayer);
-        token.settleBatch(new address[](size), new IBatchSettlement.BatchPayment[](0));
+        token.settleBatch(new address[](size), "");
     }
 
     /// @dev The largest batch is accepted; with no accounts every payment is skipped.
     function test_SettleBatch_MaxBatchSize() public {
         uint256 size = token.MAX_BATCH_SIZE();
         vm.prank(relayer);
-        assertEq(token.settleBatch(new address[](0), new IBatchSettlement.BatchPayment[](size)), 0);
+        assertEq(token.settleBatch(new address[](0), BatchPacking.pack(new IBatchSettlement.BatchPayment[](size))), 0);
     }
 
     /// @dev An account word that is not an address is malformed calldata, which the ABI decoder
     /// rejects for the whole call, as for any other function.
     function test_RevertWhen_SettleBatchAccountIsNotAnAddress() public {
         bytes memory data =
-            abi.encodeCall(token.settleBatch, (accounts, _batch(_payment(aliceKey, ALICE, BOB, VALUE, 0))));
+            abi.encodeCall(token.settleBatch, (accounts, BatchPacking.pack(_payment(aliceKey, ALICE, BOB, VALUE, 0))));
         data = _withWord(data, 4 + 0x40 + 0x20, (1 << 160) | uint256(uint160(alice)));
 
         vm.prank(relayer);
