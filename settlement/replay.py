@@ -7,8 +7,9 @@ the bench's recorded workload (``workload_replay``) and a fleet's payment stream
 1. funds every participant for what it pays: tokens on chain (at least one base unit each, so a
    payee's first credit is not the write that creates its balance, as in steady state), ether for
    direct payers, a deposit on the baseline ledger in ledger mode, and in the escrowed modes a
-   channel per payer and payee pair or a net-settlement deposit per payer, whose gas is reported
-   apart as setup gas;
+   channel per payer and payee pair or a net-settlement deposit per payer (and an open
+   net-settlement account per payee, as in steady state), whose gas is reported apart as setup
+   gas;
 2. signs every payment as its payer (direct transactions in parallel processes);
 3. submits the payments in chunks and settles rounds until nothing is queued, in waves no larger
    than the service's queue;
@@ -44,6 +45,9 @@ MAX_SETTLE_ROUNDS_PER_WAVE = 10_000
 # Progress is passed on at most this often, so a caller may redraw on every report.
 PROGRESS_INTERVAL_S = 0.25
 LEDGER_FUNDING_REFERENCE = b"replay funding"
+# Payee accounts opened per openAccounts transaction: about 23k gas each, so a call stays far
+# below a 30M-gas block.
+NET_ACCOUNTS_OPENED_PER_CALL = 500
 
 # (phase, done, total); the phases are "funding", "signing", "accepting" and "settling".
 ProgressCallback = Callable[[str, int, int], None]
@@ -301,15 +305,26 @@ async def open_channels(
 async def deposit_for_net(
     runtime: Runtime, replay: Replay, wallets: list[PayerWallet], terms: ChainTerms
 ) -> int:
-    """One net-settlement deposit per payer, of all it pays."""
+    """One net-settlement deposit per payer, of all it pays, and every other payee's account
+    opened: in steady state a payee has been paid before, so its first credit in the replay is
+    not the write that creates its state (as with the tokens each participant holds)."""
     net = runtime.contracts.net
     assert net is not None, "net mode needs the net-settlement contract"
     calls = []
-    for payer, amount in replay.owed_per_payer().items():
+    owed = replay.owed_per_payer()
+    for payer, amount in owed.items():
         funding = wallets[payer].net_deposit(amount, terms)
         arguments = (funding.valid_after, funding.valid_before, funding.nonce, funding.signature)
         calls.append((net.address, net.encode("deposit", funding.payer, amount, *arguments)))
-    return await send_all(runtime, calls)
+    gas = await send_all(runtime, calls)
+    payees = list(dict.fromkeys(p.payee for p in replay.payments if p.payee not in owed))
+    for start in range(0, len(payees), NET_ACCOUNTS_OPENED_PER_CALL):
+        chunk = payees[start : start + NET_ACCOUNTS_OPENED_PER_CALL]
+        receipt = await net.open_accounts(
+            runtime.session.operator, [wallets[index].address for index in chunk]
+        )
+        gas += receipt.gas_used
+    return gas
 
 
 async def chain_terms(runtime: Runtime) -> ChainTerms:

@@ -12,10 +12,10 @@ import {INetSettlement} from "./interfaces/INetSettlement.sol";
 /// @title NetSettlement
 /// @notice Deposits netted by an operator in sequential windows with Merkle-committed payments.
 /// See {INetSettlement}.
-/// @dev Settling touches exactly one storage slot per account (its balance), so a window costs
-/// about one cold read and one write per account. The sum of all balances always equals the
-/// tokens this contract holds: deposits and withdrawals move both by the same amount, and a
-/// window's deltas sum to zero.
+/// @dev Settling reads and writes exactly one storage word per account (its state word), so a
+/// window costs one cold read and one write of a non-zero word per open account. The sum of all
+/// balances always equals the tokens this contract holds: deposits and withdrawals move both by
+/// the same amount, and a window's deltas sum to zero.
 contract NetSettlement is INetSettlement, AccessControl {
     using SafeERC20 for IERC20;
 
@@ -25,24 +25,31 @@ contract NetSettlement is INetSettlement, AccessControl {
     /// @inheritdoc INetSettlement
     uint256 public constant MAX_ACCOUNTS_PER_WINDOW = 1024;
 
+    /// @inheritdoc INetSettlement
+    uint256 public constant MAX_DELTA = (1 << 95) - 1;
+
     /// @notice The longest withdrawal delay the constructor accepts: thirty days.
     uint64 public constant MAX_WITHDRAWAL_DELAY_SECONDS = 30 days;
 
-    /// @dev The largest magnitude of one delta. With at most MAX_ACCOUNTS_PER_WINDOW deltas of at
-    /// most this size, a window's sum stays below 2**139 in magnitude and can never overflow.
-    int256 private constant _MAX_DELTA = int256(uint256(type(uint128).max));
+    /// @dev A packed change: the debit flag, and the magnitude below it. The account is the word
+    /// shifted right by `_ACCOUNT_SHIFT`.
+    uint256 private constant _DEBIT_FLAG = 1 << 95;
+    uint256 private constant _ACCOUNT_SHIFT = 96;
 
-    /// @dev One record per account. Settlement touches only `balance`, the record's first slot.
-    struct Account {
-        uint256 balance;
-        uint256 withdrawalAmount;
-        uint64 withdrawalAvailableAt;
-    }
+    /// @dev An account's state word: the balance in bits 0-127, the pending withdrawal's
+    /// `availableAt` in bits 128-191 (zero when none is pending), the open flag in bit 192.
+    /// A balance at most `_BALANCE_MASK` never carries into the fields above it.
+    uint256 private constant _BALANCE_MASK = type(uint128).max;
+    uint256 private constant _AVAILABLE_AT_SHIFT = 128;
+    uint256 private constant _AVAILABLE_AT_MASK = uint256(type(uint64).max) << 128;
+    uint256 private constant _OPEN_FLAG = 1 << 192;
 
     IERC20 private immutable _token;
     uint64 private immutable _withdrawalDelaySeconds;
 
-    mapping(address account => Account) private _accounts;
+    mapping(address account => uint256 state) private _states;
+    /// @dev Only withdrawal requests touch this word, never a window.
+    mapping(address account => uint256 amount) private _withdrawalAmounts;
     mapping(uint64 windowId => bytes32 paymentsRoot) private _windowRoots;
     uint64 private _nextWindowId;
 
@@ -61,7 +68,7 @@ contract NetSettlement is INetSettlement, AccessControl {
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
     }
 
-    // ---------------------------------------------------------------- deposits
+    // ---------------------------------------------------------------- deposits and accounts
 
     /// @inheritdoc INetSettlement
     function deposit(
@@ -73,27 +80,45 @@ contract NetSettlement is INetSettlement, AccessControl {
         bytes calldata signature
     ) external {
         if (amount == 0) revert ZeroAmount();
-        _accounts[account].balance += amount;
+        uint256 state = _states[account];
+        uint256 balance = state & _BALANCE_MASK;
+        if (amount > _BALANCE_MASK - balance) revert BalanceOutOfRange(account, balance, amount);
+        // Cannot carry into the fields above the balance: balance + amount <= _BALANCE_MASK.
+        _states[account] = (state + amount) | _OPEN_FLAG;
         emit Deposited(account, amount);
 
         IERC3009(address(_token))
             .receiveWithAuthorization(account, address(this), amount, validAfter, validBefore, nonce, signature);
     }
 
+    /// @inheritdoc INetSettlement
+    function openAccounts(address[] calldata accounts) external {
+        uint256 openedCount = 0;
+        uint256 accountCount = accounts.length;
+        for (uint256 i = 0; i < accountCount; ++i) {
+            address account = accounts[i];
+            if (account == address(0)) revert ZeroAddress();
+            uint256 state = _states[account];
+            if (state & _OPEN_FLAG != 0) continue;
+            _states[account] = state | _OPEN_FLAG;
+            // Cannot overflow: at most one per calldata entry.
+            unchecked {
+                ++openedCount;
+            }
+        }
+        emit AccountsOpened(openedCount);
+    }
+
     // ---------------------------------------------------------------- settlement
 
     /// @inheritdoc INetSettlement
-    function settleWindow(
-        uint64 windowId,
-        bytes32 paymentsRoot,
-        uint32 paymentCount,
-        address[] calldata accounts,
-        int256[] calldata deltas
-    ) external onlyRole(OPERATOR_ROLE) {
+    function settleWindow(uint64 windowId, bytes32 paymentsRoot, uint32 paymentCount, bytes32[] calldata changes)
+        external
+        onlyRole(OPERATOR_ROLE)
+    {
         uint64 expectedWindowId = _nextWindowId;
         if (windowId != expectedWindowId) revert WindowOutOfOrder(windowId, expectedWindowId);
-        uint256 accountCount = accounts.length;
-        if (accountCount != deltas.length) revert LengthMismatch(accountCount, deltas.length);
+        uint256 accountCount = changes.length;
         if (accountCount > MAX_ACCOUNTS_PER_WINDOW) revert TooManyAccounts(accountCount, MAX_ACCOUNTS_PER_WINDOW);
         if (!_isConsistentWindow(paymentsRoot, paymentCount, accountCount)) {
             revert InconsistentWindow(paymentsRoot, paymentCount, accountCount);
@@ -101,7 +126,7 @@ contract NetSettlement is INetSettlement, AccessControl {
 
         _nextWindowId = expectedWindowId + 1;
         if (paymentsRoot != bytes32(0)) _windowRoots[windowId] = paymentsRoot;
-        _applyDeltas(accounts, deltas);
+        _applyChanges(changes);
         emit WindowSettled(windowId, paymentsRoot, paymentCount, accountCount);
     }
 
@@ -114,27 +139,27 @@ contract NetSettlement is INetSettlement, AccessControl {
         // the delay is at most thirty days (checked in the constructor).
         // forge-lint: disable-next-line(unsafe-typecast)
         uint64 availableAt = uint64(block.timestamp) + _withdrawalDelaySeconds;
-        Account storage entry = _accounts[msg.sender];
-        entry.withdrawalAmount = amount;
-        entry.withdrawalAvailableAt = availableAt;
+        uint256 state = _states[msg.sender];
+        _states[msg.sender] = (state & ~_AVAILABLE_AT_MASK) | (uint256(availableAt) << _AVAILABLE_AT_SHIFT);
+        _withdrawalAmounts[msg.sender] = amount;
         emit WithdrawalRequested(msg.sender, amount, availableAt);
     }
 
     /// @inheritdoc INetSettlement
     function withdraw() external {
-        Account storage entry = _accounts[msg.sender];
-        uint64 availableAt = entry.withdrawalAvailableAt;
+        uint256 state = _states[msg.sender];
+        uint64 availableAt = _availableAt(state);
         if (availableAt == 0) revert WithdrawalNotRequested(msg.sender);
         if (block.timestamp < availableAt) revert WithdrawalNotReady(msg.sender, availableAt, block.timestamp);
 
-        uint256 requested = entry.withdrawalAmount;
-        uint256 balance = entry.balance;
+        uint256 requested = _withdrawalAmounts[msg.sender];
+        uint256 balance = state & _BALANCE_MASK;
         uint256 amount = requested < balance ? requested : balance;
-        entry.withdrawalAmount = 0;
-        entry.withdrawalAvailableAt = 0;
-        // Cannot underflow: amount <= balance by its definition just above.
+        delete _withdrawalAmounts[msg.sender];
+        // Cannot underflow: amount <= balance by its definition just above, and the balance is
+        // the word's lowest field.
         unchecked {
-            entry.balance = balance - amount;
+            _states[msg.sender] = _emptiedClosed((state & ~_AVAILABLE_AT_MASK) - amount, amount);
         }
         emit Withdrawn(msg.sender, amount);
 
@@ -145,13 +170,17 @@ contract NetSettlement is INetSettlement, AccessControl {
 
     /// @inheritdoc INetSettlement
     function balanceOf(address account) external view returns (uint256) {
-        return _accounts[account].balance;
+        return _states[account] & _BALANCE_MASK;
+    }
+
+    /// @inheritdoc INetSettlement
+    function isOpen(address account) external view returns (bool) {
+        return _states[account] & _OPEN_FLAG != 0;
     }
 
     /// @inheritdoc INetSettlement
     function withdrawalRequest(address account) external view returns (uint256 amount, uint64 availableAt) {
-        Account storage entry = _accounts[account];
-        return (entry.withdrawalAmount, entry.withdrawalAvailableAt);
+        return (_withdrawalAmounts[account], _availableAt(_states[account]));
     }
 
     /// @inheritdoc INetSettlement
@@ -199,44 +228,61 @@ contract NetSettlement is INetSettlement, AccessControl {
 
     // ---------------------------------------------------------------- internals
 
-    /// @dev Applies every delta, then checks that they summed to zero; any failed check reverts the
-    /// whole window. Strictly ascending accounts make duplicates impossible at the cost of one
-    /// comparison each.
-    function _applyDeltas(address[] calldata accounts, int256[] calldata deltas) private {
-        int256 sum = 0;
+    /// @dev Applies every packed change, then checks that they summed to zero; any failed check
+    /// reverts the whole window. Strictly ascending accounts make duplicates impossible at the
+    /// cost of one comparison each. Each account's state word is read once and written once.
+    function _applyChanges(bytes32[] calldata changes) private {
+        uint256 credits = 0;
+        uint256 debits = 0;
         // Starting from the zero address also rejects the zero address as the first account.
         address previous = address(0);
-        uint256 accountCount = accounts.length;
+        uint256 accountCount = changes.length;
         for (uint256 i = 0; i < accountCount; ++i) {
-            address account = accounts[i];
+            uint256 change = uint256(changes[i]);
+            // Cannot lose data: the shift leaves exactly the 160 bits the account was packed into.
+            // forge-lint: disable-next-line(unsafe-typecast)
+            address account = address(uint160(change >> _ACCOUNT_SHIFT));
             if (account <= previous) revert AccountsNotAscending(i, previous, account);
             previous = account;
-            int256 delta = deltas[i];
-            if (delta > _MAX_DELTA || delta < -_MAX_DELTA) revert DeltaOutOfRange(account, delta);
-            // Cannot overflow: at most MAX_ACCOUNTS_PER_WINDOW terms of magnitude at most 2**128.
-            unchecked {
-                sum += delta;
-            }
+            uint256 magnitude = change & MAX_DELTA;
 
-            Account storage entry = _accounts[account];
-            uint256 balance = entry.balance;
-            if (delta < 0) {
-                uint256 decrease;
-                // Cannot overflow: -_MAX_DELTA <= delta < 0, so -delta is a positive int256, and
-                // decrease <= balance is checked before the subtraction is used.
+            uint256 state = _states[account];
+            uint256 balance = state & _BALANCE_MASK;
+            if (change & _DEBIT_FLAG != 0) {
+                if (magnitude > balance) revert NetChangeExceedsDeposit(account, balance, -int256(magnitude));
+                // Cannot underflow: magnitude <= balance, the word's lowest field. The sums cannot
+                // overflow: at most MAX_ACCOUNTS_PER_WINDOW terms below 2**95 each.
                 unchecked {
-                    // forge-lint: disable-next-line(unsafe-typecast)
-                    decrease = uint256(-delta);
-                    if (decrease > balance) revert NetChangeExceedsDeposit(account, balance, delta);
-                    entry.balance = balance - decrease;
+                    _states[account] = _emptiedClosed(state - magnitude, magnitude);
+                    debits += magnitude;
                 }
             } else {
-                // Cannot truncate: delta >= 0 here. The addition stays checked.
-                // forge-lint: disable-next-line(unsafe-typecast)
-                entry.balance = balance + uint256(delta);
+                if (magnitude > _BALANCE_MASK - balance) revert BalanceOutOfRange(account, balance, magnitude);
+                // Cannot carry into the fields above the balance: balance + magnitude fits 128
+                // bits. Crediting opens the account, in the same write.
+                unchecked {
+                    _states[account] = (state + magnitude) | _OPEN_FLAG;
+                    credits += magnitude;
+                }
             }
         }
-        if (sum != 0) revert DeltasDoNotSumToZero(sum);
+        // Cannot overflow: both sums are below 2**105.
+        // forge-lint: disable-next-line(unsafe-typecast)
+        if (credits != debits) revert DeltasDoNotSumToZero(int256(credits) - int256(debits));
+    }
+
+    /// @dev `state` after a debit or withdrawal of `amount`: closed if that emptied it, so an
+    /// account without balance or pending withdrawal frees its word (and the gas refund of doing
+    /// so goes to the transaction that emptied it), as an account never opened holds nothing.
+    function _emptiedClosed(uint256 state, uint256 amount) private pure returns (uint256) {
+        if (amount != 0 && state & _BALANCE_MASK == 0) return state & ~_OPEN_FLAG;
+        return state;
+    }
+
+    function _availableAt(uint256 state) private pure returns (uint64) {
+        // Cannot lose data: the mask keeps exactly the 64 bits the time was packed into.
+        // forge-lint: disable-next-line(unsafe-typecast)
+        return uint64((state & _AVAILABLE_AT_MASK) >> _AVAILABLE_AT_SHIFT);
     }
 
     /// @dev A window without payments has a zero root and changes no account; a window with

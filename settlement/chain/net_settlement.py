@@ -24,6 +24,40 @@ NET_PAYMENT_DOMAIN_NAME = "Robot Net Settlement"
 NET_PAYMENT_DOMAIN_VERSION = "1"
 OPERATOR_ROLE = keccak(text="OPERATOR_ROLE")
 DEFAULT_WITHDRAWAL_DELAY_S = 3_600
+SETTLE_WINDOW_SIGNATURE = "settleWindow(uint64,bytes32,uint32,bytes32[])"
+# A window's changes are packed one word per account (INetSettlement): the account in the high
+# 160 bits, a debit flag in bit 95, the magnitude of the change in the low 95 bits.
+MAX_DELTA = 2**95 - 1
+_DEBIT_FLAG = 1 << 95
+_ACCOUNT_SHIFT = 96
+
+
+def pack_window_changes(accounts: Sequence[str], deltas: Sequence[int]) -> list[bytes]:
+    """``settleWindow``'s changes: one 32-byte word per account, in the order given (which must
+    be ascending for the contract to accept it)."""
+    assert len(accounts) == len(deltas), "one delta per account"
+    words = []
+    for account, delta in zip(accounts, deltas, strict=True):
+        magnitude = abs(delta)
+        assert magnitude <= MAX_DELTA, f"a change of {delta} does not fit 95 bits"
+        word = (int(account, 16) << _ACCOUNT_SHIFT) | magnitude
+        if delta < 0:
+            word |= _DEBIT_FLAG
+        words.append(word.to_bytes(32, "big"))
+    return words
+
+
+def unpack_window_changes(words: Sequence[bytes]) -> tuple[list[str], list[int]]:
+    """The accounts and signed deltas packed in ``words`` (the inverse of
+    ``pack_window_changes``): what an auditor reads back from a window's calldata."""
+    accounts: list[str] = []
+    deltas: list[int] = []
+    for word in words:
+        value = int.from_bytes(word, "big")
+        magnitude = value & MAX_DELTA
+        accounts.append(to_checksum_address((value >> _ACCOUNT_SHIFT).to_bytes(20, "big")))
+        deltas.append(-magnitude if value & _DEBIT_FLAG else magnitude)
+    return accounts, deltas
 
 
 class NetSettlementContract(ContractAdapter):
@@ -83,9 +117,18 @@ class NetSettlementContract(ContractAdapter):
             window_id,
             payments_root,
             payment_count,
-            [to_checksum_address(account) for account in accounts],
-            list(deltas),
+            pack_window_changes(accounts, deltas),
         )
+
+    async def open_accounts(self, sender: LocalAccount, accounts: Sequence[str]) -> Receipt:
+        """Open accounts ahead of their first credit (anyone may pay for it)."""
+        return await self._send(
+            sender, "openAccounts", [to_checksum_address(account) for account in accounts]
+        )
+
+    async def is_open(self, account: str) -> bool:
+        raw = await self._read("isOpen", to_checksum_address(account))
+        return bool(decode(["bool"], raw)[0])
 
     async def balance_of(self, account: str) -> int:
         return await self._read_uint("balanceOf", to_checksum_address(account))

@@ -12,6 +12,19 @@ pragma solidity 0.8.30;
 /// The per-account changes are not logged one by one (that would more than double the cost); they
 /// are in the `settleWindow` calldata of the transaction that emitted `WindowSettled`.
 ///
+/// A window's changes are packed one word per account, so that an account costs 32 bytes of
+/// calldata, mostly zero bytes for small amounts: the account in the high 160 bits, then a debit
+/// flag (bit 95, set when the balance falls), then the magnitude of the change in the low 95 bits.
+/// Sign and magnitude, not two's complement, so that a small debit is not a run of 0xff bytes.
+///
+/// Each account's state is one storage word (its balance, up to `type(uint128).max`, beside its
+/// pending withdrawal time and an "open" flag) plus a second word that only withdrawal requests
+/// use, so a window reads and writes exactly one word per account. An account is open from its
+/// first credit, deposit or `openAccounts` until a debit or withdrawal empties its balance. While
+/// open its word is non-zero, so a credit rewrites a word (2,900 gas) instead of creating one
+/// (20,000 gas): opening a payee's account ahead of its first credit moves that one-off cost out
+/// of the window. Emptying an account closes it and frees its word (a gas refund), as before.
+///
 /// Merkle leaves are `keccak256(bytes.concat(keccak256(abi.encode(paymentId, payer, payee, value))))`
 /// and inner nodes hash their two children in sorted order (OpenZeppelin `MerkleProof`, the format
 /// of OpenZeppelin's StandardMerkleTree for the leaf type `(bytes32,address,address,uint256)`).
@@ -33,7 +46,11 @@ interface INetSettlement {
     /// @notice Emitted when `amount` was paid out to `account`.
     event Withdrawn(address indexed account, uint256 amount);
 
-    /// @notice An address given to the constructor is the zero address.
+    /// @notice Emitted when an `openAccounts` call opened `openedCount` accounts that were not yet
+    /// open (the accounts are in its calldata).
+    event AccountsOpened(uint256 openedCount);
+
+    /// @notice An address given to the constructor, or an account to open, is the zero address.
     error ZeroAddress();
 
     /// @notice The withdrawal delay must be between one second and `maxSeconds`.
@@ -44,9 +61,6 @@ interface INetSettlement {
 
     /// @notice Window `windowId` was posted, but the next window to settle is `expectedWindowId`.
     error WindowOutOfOrder(uint64 windowId, uint64 expectedWindowId);
-
-    /// @notice `accounts` has `accountsLength` entries but `deltas` has `deltasLength`.
-    error LengthMismatch(uint256 accountsLength, uint256 deltasLength);
 
     /// @notice A window changed `accountCount` accounts; at most `maxCount` are allowed.
     error TooManyAccounts(uint256 accountCount, uint256 maxCount);
@@ -60,8 +74,9 @@ interface INetSettlement {
     /// strictly ascending, which rules out duplicates and the zero address).
     error AccountsNotAscending(uint256 index, address previous, address account);
 
-    /// @notice The magnitude of `account`'s `delta` is above the largest accepted, `type(uint128).max`.
-    error DeltaOutOfRange(address account, int256 delta);
+    /// @notice Crediting `account` with `credit` (in a window or a deposit) would take its
+    /// `balance` above the largest balance held, `type(uint128).max`.
+    error BalanceOutOfRange(address account, uint256 balance, uint256 credit);
 
     /// @notice `account`'s balance `balance` cannot absorb its negative `delta`.
     error NetChangeExceedsDeposit(address account, uint256 balance, int256 delta);
@@ -93,17 +108,16 @@ interface INetSettlement {
     /// @param paymentsRoot The Merkle root of the window's payment leaves; zero only for a window
     /// without payments.
     /// @param paymentCount The number of payments under `paymentsRoot`.
-    /// @param accounts The accounts whose balances change, strictly ascending, at most
-    /// `MAX_ACCOUNTS_PER_WINDOW`.
-    /// @param deltas Each account's signed balance change, summing to zero, each of magnitude at
-    /// most `type(uint128).max`.
-    function settleWindow(
-        uint64 windowId,
-        bytes32 paymentsRoot,
-        uint32 paymentCount,
-        address[] calldata accounts,
-        int256[] calldata deltas
-    ) external;
+    /// @param changes One packed word per account whose balance changes (see above): accounts
+    /// strictly ascending, at most `MAX_ACCOUNTS_PER_WINDOW` of them, signed changes summing to
+    /// zero, each of magnitude at most `MAX_DELTA`.
+    function settleWindow(uint64 windowId, bytes32 paymentsRoot, uint32 paymentCount, bytes32[] calldata changes)
+        external;
+
+    /// @notice Opens each of `accounts` not yet open, so that its first credit in a window costs
+    /// what any later one does. Anyone may pay for it: opening changes no balance. The zero
+    /// address cannot be opened.
+    function openAccounts(address[] calldata accounts) external;
 
     /// @notice Requests to withdraw `amount` of the caller's balance once `withdrawalDelaySeconds`
     /// have passed. A new request replaces a pending one and restarts the delay. Requesting more
@@ -116,6 +130,10 @@ interface INetSettlement {
 
     /// @notice The deposit `account` holds here, in base units.
     function balanceOf(address account) external view returns (uint256);
+
+    /// @notice Whether `account` is open: credited, deposited into or opened since its balance was
+    /// last emptied.
+    function isOpen(address account) external view returns (bool);
 
     /// @notice `account`'s pending withdrawal: the amount requested and when it becomes possible
     /// (both zero when there is none).
@@ -154,4 +172,8 @@ interface INetSettlement {
 
     /// @notice The largest number of accounts one window may change.
     function MAX_ACCOUNTS_PER_WINDOW() external view returns (uint256);
+
+    /// @notice The largest magnitude of one account's change in a window, `2**95 - 1` (the 95 bits
+    /// a packed change holds).
+    function MAX_DELTA() external view returns (uint256);
 }

@@ -9,6 +9,7 @@ import {INetSettlement} from "../../src/interfaces/INetSettlement.sol";
 import {MerkleTreeBuilder} from "../utils/MerkleTreeBuilder.sol";
 import {StablecoinTypedData} from "../utils/StablecoinTypedData.sol";
 import {Test} from "../utils/Test.sol";
+import {NetWindowChanges} from "../utils/NetWindowChanges.sol";
 
 /// @title NetSettlementHandler
 /// @notice The invariant fuzzer's only target for {NetSettlement}. Actors deposit, the operator
@@ -40,6 +41,9 @@ contract NetSettlementHandler is Test {
     address[] internal _actors;
     mapping(address actor => uint256 privateKey) internal _keys;
     mapping(address actor => uint256 balance) internal _modelBalances;
+    /// @dev Open once deposited into, credited or opened; closed when a debit or withdrawal empties
+    /// the balance.
+    mapping(address actor => bool open) internal _modelOpen;
     uint256 internal _nonceCounter;
 
     uint256 public ghostDeposited;
@@ -81,6 +85,10 @@ contract NetSettlementHandler is Test {
         return _modelBalances[actor];
     }
 
+    function modelOpen(address actor) external view returns (bool) {
+        return _modelOpen[actor];
+    }
+
     function ghostRoots() external view returns (bytes32[] memory) {
         return _ghostRoots;
     }
@@ -97,7 +105,19 @@ contract NetSettlementHandler is Test {
         bytes memory signature = _receiveSignature(actor, amount, nonce);
         net.deposit(actor, amount, block.timestamp - 1, block.timestamp + 1 hours, nonce, signature);
         _modelBalances[actor] += amount;
+        _modelOpen[actor] = true;
         ghostDeposited += amount;
+    }
+
+    /// @notice Anyone opens one or two actors' accounts (perhaps open already); no balance moves.
+    function openAccounts(uint256 actorSeed, bool both) external {
+        address[] memory accounts = new address[](both ? 2 : 1);
+        accounts[0] = _actors[actorSeed % ACTOR_COUNT];
+        if (both) accounts[1] = _actors[(actorSeed / ACTOR_COUNT) % ACTOR_COUNT];
+        net.openAccounts(accounts);
+        for (uint256 i = 0; i < accounts.length; ++i) {
+            _modelOpen[accounts[i]] = true;
+        }
     }
 
     /// @notice The operator nets up to MAX_PAYMENTS random affordable payments into a window, then
@@ -118,9 +138,11 @@ contract NetSettlementHandler is Test {
         vm.prank(operator);
         // paymentCount <= MAX_PAYMENTS, far below 2**32.
         // forge-lint: disable-next-line(unsafe-typecast)
-        net.settleWindow(windowId, root, uint32(paymentCount), accounts, accountDeltas);
+        net.settleWindow(windowId, root, uint32(paymentCount), NetWindowChanges.pack(accounts, accountDeltas));
         for (uint256 i = 0; i < accounts.length; ++i) {
             _modelBalances[accounts[i]] = uint256(_signed(_modelBalances[accounts[i]]) + accountDeltas[i]);
+            if (accountDeltas[i] > 0) _modelOpen[accounts[i]] = true;
+            if (accountDeltas[i] < 0 && _modelBalances[accounts[i]] == 0) _modelOpen[accounts[i]] = false;
         }
         _ghostRoots.push(root);
 
@@ -159,7 +181,7 @@ contract NetSettlementHandler is Test {
         }
 
         vm.prank(operator);
-        try net.settleWindow(windowId, keccak256("broken"), 1, accounts, deltas) {
+        try net.settleWindow(windowId, keccak256("broken"), 1, NetWindowChanges.pack(accounts, deltas)) {
             ++ghostUnexpectedOutcomes;
         } catch (bytes memory reason) {
             if (keccak256(reason) != keccak256(expectedError)) ++ghostUnexpectedOutcomes;
@@ -189,6 +211,7 @@ contract NetSettlementHandler is Test {
             if (block.timestamp < availableAt) ++ghostUnexpectedOutcomes;
             if (token.balanceOf(actor) != tokensBefore + expected) ++ghostUnexpectedOutcomes;
             _modelBalances[actor] = balance - expected;
+            if (expected != 0 && balance == expected) _modelOpen[actor] = false;
             ghostWithdrawn += expected;
         } catch (bytes memory reason) {
             bytes memory early =

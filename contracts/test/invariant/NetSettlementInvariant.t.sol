@@ -31,12 +31,13 @@ contract NetSettlementInvariantTest is Test {
 
         handler = new NetSettlementHandler(net, token, TOKEN_NAME, operator, minter);
 
-        bytes4[] memory selectors = new bytes4[](5);
+        bytes4[] memory selectors = new bytes4[](6);
         selectors[0] = NetSettlementHandler.deposit.selector;
         selectors[1] = NetSettlementHandler.settleWindow.selector;
         selectors[2] = NetSettlementHandler.settleBrokenWindow.selector;
         selectors[3] = NetSettlementHandler.requestWithdrawal.selector;
         selectors[4] = NetSettlementHandler.withdraw.selector;
+        selectors[5] = NetSettlementHandler.openAccounts.selector;
         targetContract(address(handler));
         targetSelector(FuzzSelector({addr: address(handler), selectors: selectors}));
     }
@@ -55,6 +56,13 @@ contract NetSettlementInvariantTest is Test {
         address[] memory actors = handler.actors();
         for (uint256 i = 0; i < actors.length; ++i) {
             assertEq(net.balanceOf(actors[i]), handler.modelBalance(actors[i]), "balance != model");
+        }
+    }
+
+    function invariant_OpenAccountsMatchTheModel() public view {
+        address[] memory actors = handler.actors();
+        for (uint256 i = 0; i < actors.length; ++i) {
+            assertEq(net.isOpen(actors[i]), handler.modelOpen(actors[i]), "open != model");
         }
     }
 

@@ -21,6 +21,7 @@ contract NetSettlementDepositTest is NetSettlementFixture {
         assertEq(uint256(net.withdrawalDelaySeconds()), WITHDRAWAL_DELAY, "delay");
         assertEq(net.OPERATOR_ROLE(), OPERATOR_ROLE, "operator role");
         assertEq(net.MAX_ACCOUNTS_PER_WINDOW(), 1024, "max accounts");
+        assertEq(net.MAX_DELTA(), 2 ** 95 - 1, "max delta");
         assertEq(uint256(net.MAX_WITHDRAWAL_DELAY_SECONDS()), 30 days, "max delay");
         assertEq(uint256(net.nextWindowId()), 0, "first window");
         assertTrue(net.hasRole(DEFAULT_ADMIN_ROLE, admin), "admin");
@@ -151,5 +152,64 @@ contract NetSettlementDepositTest is NetSettlementFixture {
         );
         net.deposit(alice, amount, _validAfter(), _validBefore(), NONCE, signature);
         assertEq(net.balanceOf(alice), 0, "nothing credited");
+    }
+
+    function test_Deposit_OpensTheAccount() public {
+        assertFalse(net.isOpen(alice), "not open before");
+        _deposit(aliceKey, 1);
+        assertTrue(net.isOpen(alice), "open");
+    }
+
+    function test_Deposit_UpToTheLargestBalance() public {
+        uint256 largest = type(uint128).max;
+        _mint(alice, largest);
+        _deposit(aliceKey, largest);
+        assertEq(net.balanceOf(alice), largest, "balance");
+    }
+
+    function test_RevertWhen_DepositPassesTheLargestBalance() public {
+        uint256 largest = type(uint128).max;
+        _mint(alice, largest);
+        _deposit(aliceKey, largest);
+        bytes32 nonce = _nextNonce();
+        bytes memory signature = _receiveSignature(aliceKey, address(net), 1, nonce);
+        vm.expectRevert(abi.encodeWithSelector(INetSettlement.BalanceOutOfRange.selector, alice, largest, 1));
+        net.deposit(alice, 1, _validAfter(), _validBefore(), nonce, signature);
+    }
+
+    // ---------------------------------------------------------------- openAccounts
+
+    function test_OpenAccounts() public {
+        address[] memory accounts = new address[](2);
+        (accounts[0], accounts[1]) = (alice, carol);
+        vm.expectEmit(address(net));
+        emit INetSettlement.AccountsOpened(2);
+        vm.prank(relayer);
+        net.openAccounts(accounts);
+        assertTrue(net.isOpen(alice), "alice open");
+        assertTrue(net.isOpen(carol), "carol open");
+        assertFalse(net.isOpen(bob), "bob not listed");
+        assertEq(net.balanceOf(alice), 0, "no balance given");
+        (uint256 amount, uint64 availableAt) = net.withdrawalRequest(alice);
+        assertEq(amount + availableAt, 0, "no withdrawal made up");
+    }
+
+    function test_OpenAccounts_SkipsOpenAccounts() public {
+        _deposit(aliceKey, DEPOSIT);
+        address[] memory accounts = new address[](3);
+        (accounts[0], accounts[1], accounts[2]) = (alice, carol, carol);
+        vm.expectEmit(address(net));
+        emit INetSettlement.AccountsOpened(1);
+        net.openAccounts(accounts);
+        assertEq(net.balanceOf(alice), DEPOSIT, "deposit untouched");
+        assertTrue(net.isOpen(carol), "carol open");
+    }
+
+    function test_RevertWhen_OpenAccountsListsTheZeroAddress() public {
+        address[] memory accounts = new address[](2);
+        accounts[0] = alice;
+        vm.expectRevert(INetSettlement.ZeroAddress.selector);
+        net.openAccounts(accounts);
+        assertFalse(net.isOpen(alice), "nothing opened");
     }
 }

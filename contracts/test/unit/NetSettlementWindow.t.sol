@@ -6,6 +6,7 @@ import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol"
 import {INetSettlement} from "../../src/interfaces/INetSettlement.sol";
 import {MerkleTreeBuilder} from "../utils/MerkleTreeBuilder.sol";
 import {NetSettlementFixture} from "../utils/NetSettlementFixture.sol";
+import {NetWindowChanges} from "../utils/NetWindowChanges.sol";
 
 /// @notice Settling windows (ordering, validation, all-or-nothing application) and auditing a
 /// payment's inclusion with a Merkle proof.
@@ -13,7 +14,9 @@ contract NetSettlementWindowTest is NetSettlementFixture {
     bytes32 internal constant PAYMENT_ID = keccak256("payment-1");
     /// @dev Any non-zero root, for windows whose payments do not matter to the test.
     bytes32 internal constant SOME_ROOT = keccak256("some root");
-    int256 internal constant MAX_DELTA = int256(uint256(type(uint128).max));
+    /// @dev The largest magnitude a packed change holds: 95 bits.
+    int256 internal constant MAX_DELTA = int256((1 << 95) - 1);
+    uint256 internal constant MAX_BALANCE = type(uint128).max;
 
     function setUp() public override {
         super.setUp();
@@ -31,7 +34,7 @@ contract NetSettlementWindowTest is NetSettlementFixture {
     ) internal {
         vm.expectRevert(revertData);
         vm.prank(operator);
-        net.settleWindow(windowId, root, paymentCount, accounts, deltas);
+        net.settleWindow(windowId, root, paymentCount, NetWindowChanges.pack(accounts, deltas));
     }
 
     // ---------------------------------------------------------------- settleWindow
@@ -42,7 +45,7 @@ contract NetSettlementWindowTest is NetSettlementFixture {
         vm.expectEmit(address(net));
         emit INetSettlement.WindowSettled(0, root, 1, 2);
         vm.prank(operator);
-        net.settleWindow(0, root, 1, accounts, deltas);
+        net.settleWindow(0, root, 1, NetWindowChanges.pack(accounts, deltas));
 
         assertEq(net.balanceOf(alice), DEPOSIT - 30e6, "payer");
         assertEq(net.balanceOf(bob), DEPOSIT + 30e6, "payee");
@@ -57,7 +60,7 @@ contract NetSettlementWindowTest is NetSettlementFixture {
             (bytes32 root, address[] memory accounts, int256[] memory deltas) =
                 _singlePayment(paymentId, alice, bob, 1e6);
             vm.prank(operator);
-            net.settleWindow(windowId, root, 1, accounts, deltas);
+            net.settleWindow(windowId, root, 1, NetWindowChanges.pack(accounts, deltas));
             assertEq(net.windowRoot(windowId), root, "root");
         }
         assertEq(uint256(net.nextWindowId()), 3, "next window");
@@ -77,13 +80,15 @@ contract NetSettlementWindowTest is NetSettlementFixture {
             _singlePayment(PAYMENT_ID, alice, bob, DEPOSIT);
         _settle(root, 1, accounts, deltas);
         assertEq(net.balanceOf(alice), 0, "payer drained");
+        assertFalse(net.isOpen(alice), "emptied, so closed");
+        assertTrue(net.isOpen(bob), "credited, so open");
     }
 
     function test_SettleWindow_WithoutPayments() public {
         vm.expectEmit(address(net));
         emit INetSettlement.WindowSettled(0, bytes32(0), 0, 0);
         vm.prank(operator);
-        net.settleWindow(0, bytes32(0), 0, new address[](0), new int256[](0));
+        net.settleWindow(0, bytes32(0), 0, new bytes32[](0));
         assertEq(uint256(net.nextWindowId()), 1, "next window");
         assertEq(net.windowRoot(0), bytes32(0), "no root");
     }
@@ -122,15 +127,99 @@ contract NetSettlementWindowTest is NetSettlementFixture {
     }
 
     function test_SettleWindow_LargestDelta() public {
+        assertEq(net.MAX_DELTA(), uint256(MAX_DELTA), "95 bits");
         (address[] memory accounts, int256[] memory deltas) = _pair(alice, MAX_DELTA, bob, -MAX_DELTA);
         // Only possible when Bob holds that much.
-        uint256 huge = type(uint128).max;
+        uint256 huge = uint256(MAX_DELTA);
         _mint(bob, huge);
         _deposit(bobKey, huge);
         _settle(SOME_ROOT, 1, accounts, deltas);
         assertEq(net.balanceOf(alice), DEPOSIT + huge, "credited");
         assertEq(net.balanceOf(bob), DEPOSIT, "debited");
         assertEq(token.balanceOf(address(net)), 2 * DEPOSIT + huge, "held");
+    }
+
+    function test_SettleWindow_ReadsThePackedLayout() public {
+        // Written by hand rather than by the test encoder: the account in the high 160 bits, the
+        // debit flag in bit 95, the magnitude below it.
+        bytes32[] memory changes = new bytes32[](2);
+        bytes32 aliceDebit = bytes32((uint256(uint160(alice)) << 96) | (1 << 95) | 7e6);
+        bytes32 bobCredit = bytes32((uint256(uint160(bob)) << 96) | 7e6);
+        (changes[0], changes[1]) = alice < bob ? (aliceDebit, bobCredit) : (bobCredit, aliceDebit);
+        vm.prank(operator);
+        net.settleWindow(0, SOME_ROOT, 1, changes);
+        assertEq(net.balanceOf(alice), DEPOSIT - 7e6, "debited");
+        assertEq(net.balanceOf(bob), DEPOSIT + 7e6, "credited");
+    }
+
+    function test_SettleWindow_DebitFlagWithoutMagnitudeChangesNothing() public {
+        bytes32[] memory changes = new bytes32[](1);
+        changes[0] = bytes32((uint256(uint160(alice)) << 96) | (1 << 95));
+        vm.prank(operator);
+        net.settleWindow(0, SOME_ROOT, 1, changes);
+        assertEq(net.balanceOf(alice), DEPOSIT, "a debit of zero");
+        assertTrue(net.isOpen(alice), "still open");
+        assertEq(uint256(net.nextWindowId()), 1, "settled");
+    }
+
+    function test_SettleWindow_OpensACreditedAccount() public {
+        assertFalse(net.isOpen(carol), "not open before");
+        (bytes32 root, address[] memory accounts, int256[] memory deltas) =
+            _singlePayment(PAYMENT_ID, alice, carol, 5e6);
+        _settle(root, 1, accounts, deltas);
+        assertTrue(net.isOpen(carol), "credited, so open");
+    }
+
+    function test_SettleWindow_CreditsAnOpenedAccount() public {
+        address[] memory toOpen = new address[](1);
+        toOpen[0] = carol;
+        net.openAccounts(toOpen);
+        (bytes32 root, address[] memory accounts, int256[] memory deltas) =
+            _singlePayment(PAYMENT_ID, alice, carol, 5e6);
+        _settle(root, 1, accounts, deltas);
+        assertEq(net.balanceOf(carol), 5e6, "payee credited");
+        assertTrue(net.isOpen(carol), "still open");
+    }
+
+    function test_SettleWindow_LeavesAPendingWithdrawalAlone() public {
+        vm.prank(bob);
+        net.requestWithdrawal(3e6);
+        (uint256 amountBefore, uint64 availableBefore) = net.withdrawalRequest(bob);
+        (bytes32 root, address[] memory accounts, int256[] memory deltas) = _singlePayment(PAYMENT_ID, alice, bob, 2e6);
+        _settle(root, 1, accounts, deltas);
+        (uint256 amountAfter, uint64 availableAfter) = net.withdrawalRequest(bob);
+        assertEq(amountAfter, amountBefore, "requested amount kept");
+        assertEq(uint256(availableAfter), uint256(availableBefore), "availableAt kept");
+        assertEq(net.balanceOf(bob), DEPOSIT + 2e6, "credited beside the request");
+    }
+
+    function test_SettleWindow_LargestBalance() public {
+        // Bob is credited up to the largest balance, exactly.
+        uint256 bobTopUp = MAX_BALANCE - DEPOSIT - uint256(MAX_DELTA);
+        _mint(bob, bobTopUp);
+        _deposit(bobKey, bobTopUp);
+        _mint(alice, uint256(MAX_DELTA));
+        _deposit(aliceKey, uint256(MAX_DELTA));
+        (address[] memory accounts, int256[] memory deltas) = _pair(alice, -MAX_DELTA, bob, MAX_DELTA);
+        _settle(SOME_ROOT, 1, accounts, deltas);
+        assertEq(net.balanceOf(bob), MAX_BALANCE, "credited to the largest balance");
+        assertEq(net.balanceOf(alice), DEPOSIT, "debited");
+    }
+
+    function test_RevertWhen_SettleWindowCreditPassesTheLargestBalance() public {
+        uint256 headroom = MAX_BALANCE - DEPOSIT;
+        _mint(bob, headroom);
+        _deposit(bobKey, headroom);
+        (address[] memory accounts, int256[] memory deltas) = _pair(alice, -1, bob, 1);
+        _expectRevertSettle(
+            abi.encodeWithSelector(INetSettlement.BalanceOutOfRange.selector, bob, MAX_BALANCE, 1),
+            0,
+            SOME_ROOT,
+            1,
+            accounts,
+            deltas
+        );
+        assertEq(net.balanceOf(alice), DEPOSIT, "nothing applied");
     }
 
     function test_SettleWindow_LargestWindow() public {
@@ -159,7 +248,7 @@ contract NetSettlementWindowTest is NetSettlementFixture {
             abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, admin, OPERATOR_ROLE)
         );
         vm.prank(admin);
-        net.settleWindow(0, root, 1, accounts, deltas);
+        net.settleWindow(0, root, 1, NetWindowChanges.pack(accounts, deltas));
     }
 
     function test_RevertWhen_SettleWindowSkipsAhead() public {
@@ -176,17 +265,6 @@ contract NetSettlementWindowTest is NetSettlementFixture {
             abi.encodeWithSelector(INetSettlement.WindowOutOfOrder.selector, 0, 1), 0, root, 1, accounts, deltas
         );
         assertEq(net.balanceOf(bob), DEPOSIT + 1e6, "applied once");
-    }
-
-    function test_RevertWhen_SettleWindowLengthMismatch() public {
-        _expectRevertSettle(
-            abi.encodeWithSelector(INetSettlement.LengthMismatch.selector, 2, 1),
-            0,
-            SOME_ROOT,
-            1,
-            new address[](2),
-            new int256[](1)
-        );
     }
 
     function test_RevertWhen_SettleWindowTooManyAccounts() public {
@@ -283,30 +361,6 @@ contract NetSettlementWindowTest is NetSettlementFixture {
         (address[] memory accounts, int256[] memory deltas) = _pair(address(0), 1e6, alice, -1e6);
         _expectRevertSettle(
             abi.encodeWithSelector(INetSettlement.AccountsNotAscending.selector, 0, address(0), address(0)),
-            0,
-            SOME_ROOT,
-            1,
-            accounts,
-            deltas
-        );
-    }
-
-    function test_RevertWhen_SettleWindowDeltaTooLarge() public {
-        (address[] memory accounts, int256[] memory deltas) = _pair(alice, MAX_DELTA + 1, bob, -MAX_DELTA - 1);
-        _expectRevertSettle(
-            abi.encodeWithSelector(INetSettlement.DeltaOutOfRange.selector, accounts[0], deltas[0]),
-            0,
-            SOME_ROOT,
-            1,
-            accounts,
-            deltas
-        );
-    }
-
-    function test_RevertWhen_SettleWindowDeltaIsTheSmallestInt() public {
-        (address[] memory accounts, int256[] memory deltas) = _pair(alice, type(int256).min, bob, 0);
-        _expectRevertSettle(
-            abi.encodeWithSelector(INetSettlement.DeltaOutOfRange.selector, alice, type(int256).min),
             0,
             SOME_ROOT,
             1,

@@ -92,6 +92,25 @@ contract NetSettlementWithdrawTest is NetSettlementFixture {
         assertEq(token.balanceOf(alice), ACCOUNT_BALANCE, "all back");
     }
 
+    function test_Withdraw_EverythingClosesTheAccount() public {
+        uint256 availableAt = _request(alice, DEPOSIT);
+        vm.warp(availableAt);
+        vm.prank(alice);
+        net.withdraw();
+        assertEq(net.balanceOf(alice), 0, "emptied");
+        assertFalse(net.isOpen(alice), "closed, its word freed");
+        _assertRequest(alice, 0, 0);
+    }
+
+    function test_Withdraw_PartOfTheBalanceKeepsTheAccountOpen() public {
+        uint256 availableAt = _request(alice, DEPOSIT - 1);
+        vm.warp(availableAt);
+        vm.prank(alice);
+        net.withdraw();
+        assertEq(net.balanceOf(alice), 1, "one unit left");
+        assertTrue(net.isOpen(alice), "still open");
+    }
+
     function test_Withdraw_OnlyWhatASettlementLeft() public {
         uint256 availableAt = _request(alice, DEPOSIT);
         (bytes32 root, address[] memory accounts, int256[] memory deltas) =

@@ -3,6 +3,7 @@ pragma solidity 0.8.30;
 
 import {NetSettlement} from "../../src/NetSettlement.sol";
 import {SettlementTokenFixture} from "./SettlementTokenFixture.sol";
+import {NetWindowChanges} from "./NetWindowChanges.sol";
 
 /// @title NetSettlementFixture
 /// @notice A deployed {NetSettlement} over the real stablecoin with an admin and an operator,
@@ -69,7 +70,7 @@ abstract contract NetSettlementFixture is SettlementTokenFixture {
     function _settle(bytes32 root, uint32 paymentCount, address[] memory accounts, int256[] memory deltas) internal {
         uint64 windowId = net.nextWindowId();
         vm.prank(operator);
-        net.settleWindow(windowId, root, paymentCount, accounts, deltas);
+        net.settleWindow(windowId, root, paymentCount, NetWindowChanges.pack(accounts, deltas));
     }
 
     // ---------------------------------------------------------------- building windows

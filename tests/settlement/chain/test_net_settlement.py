@@ -14,7 +14,13 @@ from eth_account.signers.local import LocalAccount
 
 from settlement.chain.artifacts import ContractArtifact, load_artifact
 from settlement.chain.client import ChainClient
-from settlement.chain.net_settlement import NET_SETTLEMENT_ARTIFACT, NetSettlementContract
+from settlement.chain.net_settlement import (
+    MAX_DELTA,
+    NET_SETTLEMENT_ARTIFACT,
+    NetSettlementContract,
+    pack_window_changes,
+    unpack_window_changes,
+)
 from settlement.chain.stablecoin import StablecoinContract
 from settlement.domain.merkle import MerkleTree, payment_leaf
 from settlement.domain.messages import AuthorizationKind, TransferAuthorization, random_nonce
@@ -112,3 +118,34 @@ async def test_a_window_that_would_overdraw_is_refused_whole(
         await net.settle_window(admin, await net.next_window_id(), tree.root, 1, accounts, deltas)
     assert refused.value.error_name == "NetChangeExceedsDeposit"
     assert await net.balance_of(alice.address) == 100
+
+
+def test_packed_changes_round_trip_and_keep_small_debits_cheap() -> None:
+    accounts = ["0x" + "0a" * 20, "0x" + "b0" * 20]
+    words = pack_window_changes(accounts, [-3, 3])
+    assert words[0] == bytes.fromhex("0a" * 20) + (2**95 | 3).to_bytes(12, "big")
+    assert words[1] == bytes.fromhex("b0" * 20) + (3).to_bytes(12, "big")
+    unpacked_accounts, unpacked_deltas = unpack_window_changes(words)
+    assert [account.lower() for account in unpacked_accounts] == accounts
+    assert unpacked_deltas == [-3, 3]
+    # Sign and magnitude: a small debit is zero bytes but for its flag and magnitude.
+    assert words[0][20:].count(0) == 10
+    with pytest.raises(AssertionError):
+        pack_window_changes(accounts[:1], [MAX_DELTA + 1])
+
+
+async def test_an_opened_payee_is_credited_and_an_emptied_payer_closes(
+    net: NetSettlementContract, coin: StablecoinContract, admin: LocalAccount
+) -> None:
+    alice = await deposit(net, coin, admin, 100)
+    bob = Account.create()
+    assert not await net.is_open(bob.address)
+    await net.open_accounts(admin, [bob.address])
+    assert await net.is_open(bob.address)
+    assert await net.balance_of(bob.address) == 0
+    accounts, deltas = sorted_for_chain(net_changes([Transfer(alice.address, bob.address, 100)]))
+    tree = MerkleTree([payment_leaf(b"\x07" * 32, alice.address, bob.address, 100)])
+    await net.settle_window(admin, await net.next_window_id(), tree.root, 1, accounts, deltas)
+    assert await net.balance_of(bob.address) == 100
+    assert await net.balance_of(alice.address) == 0
+    assert not await net.is_open(alice.address), "emptied, so closed"
