@@ -29,6 +29,8 @@ from settlement.settlers.base import (
     Verified,
     hex_bytes,
     instrument_field,
+    settled_but_skipped,
+    skipped_in_call,
 )
 from settlement.store import (
     ChannelRecord,
@@ -42,8 +44,16 @@ from settlement.store import (
 CLAIM = function_signature_to_4byte_selector("claim((bytes32,uint256,bytes32,bytes32)[])")
 CLAIMED_TOPIC = keccak256(b"VoucherClaimed(bytes32,address,uint256,uint256)")
 SKIPPED_TOPIC = keccak256(b"ClaimSkipped(uint256,bytes32,uint8)")
-SKIP_REASONS = ("UnknownChannel", "InvalidSignature", "NotAboveClaimed", "ExceedsDeposit")
-NOT_ABOVE_CLAIMED = 2
+# IPaymentChannels.ClaimSkipReason, in order. A payee on the token's blocklist is skipped too,
+# so that one refused payee cannot revert the claims of every other channel in the transaction.
+SKIP_REASONS = (
+    "UnknownChannel",
+    "InvalidSignature",
+    "NotAboveClaimed",
+    "ExceedsDeposit",
+    "PayeeBlocklisted",
+)
+NOT_ABOVE_CLAIMED = SKIP_REASONS[2]
 MAX_CLAIMS_PER_TRANSACTION = 256
 # The gas limit comes from the node's estimate. A worst-case bound (a payee's first balance slot
 # and a transfer for every claim: about 50k a channel) left a claim of 256 channels at 12.9M gas
@@ -133,15 +143,9 @@ class ChannelSettler(ChainSettler):
     def outcomes(
         self, planned: Sequence[PaymentRecord], mined: MinedTransaction
     ) -> list[PaymentOutcome]:
-        failures = claim_failures(mined, self.channels.address)
-        return [
-            PaymentOutcome(
-                record.payment_id,
-                settled=record.instrument["channel_id"].lower() not in failures,
-                failure_reason=failures.get(record.instrument["channel_id"].lower()),
-            )
-            for record in planned
-        ]
+        return settled_but_skipped(
+            planned, claim_failures(mined, self.channels.address), keyed_by=channel_number
+        )
 
 
 def booked_from_chain(state: ChannelState) -> ChannelRecord:
@@ -157,22 +161,21 @@ def booked_from_chain(state: ChannelState) -> ChannelRecord:
     )
 
 
-def claim_failures(mined: MinedTransaction, channels_address: str) -> dict[str, str]:
-    """Channel id -> reason, for claims the contract skipped.
+def claim_failures(mined: MinedTransaction, channels_address: str) -> dict[int, str]:
+    """Channel id (as a number, see ``channel_number``) -> reason, for claims the contract
+    skipped; their payments fail with the reason (``PayeeBlocklisted``, say) and the rest of the
+    transaction's claims settle.
 
     ``NotAboveClaimed`` is not a failure: a later voucher of the same channel, claimed first (by
     another round, or by the payee directly), already paid these payments.
     """
-    failures: dict[str, str] = {}
-    for log in mined.logs:
-        if log.address.lower() != channels_address.lower() or log.topics[:1] != [SKIPPED_TOPIC]:
-            continue
-        reason_code = int.from_bytes(log.data[32:64], "big")
-        if reason_code == NOT_ABOVE_CLAIMED:
-            continue
-        reason = SKIP_REASONS[reason_code] if reason_code < len(SKIP_REASONS) else "Unknown"
-        failures[channel_key(log.topics[1])] = reason
-    return failures
+    skipped = skipped_in_call(mined, channels_address, SKIPPED_TOPIC, SKIP_REASONS)
+    return {key: reason for key, reason in skipped.items() if reason != NOT_ABOVE_CLAIMED}
+
+
+def channel_number(record: PaymentRecord) -> int:
+    """A voucher payment's channel id as the number ``skipped_in_call`` keys its skips by."""
+    return int(record.instrument["channel_id"], 16)
 
 
 def _chunks(total: int, size: int) -> list[tuple[int, int]]:

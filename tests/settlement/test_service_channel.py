@@ -239,3 +239,55 @@ async def test_a_restart_in_the_middle_of_a_claim_settles_each_payment_once(
 
     assert await coin.balance_of(payee) == sum(10 + n for n in range(5)) + 100
     assert await store.count_by_state() == {(SettlementMode.CHANNEL, PaymentState.CONFIRMED): 6}
+
+
+async def test_a_payee_blocklisted_mid_way_fails_its_claims_and_the_others_still_settle(
+    escrowed: EscrowedService, coin: StablecoinContract, admin: LocalAccount
+) -> None:
+    service = escrowed.service
+    terms = await terms_for(coin, escrowed)
+    wallet = await funded_wallet(coin, admin)
+    payees = [Account.create().address for _ in range(3)]
+    for payee in payees:
+        await open_channel(escrowed, wallet, payee, terms)
+    before = [
+        voucher_payment(wallet, payee, f"before-{n}", 10, terms) for n, payee in enumerate(payees)
+    ]
+    await service.submit(before)
+    assert (await service.settle_round(SettlementMode.CHANNEL)).settled == 3
+    blocked = payees[1]
+    await coin.blocklist(admin, blocked)
+    after = [
+        voucher_payment(wallet, payee, f"after-{n}-{k}", 20 + k, terms)
+        for n, payee in enumerate(payees)
+        for k in range(2)
+    ]
+    assert all(outcome.created for outcome in await service.submit(after))
+
+    report = await service.settle_round(SettlementMode.CHANNEL)
+
+    # One claim transaction, mined, not reverted: the blocklisted payee's claim was skipped in it.
+    assert (report.transactions, report.settled, report.failed, report.requeued) == (1, 4, 2, 0)
+    (mined,) = report.mined
+    assert mined.succeeded
+    records = await service.store.records(
+        ["0x" + each.intent.payment_id.hex() for each in before + after]
+    )
+    for each in after:
+        record = records["0x" + each.intent.payment_id.hex()]
+        if record.payee == blocked:
+            assert (record.state, record.failure_reason) == (
+                PaymentState.FAILED,
+                "PayeeBlocklisted",
+            )
+        else:
+            assert (record.state, record.failure_reason) == (PaymentState.CONFIRMED, None)
+    assert [await coin.balance_of(payee) for payee in payees] == [10 + 20 + 21, 10, 10 + 20 + 21]
+    # Nothing is claimed again: the failed payments are not retried, the confirmed not repaid.
+    assert (await service.settle_round(SettlementMode.CHANNEL)).transactions == 0
+    assert [await coin.balance_of(payee) for payee in payees] == [51, 10, 51]
+    blocked_channel = await escrowed.escrow.channel(
+        bytes.fromhex(after[2].instrument["channel_id"][2:])
+    )
+    assert blocked_channel.payee == blocked
+    assert (blocked_channel.claimed_base_units, blocked_channel.deposit_base_units) == (10, DEPOSIT)
