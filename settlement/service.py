@@ -172,6 +172,10 @@ class SettlementService:
         )
         return report
 
+    async def settlement_due(self, mode: SettlementMode) -> bool:
+        """Whether ``mode`` must settle what it has queued now, whatever its window says."""
+        return await self._settler(mode).settle_early(await self.chain_time())
+
     async def reconcile(self) -> list[RoundReport]:
         """Complete or requeue every submission a previous run left pending, and free the
         payments an earlier run of this service had leased when it stopped (otherwise they would

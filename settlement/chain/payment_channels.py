@@ -9,6 +9,7 @@ from typing import Any
 
 from eth_abi.abi import decode, encode
 from eth_account.signers.local import LocalAccount
+from eth_typing import HexStr
 from eth_utils.address import to_checksum_address
 
 from settlement.chain.artifacts import ContractArtifact
@@ -24,6 +25,7 @@ VOUCHER_DOMAIN_VERSION = "1"
 # the same day if its payee disappears.
 DEFAULT_CHALLENGE_PERIOD_S = 3_600
 ZERO_ADDRESS = "0x" + "00" * 20
+WITHDRAWAL_REQUESTED_TOPIC = keccak256(b"WithdrawalRequested(bytes32,uint64)")
 
 
 def channel_id_of(payer: str, payee: str, salt: bytes) -> bytes:
@@ -112,6 +114,26 @@ class PaymentChannelsContract(ContractAdapter):
             message.valid_before,
             signed.signature,
         )
+
+    async def request_withdrawal(self, payer: LocalAccount, channel_id: bytes) -> Receipt:
+        """The payer starts the timed withdrawal of its channel (``withdrawableAt`` after the
+        challenge period)."""
+        return await self._send(payer, "requestWithdrawal", channel_id)
+
+    async def withdraw(self, payer: LocalAccount, channel_id: bytes) -> Receipt:
+        return await self._send(payer, "withdraw", channel_id)
+
+    async def withdrawal_requests(self, from_block: int, to_block: int) -> dict[bytes, int]:
+        """Channel id -> ``withdrawableAt`` of the withdrawals requested in these blocks."""
+        logs = await self.client.w3.eth.get_logs(
+            {
+                "address": self.address,
+                "topics": [HexStr("0x" + WITHDRAWAL_REQUESTED_TOPIC.hex())],
+                "fromBlock": from_block,
+                "toBlock": to_block,
+            }
+        )
+        return {bytes(log["topics"][1]): int.from_bytes(log["data"], "big") for log in logs}
 
     async def channel(self, channel_id: bytes) -> ChannelState:
         return _channel_state(channel_id, await self._read("channel", channel_id))

@@ -208,6 +208,14 @@ class Settler(ABC):
         """
         return {}
 
+    async def settle_early(self, chain_time: int) -> bool:
+        """Whether the queued payments must be settled now, before their window would close.
+
+        By default never; a channel must be claimed before a withdrawal its payer requested
+        becomes possible (``ChannelSettler``).
+        """
+        return False
+
     async def prepare(self, payments: Sequence[PaymentRecord]) -> Preparation:
         """Chain reads a round needs before planning; by default every leased payment is ready."""
         return Preparation(list(payments))

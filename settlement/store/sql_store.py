@@ -49,6 +49,8 @@ from settlement.store.schema import (
 MAX_LIST_LIMIT = 1_000
 # The service_meta keys of the contracts a store settles through (the settings' names for them).
 CONTRACT_KEYS = ("token_address", "channels_address", "net_address")
+# How a voucher payment's replay key starts (see ``queued_channel_ids``).
+CHANNEL_REPLAY_PREFIX = "channel:"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 _DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycopg"}
 
@@ -548,6 +550,25 @@ class SqlPaymentStore:
         async with self._engine.connect() as connection:
             result = await connection.execute(query)
             return {SettlementMode(mode): (count, oldest) for mode, count, oldest in result}
+
+    async def queued_channel_ids(self, limit: int) -> list[str]:
+        """The channels (0x-hex ids) with voucher payments still queued, at most ``limit``.
+
+        Read from the channel mode's replay key, ``channel:<channel id>:<cumulative amount>``
+        (``settlers.channel``), whose id is the 66 characters after the prefix.
+        """
+        channel_id = sa.func.substr(payments.c.replay_key, len(CHANNEL_REPLAY_PREFIX) + 1, 66)
+        query = (
+            sa.select(channel_id)
+            .where(
+                payments.c.mode == SettlementMode.CHANNEL.value,
+                payments.c.state == PaymentState.QUEUED.value,
+            )
+            .distinct()
+            .limit(limit)
+        )
+        async with self._engine.connect() as connection:
+            return [row[0] for row in await connection.execute(query)]
 
     async def payment_timings(self, mode: SettlementMode) -> list[tuple[float, float | None]]:
         """(accepted_at, confirmed_at) of every payment of ``mode``; confirmed_at is None unless
