@@ -236,7 +236,13 @@ async def running_service(
                     finality_blocks=settings.finality_blocks,
                 )
                 escrow = EscrowDesk(
-                    token, store, session.operator, contracts.channels, contracts.net, book
+                    token,
+                    store,
+                    service.relayer,
+                    service.lease_owner,
+                    contracts.channels,
+                    contracts.net,
+                    book,
                 )
                 if reconcile:
                     await service.reconcile()

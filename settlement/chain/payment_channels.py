@@ -75,17 +75,13 @@ class PaymentChannelsContract(ContractAdapter):
         )
         return cls(client, artifact, address, *([token_abi] if token_abi else []))
 
-    async def open(
-        self,
-        relayer: LocalAccount,
-        payee: str,
-        salt: bytes,
-        signed: SignedMessage[TransferAuthorization],
-    ) -> Receipt:
-        """Relay the payer's ReceiveWithAuthorization (nonce = channel id) that funds a channel."""
+    def open_call(
+        self, payee: str, salt: bytes, signed: SignedMessage[TransferAuthorization]
+    ) -> HexStr:
+        """The calldata relaying the payer's ReceiveWithAuthorization (nonce = channel id) that
+        funds a channel."""
         message = signed.message
-        return await self._send(
-            relayer,
+        return self.encode(
             "open",
             to_checksum_address(message.payer),
             to_checksum_address(payee),
@@ -96,16 +92,11 @@ class PaymentChannelsContract(ContractAdapter):
             signed.signature,
         )
 
-    async def top_up(
-        self,
-        relayer: LocalAccount,
-        channel_id: bytes,
-        top_up_salt: bytes,
-        signed: SignedMessage[TransferAuthorization],
-    ) -> Receipt:
+    def top_up_call(
+        self, channel_id: bytes, top_up_salt: bytes, signed: SignedMessage[TransferAuthorization]
+    ) -> HexStr:
         message = signed.message
-        return await self._send(
-            relayer,
+        return self.encode(
             "topUp",
             channel_id,
             top_up_salt,

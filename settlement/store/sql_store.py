@@ -478,7 +478,11 @@ class SqlPaymentStore:
                 sa.func.coalesce(sa.func.sum(submissions.c.gas_used), 0),
                 sa.func.coalesce(sa.func.sum(submissions.c.settled_count), 0),
             )
-            .where(submissions.c.state == SubmissionState.CONFIRMED.value)
+            .where(
+                submissions.c.state == SubmissionState.CONFIRMED.value,
+                # Funding the escrow is not settling: its gas is reported as setup gas.
+                submissions.c.escrow_operation.is_(None),
+            )
             .group_by(submissions.c.mode)
         )
         async with self._engine.connect() as connection:
@@ -666,6 +670,14 @@ class SqlPaymentStore:
                     for submission_id, entry in zip(submission_ids, entries, strict=True)
                 ],
             )
+            moved_rows = [
+                {"moved_payment_id": payment_id, "moved_submission_id": submission_id}
+                for submission_id, entry in zip(submission_ids, entries, strict=True)
+                for payment_id in entry.payment_ids
+            ]
+            if not moved_rows:
+                # Escrow operations only: no payment to move.
+                return submission_ids
             moved = await connection.execute(
                 payments.update()
                 .where(
@@ -680,13 +692,9 @@ class SqlPaymentStore:
                     lease_owner=None,
                     lease_expires_at=None,
                 ),
-                [
-                    {"moved_payment_id": payment_id, "moved_submission_id": submission_id}
-                    for submission_id, entry in zip(submission_ids, entries, strict=True)
-                    for payment_id in entry.payment_ids
-                ],
+                moved_rows,
             )
-            expected = sum(len(entry.payment_ids) for entry in entries)
+            expected = len(moved_rows)
             assert moved.rowcount == expected, (
                 f"{expected - moved.rowcount} payments were no longer leased to {owner}"
             )
@@ -922,6 +930,7 @@ async def _insert_submissions(
                 "nonce": entry.nonce,
                 "state": SubmissionState.PENDING.value,
                 "created_at": now,
+                "escrow_operation": entry.escrow_operation,
             }
             for entry in entries
         ],
@@ -1007,6 +1016,7 @@ async def _submission(connection: AsyncConnection, row: sa.RowMapping) -> Submis
         nonce=row["nonce"],
         state=SubmissionState(row["state"]),
         payment_ids=list(payment_ids.scalars()),
+        escrow_operation=row.get("escrow_operation"),
         attempts=[
             TransactionAttempt(
                 tx_hash=attempt.tx_hash,
