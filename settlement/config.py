@@ -79,6 +79,14 @@ class Settings(BaseSettings):
     )
     window_max_payments: int = Field(default=1_000, ge=1, le=100_000)
     window_max_wait_s: float = Field(default=2.0, gt=0, le=3600)
+    # settlers.channel.DEFAULT_CLAIM_MARGIN_S, which says why.
+    channel_claim_margin_s: int = Field(
+        default=300,
+        ge=0,
+        le=86_400,
+        description="How long before a payer's requested channel withdrawal becomes possible the "
+        "service claims the channel's accepted vouchers, however long the claim window",
+    )
     max_queued: int = Field(default=200_000, ge=1, le=10_000_000)
     authorizations_batched: bool = Field(
         default=False,

@@ -3,6 +3,12 @@
 Every funding move is the payer's own EIP-3009 ``ReceiveWithAuthorization`` to the escrow contract,
 which the service relays (and pays the gas for). The signature is checked here first, so a bad one
 never costs gas; the contract checks it again and binds the nonce to the channel or top-up.
+
+Funding transactions go through the service's relayer like settlement transactions: recorded in
+the store before they are sent (a submission with no payments, named by its
+``escrow_operation``), watched until they have their confirmations, and, if a reorganisation
+removes one later, sent again by the service's reorganisation watch: the same signed bytes, so at
+most once, and the authorization's nonce would refuse a second funding anyway.
 """
 
 from __future__ import annotations
@@ -10,24 +16,35 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from eth_abi.abi import decode
-from eth_account.signers.local import LocalAccount
 from eth_typing import HexStr
 
 from settlement.book import ServiceBook
+from settlement.chain.contract import ContractAdapter
 from settlement.chain.net_settlement import NetSettlementContract
 from settlement.chain.payment_channels import (
     PaymentChannelsContract,
     channel_id_of,
     top_up_nonce_of,
 )
+from settlement.chain.relayer import (
+    GAS_MARGIN_PERCENT,
+    MinedTransaction,
+    PlannedTransaction,
+    Relayer,
+)
 from settlement.chain.stablecoin import StablecoinContract
 from settlement.domain.holdings import Holding
 from settlement.domain.messages import AuthorizationKind, SignedMessage, TransferAuthorization
 from settlement.domain.payments import PaymentState, SettlementMode
-from settlement.errors import PaymentRejectedError
+from settlement.errors import PaymentRejectedError, TransactionRevertedError
 from settlement.settlers.channel import booked_from_chain, channel_key
 from settlement.settlers.net import window_tree
-from settlement.store import SqlPaymentStore
+from settlement.store import Completion, SqlPaymentStore
+
+# The escrow operations, as the store names their submissions.
+CHANNEL_OPEN = "channel-open"
+CHANNEL_TOP_UP = "channel-top-up"
+NET_DEPOSIT = "net-deposit"
 
 
 @dataclass(frozen=True)
@@ -84,7 +101,8 @@ class EscrowDesk:
         self,
         token: StablecoinContract,
         store: SqlPaymentStore,
-        relayer: LocalAccount,
+        relayer: Relayer,
+        owner: str,
         channels: PaymentChannelsContract | None = None,
         net: NetSettlementContract | None = None,
         book: ServiceBook | None = None,
@@ -92,6 +110,8 @@ class EscrowDesk:
         self.token = token
         self.store = store
         self.relayer = relayer
+        # Whose submissions the funding transactions are: the service's lease owner.
+        self.owner = owner
         self._channels = channels
         self._net = net
         self.book = book
@@ -101,9 +121,11 @@ class EscrowDesk:
         channel_id = channel_id_of(funding.payer, payee, salt)
         signed = self._verified(funding, channels.address, channel_id)
         await self._before_funding(Holding.CHANNEL_ESCROW, funding.payer)
-        receipt = await channels.open(self.relayer, payee, salt, signed)
+        mined = await self._relay(
+            SettlementMode.CHANNEL, CHANNEL_OPEN, channels, channels.open_call(payee, salt, signed)
+        )
         await self._after_funding(Holding.CHANNEL_ESCROW, funding, channel_id)
-        return replace(await self.channel(channel_id), funding_gas_used=receipt.gas_used)
+        return replace(await self.channel(channel_id), funding_gas_used=mined.gas_used)
 
     async def top_up_channel(
         self, channel_id: bytes, top_up_salt: bytes, funding: Funding
@@ -112,9 +134,14 @@ class EscrowDesk:
         nonce = top_up_nonce_of(channel_id, top_up_salt)
         signed = self._verified(funding, channels.address, nonce)
         await self._before_funding(Holding.CHANNEL_ESCROW, funding.payer)
-        receipt = await channels.top_up(self.relayer, channel_id, top_up_salt, signed)
+        mined = await self._relay(
+            SettlementMode.CHANNEL,
+            CHANNEL_TOP_UP,
+            channels,
+            channels.top_up_call(channel_id, top_up_salt, signed),
+        )
         await self._after_funding(Holding.CHANNEL_ESCROW, funding, nonce)
-        return replace(await self.channel(channel_id), funding_gas_used=receipt.gas_used)
+        return replace(await self.channel(channel_id), funding_gas_used=mined.gas_used)
 
     async def channel(self, channel_id: bytes) -> ChannelView:
         """The channel as the chain has it now, booked so vouchers against it can be accepted."""
@@ -136,9 +163,34 @@ class EscrowDesk:
         net = self._net_contract()
         signed = self._verified(funding, net.address, nonce)
         await self._before_funding(Holding.NET_DEPOSIT, funding.payer)
-        receipt = await net.deposit(self.relayer, signed)
+        mined = await self._relay(SettlementMode.NET, NET_DEPOSIT, net, net.deposit_call(signed))
         await self._after_funding(Holding.NET_DEPOSIT, funding, nonce)
-        return replace(await self.net_account(funding.payer), funding_gas_used=receipt.gas_used)
+        return replace(await self.net_account(funding.payer), funding_gas_used=mined.gas_used)
+
+    async def _relay(
+        self, mode: SettlementMode, operation: str, contract: ContractAdapter, data: HexStr
+    ) -> MinedTransaction:
+        """Send a funding transaction as a tracked submission and record it once confirmed.
+
+        The gas is estimated here, with the contract's errors: a funding the contract would
+        refuse raises its decoded reason and is neither recorded nor sent. A transaction mined
+        but reverted (the state changed after the estimate) raises ``TransactionRevertedError``.
+        """
+        estimate = await contract.client.estimate_gas(
+            self.relayer.address, contract.address, data, contract.decoder
+        )
+        planned = PlannedTransaction(
+            to=contract.address,
+            data=data,
+            gas=estimate + estimate * GAS_MARGIN_PERCENT // 100,
+            payment_ids=[],
+            escrow_operation=operation,
+        )
+        mined = await self.relayer.submit(mode, planned, self.owner)
+        await self.store.complete_submissions([escrow_completion(mined)])
+        if not mined.succeeded:
+            raise TransactionRevertedError(mined.tx_hash, mined.gas_used)
+        return mined
 
     async def _before_funding(self, escrow: Holding, payer: str) -> None:
         """Open the book's accounts first, so their opening figures exclude this funding."""
@@ -220,3 +272,17 @@ class EscrowDesk:
         if self._net is None:
             raise PaymentRejectedError("net mode is not enabled here")
         return self._net
+
+
+def escrow_completion(mined: MinedTransaction) -> Completion:
+    """The completion of an escrow operation's submission: mined, with no payment to settle."""
+    return Completion(
+        submission_id=mined.submission_id,
+        mined_tx_hash=mined.tx_hash,
+        block_number=mined.block_number,
+        gas_used=mined.gas_used,
+        effective_gas_price_wei=mined.effective_gas_price_wei,
+        outcomes=[],
+        mined_at=mined.mined_at,
+        block_hash=mined.block_hash,
+    )

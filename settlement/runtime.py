@@ -29,7 +29,7 @@ from settlement.settlers.acceptance import TokenGate
 from settlement.settlers.authorization import AuthorizationSettler, BatchedAuthorizationSettler
 from settlement.settlers.base import Settler
 from settlement.settlers.batch import BatchSettler
-from settlement.settlers.channel import ChannelSettler
+from settlement.settlers.channel import DEFAULT_CLAIM_MARGIN_S, ChannelSettler
 from settlement.settlers.direct import DirectSettler
 from settlement.settlers.ledger import LedgerSettler, ledger_domain
 from settlement.settlers.net import NetSettler
@@ -88,6 +88,7 @@ def build_settlers(
     ledger: Ledger | None = None,
     *,
     authorizations_batched: bool = False,
+    channel_claim_margin_s: int = DEFAULT_CLAIM_MARGIN_S,
 ) -> dict[SettlementMode, Settler]:
     token = contracts.token
     # Token payments the chain would refuse now (paused, blocklisted, unfunded, spent nonce) are
@@ -110,7 +111,7 @@ def build_settlers(
             settlers[mode] = LedgerSettler(ledger, domain, store)
         elif mode is SettlementMode.CHANNEL:
             assert contracts.channels is not None, "channel mode needs the channel contract"
-            settlers[mode] = ChannelSettler(contracts.channels, store)
+            settlers[mode] = ChannelSettler(contracts.channels, store, channel_claim_margin_s)
         else:
             assert contracts.net is not None, "net mode needs the net-settlement contract"
             settlers[mode] = NetSettler(contracts.net, store)
@@ -227,6 +228,7 @@ async def running_service(
                         store,
                         ledger,
                         authorizations_batched=settings.authorizations_batched,
+                        channel_claim_margin_s=settings.channel_claim_margin_s,
                     ),
                     token=token,
                     max_queued=settings.max_queued,
@@ -234,7 +236,13 @@ async def running_service(
                     finality_blocks=settings.finality_blocks,
                 )
                 escrow = EscrowDesk(
-                    token, store, session.operator, contracts.channels, contracts.net, book
+                    token,
+                    store,
+                    service.relayer,
+                    service.lease_owner,
+                    contracts.channels,
+                    contracts.net,
+                    book,
                 )
                 if reconcile:
                     await service.reconcile()

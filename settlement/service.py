@@ -25,6 +25,7 @@ from settlement.errors import (
     PaymentRejectedError,
     QueueFullError,
 )
+from settlement.escrow import escrow_completion
 from settlement.grouping import AcceptanceGroups
 from settlement.ledger import MAX_BATCH_EVENTS
 from settlement.settlers.base import ChainSettler, OffChainSettler, PaymentSubmission, Settler
@@ -35,6 +36,7 @@ from settlement.store import (
     PaymentOutcome,
     PaymentRecord,
     SqlPaymentStore,
+    SubmissionRecord,
     SubmissionState,
 )
 
@@ -172,6 +174,10 @@ class SettlementService:
         )
         return report
 
+    async def settlement_due(self, mode: SettlementMode) -> bool:
+        """Whether ``mode`` must settle what it has queued now, whatever its window says."""
+        return await self._settler(mode).settle_early(await self.chain_time())
+
     async def reconcile(self) -> list[RoundReport]:
         """Complete or requeue every submission a previous run left pending, and free the
         payments an earlier run of this service had leased when it stopped (otherwise they would
@@ -181,6 +187,9 @@ class SettlementService:
         mined_submissions, _abandoned = await self.relayer.reconcile()
         reports: dict[SettlementMode, RoundReport] = {}
         for submission, mined in mined_submissions:
+            if submission.escrow_operation is not None:
+                await self._record_escrow_operation(submission, mined)
+                continue
             report = reports.setdefault(submission.mode, RoundReport(submission.mode))
             records = await self.store.records(submission.payment_ids)
             planned = [records[payment_id] for payment_id in submission.payment_ids]
@@ -188,6 +197,22 @@ class SettlementService:
             assert isinstance(settler, ChainSettler), "only chain settlers leave submissions"
             await self._record_mined(settler, [(planned, mined)], report)
         return list(reports.values())
+
+    async def _record_escrow_operation(
+        self, submission: SubmissionRecord, mined: MinedTransaction
+    ) -> None:
+        """A funding transaction (``EscrowDesk``) sent again after a reorganisation, or left
+        pending by a crash, is mined: confirmed, or, reverted, abandoned with nothing to requeue."""
+        if mined.succeeded:
+            await self.store.complete_submissions([escrow_completion(mined)])
+            return
+        logger.warning(
+            "escrow operation %s (submission %d) reverted when sent again: %s",
+            submission.escrow_operation,
+            submission.submission_id,
+            mined.tx_hash,
+        )
+        await self.store.abandon_submission(submission.submission_id, SubmissionState.REVERTED)
 
     async def reopen_reorganized(self) -> int:
         """Reopen the confirmed submissions of the last ``finality_blocks`` blocks whose block

@@ -1,8 +1,10 @@
 """Closing settlement windows: a mode settles when enough payments wait, or the oldest waited long.
 
 Size bounds how much one transaction carries; time bounds how long a payment waits. Both are
-configurable per mode; the loop polls the store, so several replicas can run it side by side
-(leases keep them from settling the same payment).
+configurable per mode, and a mode may also ask to settle sooner (``Settler.settle_early``:
+channel mode claims a channel before a withdrawal its payer requested becomes possible). The loop
+polls the store, so several replicas can run it side by side (leases keep them from settling the
+same payment).
 """
 
 from __future__ import annotations
@@ -106,7 +108,7 @@ async def run_windows(
                 policy = policies.get(mode)
                 if policy is None or not backoff.ready(mode.value, now):
                     continue
-                if policy.should_close(queued, oldest, now):
+                if policy.should_close(queued, oldest, now) or await _due(service, mode):
                     report = await _settle(service, mode, backoff)
                     if report is None:
                         unreconciled = True
@@ -134,6 +136,16 @@ async def stop_windows(
         windows.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await windows
+
+
+async def _due(service: SettlementService, mode: SettlementMode) -> bool:
+    """Whether ``mode`` must settle before its window closes (a channel whose payer asked to
+    withdraw); a failed check is logged and the window decides alone until the next one."""
+    try:
+        return await service.settlement_due(mode)
+    except Exception:
+        logger.exception("checking whether %s must settle early failed", mode.value)
+        return False
 
 
 async def _settle(

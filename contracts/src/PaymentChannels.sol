@@ -8,6 +8,7 @@ import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 
 import {IERC3009} from "./interfaces/IERC3009.sol";
 import {IPaymentChannels} from "./interfaces/IPaymentChannels.sol";
+import {IStablecoin} from "./interfaces/IStablecoin.sol";
 import {AddressAmount, AddressAmountLib} from "./libraries/AddressAmount.sol";
 
 /// @title PaymentChannels
@@ -15,8 +16,8 @@ import {AddressAmount, AddressAmountLib} from "./libraries/AddressAmount.sol";
 /// @dev A channel takes two storage words on the claim path (payer with deposit, payee with
 /// claimed, each an {AddressAmount}) and a third, written only by `requestWithdrawal`, for the
 /// withdrawal time. A claim therefore reads two cold slots and writes one, with no other storage
-/// access. The token is trusted (the project's stablecoin); even so, every function changes all
-/// state before it moves tokens.
+/// access, plus one blocklist read on the token for each payee a batch pays. The token is trusted
+/// (the project's stablecoin); even so, every function changes all state before it moves tokens.
 contract PaymentChannels is IPaymentChannels, EIP712 {
     using SafeERC20 for IERC20;
 
@@ -45,7 +46,8 @@ contract PaymentChannels is IPaymentChannels, EIP712 {
 
     mapping(bytes32 channelId => Channel) private _channels;
 
-    /// @param token_ The escrowed token; it must implement IERC20 and IERC3009.
+    /// @param token_ The escrowed token; it must implement IERC20, IERC3009 and the stablecoin's
+    /// `isBlocklisted`, which `claim` reads to skip claims it could not pay.
     /// @param challengePeriodSeconds_ Seconds between a payer's withdrawal request and the earliest
     /// withdrawal: the payee's time to claim its last vouchers. At least 1, at most one year.
     constructor(address token_, uint64 challengePeriodSeconds_) EIP712("Robot Payment Channels", "1") {
@@ -119,7 +121,9 @@ contract PaymentChannels is IPaymentChannels, EIP712 {
         address runPayee = address(0);
         uint256 runAmount = 0;
         for (uint256 i = 0; i < count; ++i) {
-            (address payee, uint256 paid) = _claim(i, claims[i], separator);
+            // The current run's payee was found not blocklisted when its run began, and the
+            // blocklist cannot change within this call, so its further claims skip the read.
+            (address payee, uint256 paid) = _claim(i, claims[i], separator, runPayee);
             if (paid == 0) continue;
             // Cannot overflow: each `paid` is at most one channel's deposit, below 2**96, and a
             // batch holds at most MAX_CLAIMS_PER_CALL of them; runCount < i + 1 <= count.
@@ -262,10 +266,13 @@ contract PaymentChannels is IPaymentChannels, EIP712 {
 
     /// @dev Checks and pays one voucher of a batch; a voucher that fails a check is skipped with an
     /// event and pays nothing. The signature is checked before the amounts so that a forged voucher
-    /// is always reported as such, whatever amount it names.
+    /// is always reported as such, whatever amount it names. The blocklist is checked last, just
+    /// before the state change: the token would refuse the transfer to a blocklisted payee and
+    /// revert the whole batch, so such a claim is skipped instead and its voucher stays claimable.
+    /// @param clearedPayee A payee already found not blocklisted in this call (or the zero address).
     /// @return payee The channel's payee (meaningful only when `paid` is not zero).
     /// @return paid The increase now owed to `payee`; zero when skipped.
-    function _claim(uint256 index, VoucherClaim calldata voucher, bytes32 separator)
+    function _claim(uint256 index, VoucherClaim calldata voucher, bytes32 separator, address clearedPayee)
         private
         returns (address payee, uint256 paid)
     {
@@ -294,6 +301,10 @@ contract PaymentChannels is IPaymentChannels, EIP712 {
         }
 
         payee = payeeAndClaimed.addressOf();
+        if (payee != clearedPayee && IStablecoin(address(_token)).isBlocklisted(payee)) {
+            emit ClaimSkipped(index, channelId, ClaimSkipReason.PayeeBlocklisted);
+            return (address(0), 0);
+        }
         // Fits: cumulativeAmount <= deposit, which itself fits in the packed amount.
         stored.payeeAndClaimed = AddressAmountLib.pack(payee, cumulativeAmount);
         // Cannot underflow: cumulativeAmount > claimed was checked above.

@@ -8,6 +8,7 @@ from typing import Any
 
 from eth_abi.abi import decode
 from eth_account.signers.local import LocalAccount
+from eth_typing import HexStr
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
@@ -89,10 +90,15 @@ class NetSettlementContract(ContractAdapter):
         self, relayer: LocalAccount, signed: SignedMessage[TransferAuthorization]
     ) -> Receipt:
         """Relay an account's ReceiveWithAuthorization (to this contract) as its deposit."""
+        return await self.client.send_transaction(
+            relayer, to=self.address, data=self.deposit_call(signed), decoder=self.decoder
+        )
+
+    def deposit_call(self, signed: SignedMessage[TransferAuthorization]) -> HexStr:
+        """The calldata of ``deposit``: the account's ReceiveWithAuthorization to this contract."""
         message = signed.message
         assert message.payee == self.address, "a deposit authorization pays this contract"
-        return await self._send(
-            relayer,
+        return self.encode(
             "deposit",
             to_checksum_address(message.payer),
             message.value_base_units,

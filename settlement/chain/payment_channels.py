@@ -9,6 +9,7 @@ from typing import Any
 
 from eth_abi.abi import decode, encode
 from eth_account.signers.local import LocalAccount
+from eth_typing import HexStr
 from eth_utils.address import to_checksum_address
 
 from settlement.chain.artifacts import ContractArtifact
@@ -24,6 +25,7 @@ VOUCHER_DOMAIN_VERSION = "1"
 # the same day if its payee disappears.
 DEFAULT_CHALLENGE_PERIOD_S = 3_600
 ZERO_ADDRESS = "0x" + "00" * 20
+WITHDRAWAL_REQUESTED_TOPIC = keccak256(b"WithdrawalRequested(bytes32,uint64)")
 
 
 def channel_id_of(payer: str, payee: str, salt: bytes) -> bytes:
@@ -73,17 +75,13 @@ class PaymentChannelsContract(ContractAdapter):
         )
         return cls(client, artifact, address, *([token_abi] if token_abi else []))
 
-    async def open(
-        self,
-        relayer: LocalAccount,
-        payee: str,
-        salt: bytes,
-        signed: SignedMessage[TransferAuthorization],
-    ) -> Receipt:
-        """Relay the payer's ReceiveWithAuthorization (nonce = channel id) that funds a channel."""
+    def open_call(
+        self, payee: str, salt: bytes, signed: SignedMessage[TransferAuthorization]
+    ) -> HexStr:
+        """The calldata relaying the payer's ReceiveWithAuthorization (nonce = channel id) that
+        funds a channel."""
         message = signed.message
-        return await self._send(
-            relayer,
+        return self.encode(
             "open",
             to_checksum_address(message.payer),
             to_checksum_address(payee),
@@ -94,16 +92,11 @@ class PaymentChannelsContract(ContractAdapter):
             signed.signature,
         )
 
-    async def top_up(
-        self,
-        relayer: LocalAccount,
-        channel_id: bytes,
-        top_up_salt: bytes,
-        signed: SignedMessage[TransferAuthorization],
-    ) -> Receipt:
+    def top_up_call(
+        self, channel_id: bytes, top_up_salt: bytes, signed: SignedMessage[TransferAuthorization]
+    ) -> HexStr:
         message = signed.message
-        return await self._send(
-            relayer,
+        return self.encode(
             "topUp",
             channel_id,
             top_up_salt,
@@ -112,6 +105,26 @@ class PaymentChannelsContract(ContractAdapter):
             message.valid_before,
             signed.signature,
         )
+
+    async def request_withdrawal(self, payer: LocalAccount, channel_id: bytes) -> Receipt:
+        """The payer starts the timed withdrawal of its channel (``withdrawableAt`` after the
+        challenge period)."""
+        return await self._send(payer, "requestWithdrawal", channel_id)
+
+    async def withdraw(self, payer: LocalAccount, channel_id: bytes) -> Receipt:
+        return await self._send(payer, "withdraw", channel_id)
+
+    async def withdrawal_requests(self, from_block: int, to_block: int) -> dict[bytes, int]:
+        """Channel id -> ``withdrawableAt`` of the withdrawals requested in these blocks."""
+        logs = await self.client.w3.eth.get_logs(
+            {
+                "address": self.address,
+                "topics": [HexStr("0x" + WITHDRAWAL_REQUESTED_TOPIC.hex())],
+                "fromBlock": from_block,
+                "toBlock": to_block,
+            }
+        )
+        return {bytes(log["topics"][1]): int.from_bytes(log["data"], "big") for log in logs}
 
     async def channel(self, channel_id: bytes) -> ChannelState:
         return _channel_state(channel_id, await self._read("channel", channel_id))

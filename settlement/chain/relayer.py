@@ -76,6 +76,9 @@ class PlannedTransaction:
     gas: int | None
     payment_ids: list[str]
     presigned: PresignedTransaction | None = None
+    # An escrow operation (a channel opening, a top-up, a net deposit) settles no payment but is
+    # tracked, and sent again after a reorganisation, the same way; this names it.
+    escrow_operation: str | None = None
 
 
 @dataclass(frozen=True)
@@ -276,7 +279,9 @@ class Relayer:
             planned = replace(planned, gas=await self._estimate_gas(planned))
         nonce = await self.client.nonces.allocate(self.address)
         attempt = self._sign(planned, nonce, fees)
-        return NewSubmission(self.address, nonce, attempt, planned.payment_ids)
+        return NewSubmission(
+            self.address, nonce, attempt, planned.payment_ids, planned.escrow_operation
+        )
 
     async def _estimate_gas(self, planned: PlannedTransaction) -> int:
         estimate = await self.client.estimate_gas(self.address, planned.to, planned.data)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -135,25 +135,32 @@ def all_settled(planned: Sequence[PaymentRecord]) -> list[PaymentOutcome]:
 def skipped_in_call(
     mined: MinedTransaction, emitter: str, topic: bytes, reasons: Sequence[str]
 ) -> dict[int, str]:
-    """Call index -> reason, from a batch call's skip events: ``topic`` logged by ``emitter``
-    with the index as the first indexed field and the reason code as the second data word."""
+    """Key -> reason, from a batch call's skip events: ``topic`` logged by ``emitter`` with the
+    key as the first indexed field (the call index of the token's batches, the channel id of a
+    channel claim) and the reason code as the second data word."""
     skipped: dict[int, str] = {}
     for log in mined.logs:
         if log.address.lower() != emitter.lower() or log.topics[:1] != [topic]:
             continue
-        index = int.from_bytes(log.topics[1], "big")
+        key = int.from_bytes(log.topics[1], "big")
         code = int.from_bytes(log.data[32:64], "big")
-        skipped[index] = reasons[code] if code < len(reasons) else "Unknown"
+        skipped[key] = reasons[code] if code < len(reasons) else "Unknown"
     return skipped
 
 
 def settled_but_skipped(
-    planned: Sequence[PaymentRecord], skipped: Mapping[int, str]
+    planned: Sequence[PaymentRecord],
+    skipped: Mapping[int, str],
+    keyed_by: Callable[[PaymentRecord], int] | None = None,
 ) -> list[PaymentOutcome]:
-    """The outcomes of a batch call: each payment settled unless the call skipped it."""
+    """The outcomes of a batch call: each payment settled unless the call skipped it.
+
+    ``skipped`` is keyed by each payment's index in the call, or by ``keyed_by(payment)`` where
+    a skip names something else (a channel, whose one claim settles several payments).
+    """
     return [
-        PaymentOutcome(record.payment_id, settled=False, failure_reason=skipped[index])
-        if index in skipped
+        PaymentOutcome(record.payment_id, settled=False, failure_reason=skipped[key])
+        if (key := index if keyed_by is None else keyed_by(record)) in skipped
         else PaymentOutcome(record.payment_id, settled=True)
         for index, record in enumerate(planned)
     ]
@@ -200,6 +207,14 @@ class Settler(ABC):
         net-settlement balance) reads it here. By default every verified payment is admitted.
         """
         return {}
+
+    async def settle_early(self, chain_time: int) -> bool:
+        """Whether the queued payments must be settled now, before their window would close.
+
+        By default never; a channel must be claimed before a withdrawal its payer requested
+        becomes possible (``ChannelSettler``).
+        """
+        return False
 
     async def prepare(self, payments: Sequence[PaymentRecord]) -> Preparation:
         """Chain reads a round needs before planning; by default every leased payment is ready."""

@@ -5,10 +5,16 @@ voucher for the running total. A payment is the step from one voucher to the nex
 accepts a voucher only if it follows on from the last one accepted (see ``store.channel_book``).
 Settling claims each channel's latest voucher: one claim pays every payment of that channel so
 far, and one transaction claims up to 256 channels.
+
+A payer may ask to withdraw its channel (``requestWithdrawal``); after the challenge period it can
+take back whatever is unclaimed, vouchers the service accepted included. So the settler watches
+for those requests (``WithdrawalWatch``) and claims the channels that have vouchers queued at
+least ``claim_margin_s`` before their withdrawal becomes possible, however long their window.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -29,6 +35,8 @@ from settlement.settlers.base import (
     Verified,
     hex_bytes,
     instrument_field,
+    settled_but_skipped,
+    skipped_in_call,
 )
 from settlement.store import (
     ChannelRecord,
@@ -42,9 +50,28 @@ from settlement.store import (
 CLAIM = function_signature_to_4byte_selector("claim((bytes32,uint256,bytes32,bytes32)[])")
 CLAIMED_TOPIC = keccak256(b"VoucherClaimed(bytes32,address,uint256,uint256)")
 SKIPPED_TOPIC = keccak256(b"ClaimSkipped(uint256,bytes32,uint8)")
-SKIP_REASONS = ("UnknownChannel", "InvalidSignature", "NotAboveClaimed", "ExceedsDeposit")
-NOT_ABOVE_CLAIMED = 2
+# IPaymentChannels.ClaimSkipReason, in order. A payee on the token's blocklist is skipped too,
+# so that one refused payee cannot revert the claims of every other channel in the transaction.
+SKIP_REASONS = (
+    "UnknownChannel",
+    "InvalidSignature",
+    "NotAboveClaimed",
+    "ExceedsDeposit",
+    "PayeeBlocklisted",
+)
+NOT_ABOVE_CLAIMED = SKIP_REASONS[2]
 MAX_CLAIMS_PER_TRANSACTION = 256
+# A channel whose payer requested a withdrawal is claimed this long before the withdrawal becomes
+# possible: time for the watch to notice (WITHDRAWAL_CHECK_INTERVAL_S), the claim round to be
+# mined, and a stuck claim to be replaced a few times (the relayer's 30 s each), with room to spare.
+DEFAULT_CLAIM_MARGIN_S = 300
+WITHDRAWAL_CHECK_INTERVAL_S = 2.0
+# At most this many channels with queued vouchers are watched (a round leases no more payments).
+MAX_WATCHED_CHANNELS = 20_000
+# The log scan overlaps the blocks it already read, so a request a reorganisation moved into a
+# later block is still seen; and reads at most this many blocks per call, as public nodes demand.
+RESCAN_BLOCKS = 64
+MAX_LOG_RANGE_BLOCKS = 5_000
 # The gas limit comes from the node's estimate. A worst-case bound (a payee's first balance slot
 # and a transfer for every claim: about 50k a channel) left a claim of 256 channels at 12.9M gas
 # against about 5.8M used; Anvil then fitted two such transactions to a 30M block and left a third
@@ -69,9 +96,20 @@ class ChannelSettler(ChainSettler):
     # A reverted claim pays nothing and its vouchers stay claimable: queue them again.
     requeue_on_revert: ClassVar[bool] = True
 
-    def __init__(self, channels: PaymentChannelsContract, store: SqlPaymentStore) -> None:
+    def __init__(
+        self,
+        channels: PaymentChannelsContract,
+        store: SqlPaymentStore,
+        claim_margin_s: int = DEFAULT_CLAIM_MARGIN_S,
+    ) -> None:
         self.channels = channels
         self.store = store
+        self.withdrawals = WithdrawalWatch(channels, store, claim_margin_s)
+
+    async def settle_early(self, chain_time: int) -> bool:
+        """Whether a channel with queued vouchers must be claimed now, ahead of its window: its
+        payer requested a withdrawal that is less than the claim margin away."""
+        return await self.withdrawals.claim_due(chain_time)
 
     def check(self, submission: PaymentSubmission, chain_time: int) -> Verified:
         intent = submission.intent
@@ -133,15 +171,64 @@ class ChannelSettler(ChainSettler):
     def outcomes(
         self, planned: Sequence[PaymentRecord], mined: MinedTransaction
     ) -> list[PaymentOutcome]:
-        failures = claim_failures(mined, self.channels.address)
-        return [
-            PaymentOutcome(
-                record.payment_id,
-                settled=record.instrument["channel_id"].lower() not in failures,
-                failure_reason=failures.get(record.instrument["channel_id"].lower()),
+        return settled_but_skipped(
+            planned, claim_failures(mined, self.channels.address), keyed_by=channel_number
+        )
+
+
+class WithdrawalWatch:
+    """Which channels with queued vouchers have a withdrawal requested, and when it is possible.
+
+    A channel is read from chain once when it first shows queued vouchers (a request made before
+    the watch started, or before the vouchers came, is in its state); later requests come from the
+    ``WithdrawalRequested`` logs, scanned from the last block read. Only channels with queued
+    vouchers are remembered, so the watch stays as small as the queue.
+    """
+
+    def __init__(
+        self, channels: PaymentChannelsContract, store: SqlPaymentStore, claim_margin_s: int
+    ) -> None:
+        assert claim_margin_s >= 0, "a claim cannot be due after the withdrawal"
+        self.channels = channels
+        self.store = store
+        self.claim_margin_s = claim_margin_s
+        # Channel id -> withdrawableAt (0: none requested), for the channels with queued vouchers.
+        self.withdrawable_at: dict[str, int] = {}
+        self._scanned_to: int | None = None
+        self._checked_at = float("-inf")
+        self._earliest: int | None = None
+
+    async def claim_due(self, chain_time: int) -> bool:
+        """Whether the earliest requested withdrawal among queued channels is within the claim
+        margin; the chain and store are read at most every WITHDRAWAL_CHECK_INTERVAL_S."""
+        if time.monotonic() - self._checked_at >= WITHDRAWAL_CHECK_INTERVAL_S:
+            # Set first: a failed read waits for the next interval rather than retrying at once.
+            self._checked_at = time.monotonic()
+            self._earliest = await self._earliest_withdrawal()
+        return self._earliest is not None and chain_time + self.claim_margin_s >= self._earliest
+
+    async def _earliest_withdrawal(self) -> int | None:
+        queued = set(await self.store.queued_channel_ids(MAX_WATCHED_CHANNELS))
+        head = await self.channels.client.w3.eth.block_number
+        if self._scanned_to is not None:
+            await self._scan(max(0, self._scanned_to - RESCAN_BLOCKS), head, queued)
+        self._scanned_to = head
+        self.withdrawable_at = {k: v for k, v in self.withdrawable_at.items() if k in queued}
+        unread = sorted(queued - self.withdrawable_at.keys())
+        if unread:
+            states = await self.channels.channels([bytes.fromhex(k[2:]) for k in unread])
+            self.withdrawable_at.update(
+                (channel_key(state.channel_id), state.withdrawable_at) for state in states
             )
-            for record in planned
-        ]
+        requested = [at for at in self.withdrawable_at.values() if at != 0]
+        return min(requested) if requested else None
+
+    async def _scan(self, from_block: int, to_block: int, queued: set[str]) -> None:
+        for start in range(from_block, to_block + 1, MAX_LOG_RANGE_BLOCKS):
+            end = min(start + MAX_LOG_RANGE_BLOCKS - 1, to_block)
+            for channel_id, at in (await self.channels.withdrawal_requests(start, end)).items():
+                if channel_key(channel_id) in queued:
+                    self.withdrawable_at[channel_key(channel_id)] = at
 
 
 def booked_from_chain(state: ChannelState) -> ChannelRecord:
@@ -157,22 +244,21 @@ def booked_from_chain(state: ChannelState) -> ChannelRecord:
     )
 
 
-def claim_failures(mined: MinedTransaction, channels_address: str) -> dict[str, str]:
-    """Channel id -> reason, for claims the contract skipped.
+def claim_failures(mined: MinedTransaction, channels_address: str) -> dict[int, str]:
+    """Channel id (as a number, see ``channel_number``) -> reason, for claims the contract
+    skipped; their payments fail with the reason (``PayeeBlocklisted``, say) and the rest of the
+    transaction's claims settle.
 
     ``NotAboveClaimed`` is not a failure: a later voucher of the same channel, claimed first (by
     another round, or by the payee directly), already paid these payments.
     """
-    failures: dict[str, str] = {}
-    for log in mined.logs:
-        if log.address.lower() != channels_address.lower() or log.topics[:1] != [SKIPPED_TOPIC]:
-            continue
-        reason_code = int.from_bytes(log.data[32:64], "big")
-        if reason_code == NOT_ABOVE_CLAIMED:
-            continue
-        reason = SKIP_REASONS[reason_code] if reason_code < len(SKIP_REASONS) else "Unknown"
-        failures[channel_key(log.topics[1])] = reason
-    return failures
+    skipped = skipped_in_call(mined, channels_address, SKIPPED_TOPIC, SKIP_REASONS)
+    return {key: reason for key, reason in skipped.items() if reason != NOT_ABOVE_CLAIMED}
+
+
+def channel_number(record: PaymentRecord) -> int:
+    """A voucher payment's channel id as the number ``skipped_in_call`` keys its skips by."""
+    return int(record.instrument["channel_id"], 16)
 
 
 def _chunks(total: int, size: int) -> list[tuple[int, int]]:

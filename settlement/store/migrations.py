@@ -53,6 +53,15 @@ def _add_block_hash(connection: sa.Connection) -> None:
         )
 
 
+def _add_escrow_operation(connection: sa.Connection) -> None:
+    # As with mined_at: only a database created before the column existed needs it added.
+    columns = {column["name"] for column in sa.inspect(connection).get_columns("submissions")}
+    if "escrow_operation" not in columns:
+        connection.execute(
+            sa.text("ALTER TABLE submissions ADD COLUMN escrow_operation VARCHAR(32)")
+        )
+
+
 def _create_service_meta(connection: sa.Connection) -> None:
     schema.metadata.create_all(connection, tables=[schema.service_meta])
 
@@ -72,6 +81,11 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "submissions.mined_at: when a transaction was seen in a block", _add_mined_at),
     Migration(5, "submissions.block_hash: to notice a block reorganised away", _add_block_hash),
     Migration(6, "leadership: which replica settles, by lease", _create_leadership),
+    Migration(
+        7,
+        "submissions.escrow_operation: escrow funding tracked like settlements",
+        _add_escrow_operation,
+    ),
 )
 
 

@@ -131,6 +131,7 @@ class SubmissionRecord:
     state: SubmissionState
     payment_ids: list[str]
     attempts: list[TransactionAttempt] = field(default_factory=list)
+    escrow_operation: str | None = None
     mined_tx_hash: str | None = None
     block_number: int | None = None
     gas_used: int | None = None
@@ -174,12 +175,14 @@ class PaymentOutcome:
 
 @dataclass(frozen=True)
 class NewSubmission:
-    """A signed transaction about to be sent, and the payments it settles."""
+    """A signed transaction about to be sent, and the payments it settles (none for an escrow
+    operation, which ``escrow_operation`` names)."""
 
     sender: str
     nonce: int
     attempt: TransactionAttempt
     payment_ids: list[str]
+    escrow_operation: str | None = None
 
 
 @dataclass(frozen=True)

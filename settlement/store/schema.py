@@ -67,6 +67,9 @@ submissions = sa.Table(
     # The hash of the block it was mined in, to notice a reorganisation removing that block
     # (added by migration 5).
     sa.Column("block_hash", sa.String(66)),
+    # What an escrow operation did ("channel-open", "channel-top-up", "net-deposit"); null for a
+    # settlement transaction (added by migration 7). An escrow operation settles no payment.
+    sa.Column("escrow_operation", sa.String(32)),
     sa.Index("submissions_by_state", "state"),
     sa.Index("submissions_by_block", "block_number"),
 )

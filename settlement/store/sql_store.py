@@ -49,6 +49,8 @@ from settlement.store.schema import (
 MAX_LIST_LIMIT = 1_000
 # The service_meta keys of the contracts a store settles through (the settings' names for them).
 CONTRACT_KEYS = ("token_address", "channels_address", "net_address")
+# How a voucher payment's replay key starts (see ``queued_channel_ids``).
+CHANNEL_REPLAY_PREFIX = "channel:"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 _DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycopg"}
 
@@ -476,7 +478,11 @@ class SqlPaymentStore:
                 sa.func.coalesce(sa.func.sum(submissions.c.gas_used), 0),
                 sa.func.coalesce(sa.func.sum(submissions.c.settled_count), 0),
             )
-            .where(submissions.c.state == SubmissionState.CONFIRMED.value)
+            .where(
+                submissions.c.state == SubmissionState.CONFIRMED.value,
+                # Funding the escrow is not settling: its gas is reported as setup gas.
+                submissions.c.escrow_operation.is_(None),
+            )
             .group_by(submissions.c.mode)
         )
         async with self._engine.connect() as connection:
@@ -548,6 +554,25 @@ class SqlPaymentStore:
         async with self._engine.connect() as connection:
             result = await connection.execute(query)
             return {SettlementMode(mode): (count, oldest) for mode, count, oldest in result}
+
+    async def queued_channel_ids(self, limit: int) -> list[str]:
+        """The channels (0x-hex ids) with voucher payments still queued, at most ``limit``.
+
+        Read from the channel mode's replay key, ``channel:<channel id>:<cumulative amount>``
+        (``settlers.channel``), whose id is the 66 characters after the prefix.
+        """
+        channel_id = sa.func.substr(payments.c.replay_key, len(CHANNEL_REPLAY_PREFIX) + 1, 66)
+        query = (
+            sa.select(channel_id)
+            .where(
+                payments.c.mode == SettlementMode.CHANNEL.value,
+                payments.c.state == PaymentState.QUEUED.value,
+            )
+            .distinct()
+            .limit(limit)
+        )
+        async with self._engine.connect() as connection:
+            return [row[0] for row in await connection.execute(query)]
 
     async def payment_timings(self, mode: SettlementMode) -> list[tuple[float, float | None]]:
         """(accepted_at, confirmed_at) of every payment of ``mode``; confirmed_at is None unless
@@ -645,6 +670,14 @@ class SqlPaymentStore:
                     for submission_id, entry in zip(submission_ids, entries, strict=True)
                 ],
             )
+            moved_rows = [
+                {"moved_payment_id": payment_id, "moved_submission_id": submission_id}
+                for submission_id, entry in zip(submission_ids, entries, strict=True)
+                for payment_id in entry.payment_ids
+            ]
+            if not moved_rows:
+                # Escrow operations only: no payment to move.
+                return submission_ids
             moved = await connection.execute(
                 payments.update()
                 .where(
@@ -659,13 +692,9 @@ class SqlPaymentStore:
                     lease_owner=None,
                     lease_expires_at=None,
                 ),
-                [
-                    {"moved_payment_id": payment_id, "moved_submission_id": submission_id}
-                    for submission_id, entry in zip(submission_ids, entries, strict=True)
-                    for payment_id in entry.payment_ids
-                ],
+                moved_rows,
             )
-            expected = sum(len(entry.payment_ids) for entry in entries)
+            expected = len(moved_rows)
             assert moved.rowcount == expected, (
                 f"{expected - moved.rowcount} payments were no longer leased to {owner}"
             )
@@ -901,6 +930,7 @@ async def _insert_submissions(
                 "nonce": entry.nonce,
                 "state": SubmissionState.PENDING.value,
                 "created_at": now,
+                "escrow_operation": entry.escrow_operation,
             }
             for entry in entries
         ],
@@ -986,6 +1016,7 @@ async def _submission(connection: AsyncConnection, row: sa.RowMapping) -> Submis
         nonce=row["nonce"],
         state=SubmissionState(row["state"]),
         payment_ids=list(payment_ids.scalars()),
+        escrow_operation=row.get("escrow_operation"),
         attempts=[
             TransactionAttempt(
                 tx_hash=attempt.tx_hash,

@@ -11,14 +11,18 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from settlement.chain.client import ChainClient
+from settlement.chain.payment_channels import DEFAULT_CHALLENGE_PERIOD_S
 from settlement.chain.relayer import Relayer
 from settlement.chain.stablecoin import StablecoinContract
 from settlement.domain.messages import Voucher
 from settlement.domain.payments import PaymentIntent, PaymentState, Purpose, SettlementMode
 from settlement.runtime import Contracts
+from settlement.service import RoundReport
 from settlement.settlers.base import PaymentSubmission
+from settlement.settlers.channel import DEFAULT_CLAIM_MARGIN_S, WITHDRAWAL_CHECK_INTERVAL_S
 from settlement.store import SqlPaymentStore
 from settlement.wallet import ChainTerms, PayerWallet
+from settlement.windows import WindowPolicy, run_windows
 from tests.settlement.api_helpers import (
     EscrowedService,
     funded_wallet,
@@ -239,3 +243,129 @@ async def test_a_restart_in_the_middle_of_a_claim_settles_each_payment_once(
 
     assert await coin.balance_of(payee) == sum(10 + n for n in range(5)) + 100
     assert await store.count_by_state() == {(SettlementMode.CHANNEL, PaymentState.CONFIRMED): 6}
+
+
+async def test_a_payee_blocklisted_mid_way_fails_its_claims_and_the_others_still_settle(
+    escrowed: EscrowedService, coin: StablecoinContract, admin: LocalAccount
+) -> None:
+    service = escrowed.service
+    terms = await terms_for(coin, escrowed)
+    wallet = await funded_wallet(coin, admin)
+    payees = [Account.create().address for _ in range(3)]
+    for payee in payees:
+        await open_channel(escrowed, wallet, payee, terms)
+    before = [
+        voucher_payment(wallet, payee, f"before-{n}", 10, terms) for n, payee in enumerate(payees)
+    ]
+    await service.submit(before)
+    assert (await service.settle_round(SettlementMode.CHANNEL)).settled == 3
+    blocked = payees[1]
+    await coin.blocklist(admin, blocked)
+    after = [
+        voucher_payment(wallet, payee, f"after-{n}-{k}", 20 + k, terms)
+        for n, payee in enumerate(payees)
+        for k in range(2)
+    ]
+    assert all(outcome.created for outcome in await service.submit(after))
+
+    report = await service.settle_round(SettlementMode.CHANNEL)
+
+    # One claim transaction, mined, not reverted: the blocklisted payee's claim was skipped in it.
+    assert (report.transactions, report.settled, report.failed, report.requeued) == (1, 4, 2, 0)
+    (mined,) = report.mined
+    assert mined.succeeded
+    records = await service.store.records(
+        ["0x" + each.intent.payment_id.hex() for each in before + after]
+    )
+    for each in after:
+        record = records["0x" + each.intent.payment_id.hex()]
+        if record.payee == blocked:
+            assert (record.state, record.failure_reason) == (
+                PaymentState.FAILED,
+                "PayeeBlocklisted",
+            )
+        else:
+            assert (record.state, record.failure_reason) == (PaymentState.CONFIRMED, None)
+    assert [await coin.balance_of(payee) for payee in payees] == [10 + 20 + 21, 10, 10 + 20 + 21]
+    # Nothing is claimed again: the failed payments are not retried, the confirmed not repaid.
+    assert (await service.settle_round(SettlementMode.CHANNEL)).transactions == 0
+    assert [await coin.balance_of(payee) for payee in payees] == [51, 10, 51]
+    blocked_channel = await escrowed.escrow.channel(
+        bytes.fromhex(after[2].instrument["channel_id"][2:])
+    )
+    assert blocked_channel.payee == blocked
+    assert (blocked_channel.claimed_base_units, blocked_channel.deposit_base_units) == (10, DEPOSIT)
+
+
+async def warp(chain: ChainClient, seconds: int) -> None:
+    """Move the chain's clock ``seconds`` ahead and mine a block at the new time."""
+    await chain.w3.provider.make_request("evm_increaseTime", [seconds])  # type: ignore[arg-type]
+    await chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("requested", ["before the watch starts", "while it watches"])
+async def test_a_channel_whose_payer_asks_to_withdraw_is_claimed_before_it_can_withdraw(
+    escrowed: EscrowedService,
+    coin: StablecoinContract,
+    admin: LocalAccount,
+    chain: ChainClient,
+    requested: str,
+) -> None:
+    service = escrowed.service
+    terms = await terms_for(coin, escrowed)
+    wallet = await funded_wallet(coin, admin)
+    payer = Account.from_key(wallet.private_key)
+    await chain.batch_request([("anvil_setBalance", [payer.address, hex(10**18)])])
+    payee = Account.create().address
+    channel_id = bytes.fromhex((await open_channel(escrowed, wallet, payee, terms))[2:])
+    vouchers = [voucher_payment(wallet, payee, f"w-{n}", 100 + n, terms) for n in range(3)]
+    assert all(outcome.created for outcome in await service.submit(vouchers))
+    paid = sum(100 + n for n in range(3))
+    rounds: list[RoundReport] = []
+    claimed, stop = asyncio.Event(), asyncio.Event()
+
+    def on_round(report: RoundReport) -> None:
+        rounds.append(report)
+        claimed.set()
+
+    # An hour-long window: without the withdrawal these vouchers would wait for it.
+    policy = WindowPolicy(max_payments=1_000, max_wait_s=3_600)
+    if requested == "before the watch starts":
+        await escrowed.channels.request_withdrawal(payer, channel_id)
+    windows = asyncio.create_task(
+        run_windows(service, {SettlementMode.CHANNEL: policy}, stop, on_round)
+    )
+    try:
+        await asyncio.sleep(WITHDRAWAL_CHECK_INTERVAL_S + 0.5)
+        if requested == "while it watches":
+            await escrowed.channels.request_withdrawal(payer, channel_id)
+            await asyncio.sleep(WITHDRAWAL_CHECK_INTERVAL_S + 0.5)
+        withdrawable_at = (await escrowed.channels.channel(channel_id)).withdrawable_at
+        assert withdrawable_at > 0
+        # More than the margin before the withdrawal: nothing is due yet.
+        assert rounds == []
+        assert await coin.balance_of(payee) == 0
+
+        now = await chain.latest_block_timestamp()
+        into_margin = withdrawable_at - DEFAULT_CLAIM_MARGIN_S + 5 - now
+        assert 0 < into_margin < DEFAULT_CHALLENGE_PERIOD_S
+        await warp(chain, into_margin)
+        await asyncio.wait_for(claimed.wait(), 20)
+    finally:
+        stop.set()
+        await windows
+
+    (report,) = rounds
+    assert (report.transactions, report.settled, report.failed) == (1, 3, 0)
+    (mined,) = report.mined
+    claim_block = await chain.w3.eth.get_block(mined.block_number)
+    assert claim_block["timestamp"] < withdrawable_at
+    state = await escrowed.channels.channel(channel_id)
+    assert state.claimed_base_units == paid
+    assert await coin.balance_of(payee) == paid
+    # The payer's withdrawal, once possible, refunds only what the payee was not owed.
+    balance_before = await coin.balance_of(payer.address)
+    await warp(chain, DEFAULT_CLAIM_MARGIN_S)
+    await escrowed.channels.withdraw(payer, channel_id)
+    assert await coin.balance_of(payer.address) == balance_before + DEPOSIT - paid
+    assert await coin.balance_of(payee) == paid

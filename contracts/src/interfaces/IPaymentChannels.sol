@@ -33,12 +33,15 @@ interface IPaymentChannels {
     /// @dev UnknownChannel: never opened, or already closed or withdrawn. InvalidSignature: not signed
     /// by the channel's payer. NotAboveClaimed: the cumulative amount is not above what was already
     /// claimed (a replay, or an older voucher). ExceedsDeposit: above the deposit; the same voucher
-    /// becomes claimable after a large enough top-up.
+    /// becomes claimable after a large enough top-up. PayeeBlocklisted: the token's blocklist holds
+    /// the channel's payee, so the token would refuse the payment; the voucher stays claimable
+    /// should the payee be taken off the blocklist.
     enum ClaimSkipReason {
         UnknownChannel,
         InvalidSignature,
         NotAboveClaimed,
-        ExceedsDeposit
+        ExceedsDeposit,
+        PayeeBlocklisted
     }
 
     /// @notice Emitted when `payer` opened `channelId` for `payee` with `deposit` base units.
@@ -151,9 +154,14 @@ interface IPaymentChannels {
     ) external;
 
     /// @notice Pays each valid voucher's increase over the channel's claimed amount to the channel's
-    /// payee. Invalid vouchers are skipped with a `ClaimSkipped` event and a reason, never reverting
-    /// the batch, so a batch that races another claim of the same vouchers still goes through.
-    /// Anyone may call it; the money only ever goes to each channel's payee.
+    /// payee. Invalid vouchers, and vouchers whose payee is on the token's blocklist, are skipped
+    /// with a `ClaimSkipped` event and a reason, never reverting the batch, so a batch that races
+    /// another claim of the same vouchers, or holds one payee the token refuses, still pays the
+    /// rest. Anyone may call it; the money only ever goes to each channel's payee.
+    /// Checks, in order: {ClaimSkipReason.UnknownChannel}, {ClaimSkipReason.InvalidSignature},
+    /// {ClaimSkipReason.NotAboveClaimed}, {ClaimSkipReason.ExceedsDeposit},
+    /// {ClaimSkipReason.PayeeBlocklisted}. A paused token, or a blocklisted channels contract,
+    /// still reverts the whole batch: then no claim could be paid.
     /// @dev Consecutive claims for the same payee are paid in one token transfer: sort claims by
     /// payee to save gas. All transfers happen after all state changes.
     /// @param claims Between 1 and `MAX_CLAIMS_PER_CALL` vouchers.

@@ -11,7 +11,8 @@ import {Test} from "../utils/Test.sol";
 
 /// @title PaymentChannelsHandler
 /// @notice The invariant fuzzer's only target for {PaymentChannels}. It opens, tops up, claims,
-/// closes and withdraws channels between a few payers and payees, keeps its own model of every
+/// closes and withdraws channels between a few payers and payees, puts payees on and off the
+/// token's blocklist (it holds the blocklister role), keeps its own model of every
 /// channel, and counts every token deposited, paid and refunded, so the invariants can compare the
 /// contract with the model and check that no token appears or disappears.
 /// @dev Every action is bounded to what must succeed; the few calls expected to fail are made in
@@ -164,11 +165,21 @@ contract PaymentChannelsHandler is Test {
         ghostPaid += paidTotal;
     }
 
+    /// @notice The token's blocklister puts a payee on the blocklist, or takes it off: claims to it
+    /// must then be skipped without holding up the rest of their batch, and pay again after.
+    function setPayeeBlocklisted(uint256 payeeSeed, bool blocked) external {
+        address payee = _payees[payeeSeed % PAYEE_COUNT];
+        if (blocked) token.blocklist(payee);
+        else token.unblocklist(payee);
+    }
+
     /// @notice The payee closes with a voucher between what it claimed and what the deposit allows.
+    /// A blocklisted payee cannot be paid, so it does not close (the token would revert).
     function closeCooperatively(uint256 channelSeed, uint256 amountSeed) external {
         (bool found, bytes32 channelId) = _openChannel(channelSeed);
         if (!found) return;
         ChannelModel storage entry = _models[channelId];
+        if (token.isBlocklisted(entry.payee)) return;
         uint256 ceiling = entry.latestVoucher < entry.deposit ? entry.latestVoucher : entry.deposit;
         uint256 amount = bound(amountSeed, entry.claimed, ceiling);
         (bytes32 r, bytes32 vs) = _signVoucher(entry.payerKey, channelId, amount);
@@ -264,6 +275,7 @@ contract PaymentChannelsHandler is Test {
     function _applyClaimToModel(bytes32 channelId, uint256 amount, bool forged) internal returns (uint256 paid) {
         ChannelModel storage entry = _models[channelId];
         if (!entry.open || forged || amount <= entry.claimed || amount > entry.deposit) return 0;
+        if (token.isBlocklisted(entry.payee)) return 0;
         paid = amount - entry.claimed;
         entry.claimed = amount;
     }

@@ -7,7 +7,8 @@ import {Test} from "../utils/Test.sol";
 import {PaymentChannelsHandler} from "./PaymentChannelsHandler.sol";
 
 /// @notice Escrow accounting of {PaymentChannels} under random opens, top-ups, payments, batch
-/// claims (with stale and forged vouchers), cooperative closes and timed withdrawals.
+/// claims (with stale and forged vouchers, and payees on the token's blocklist), cooperative closes
+/// and timed withdrawals.
 /// forge-config: default.invariant.fail-on-revert = true
 contract PaymentChannelsInvariantTest is Test {
     string internal constant TOKEN_NAME = "Robot Dollar";
@@ -26,8 +27,11 @@ contract PaymentChannelsInvariantTest is Test {
         channels = new PaymentChannels(address(token), 1 days);
 
         handler = new PaymentChannelsHandler(channels, token, TOKEN_NAME, minter);
+        bytes32 blocklisterRole = token.BLOCKLISTER_ROLE();
+        vm.prank(admin);
+        token.grantRole(blocklisterRole, address(handler));
 
-        bytes4[] memory selectors = new bytes4[](7);
+        bytes4[] memory selectors = new bytes4[](8);
         selectors[0] = PaymentChannelsHandler.open.selector;
         selectors[1] = PaymentChannelsHandler.topUp.selector;
         selectors[2] = PaymentChannelsHandler.pay.selector;
@@ -35,6 +39,7 @@ contract PaymentChannelsInvariantTest is Test {
         selectors[4] = PaymentChannelsHandler.closeCooperatively.selector;
         selectors[5] = PaymentChannelsHandler.requestWithdrawal.selector;
         selectors[6] = PaymentChannelsHandler.withdraw.selector;
+        selectors[7] = PaymentChannelsHandler.setPayeeBlocklisted.selector;
         targetContract(address(handler));
         targetSelector(FuzzSelector({addr: address(handler), selectors: selectors}));
     }

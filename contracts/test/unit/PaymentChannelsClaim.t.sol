@@ -5,6 +5,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 
 import {PaymentChannels} from "../../src/PaymentChannels.sol";
 import {IPaymentChannels} from "../../src/interfaces/IPaymentChannels.sol";
+import {IStablecoin} from "../../src/interfaces/IStablecoin.sol";
 import {PaymentChannelsFixture} from "../utils/PaymentChannelsFixture.sol";
 import {RecordedLogs, VmLogs} from "../utils/VmLogs.sol";
 
@@ -386,6 +387,91 @@ contract PaymentChannelsClaimTest is PaymentChannelsFixture {
         _assertSkipped(
             _voucher(aliceKey, channelId, type(uint256).max), IPaymentChannels.ClaimSkipReason.ExceedsDeposit
         );
+    }
+
+    // ---------------------------------------------------------------- a payee the token refuses
+
+    function test_Claim_SkipsBlocklistedPayee() public {
+        _blocklist(bob);
+        _assertSkipped(_voucher(aliceKey, channelId, 1e6), IPaymentChannels.ClaimSkipReason.PayeeBlocklisted);
+    }
+
+    function test_Claim_ReportsAnInvalidVoucherOfABlocklistedPayeeAsInvalid() public {
+        _blocklist(bob);
+        _assertSkipped(_voucher(carolKey, channelId, 1e6), IPaymentChannels.ClaimSkipReason.InvalidSignature);
+        _assertSkipped(_voucher(aliceKey, channelId, DEPOSIT + 1), IPaymentChannels.ClaimSkipReason.ExceedsDeposit);
+    }
+
+    function test_Claim_BlocklistedPayeeDoesNotStopTheBatch() public {
+        bytes32 toDave = _open(carolKey, dave, SALT, DEPOSIT);
+        _blocklist(bob);
+        IPaymentChannels.VoucherClaim[] memory claims =
+            _claims(_voucher(aliceKey, channelId, 10e6), _voucher(carolKey, toDave, 6e6));
+
+        _expectSkipped(0, channelId, IPaymentChannels.ClaimSkipReason.PayeeBlocklisted);
+        vm.expectEmit(address(channels));
+        emit IPaymentChannels.VoucherClaimed(toDave, dave, 6e6, 6e6);
+        vm.expectEmit(address(token));
+        emit IERC20.Transfer(address(channels), dave, 6e6);
+        vm.prank(relayer);
+        assertEq(channels.claim(claims), 6e6, "only dave's claim paid");
+
+        _assertChannel(channelId, alice, bob, DEPOSIT, 0, 0);
+        _assertChannel(toDave, carol, dave, DEPOSIT, 6e6, 0);
+        assertEq(token.balanceOf(bob), 0, "bob");
+        assertEq(token.balanceOf(dave), 6e6, "dave");
+        assertEq(token.balanceOf(address(channels)), 2 * DEPOSIT - 6e6, "bob's share stays escrowed");
+    }
+
+    function test_Claim_SkipsEveryClaimOfABlocklistedPayeeBetweenOthers() public {
+        bytes32 toDave = _open(carolKey, dave, SALT, DEPOSIT);
+        bytes32 secondToBob = _open(carolKey, bob, SALT, DEPOSIT);
+        _blocklist(dave);
+        IPaymentChannels.VoucherClaim[] memory claims = new IPaymentChannels.VoucherClaim[](4);
+        claims[0] = _voucher(aliceKey, channelId, 1e6);
+        claims[1] = _voucher(carolKey, toDave, 2e6);
+        claims[2] = _voucher(carolKey, toDave, 3e6);
+        claims[3] = _voucher(carolKey, secondToBob, 4e6);
+
+        _expectSkipped(1, toDave, IPaymentChannels.ClaimSkipReason.PayeeBlocklisted);
+        _expectSkipped(2, toDave, IPaymentChannels.ClaimSkipReason.PayeeBlocklisted);
+        RecordedLogs.VM_LOGS.recordLogs();
+        vm.prank(relayer);
+        assertEq(channels.claim(claims), 5e6);
+        VmLogs.Log[] memory logs = RecordedLogs.VM_LOGS.getRecordedLogs();
+
+        assertEq(logs.count(address(token), IERC20.Transfer.selector), 1, "bob's two claims in one run");
+        assertEq(token.balanceOf(bob), 5e6, "bob");
+        assertEq(token.balanceOf(dave), 0, "dave");
+        _assertChannel(toDave, carol, dave, DEPOSIT, 0, 0);
+    }
+
+    function test_Claim_SkippedVoucherPaysOnceThePayeeIsOffTheBlocklist() public {
+        IPaymentChannels.VoucherClaim memory voucher = _voucher(aliceKey, channelId, 10e6);
+        _blocklist(bob);
+        _assertSkipped(voucher, IPaymentChannels.ClaimSkipReason.PayeeBlocklisted);
+
+        _unblocklist(bob);
+        assertEq(_claimOne(voucher), 10e6, "the same voucher pays");
+        assertEq(token.balanceOf(bob), 10e6, "once");
+        _assertSkipped(voucher, IPaymentChannels.ClaimSkipReason.NotAboveClaimed);
+    }
+
+    function test_Claim_BlocklistedPayerStillPaysThePayee() public {
+        // The payer's tokens are already escrowed; the transfer is from this contract to the payee.
+        _blocklist(alice);
+        assertEq(_claimOne(_voucher(aliceKey, channelId, 3e6)), 3e6);
+        assertEq(token.balanceOf(bob), 3e6, "payee");
+    }
+
+    function test_RevertWhen_ClaimingWhileTheChannelsContractIsBlocklisted() public {
+        // No claim could be paid, so the batch reverts as the token does, like a paused token.
+        _blocklist(address(channels));
+        IPaymentChannels.VoucherClaim[] memory claims = new IPaymentChannels.VoucherClaim[](1);
+        claims[0] = _voucher(aliceKey, channelId, 1e6);
+        vm.expectRevert(abi.encodeWithSelector(IStablecoin.AccountBlocklisted.selector, address(channels)));
+        vm.prank(relayer);
+        channels.claim(claims);
     }
 
     // ---------------------------------------------------------------- reverts

@@ -21,14 +21,30 @@ abstract contract SettlementTokenFixture is Test {
     Stablecoin internal token;
     address internal tokenAdmin;
     address internal minter;
+    address internal blocklister;
 
     function _deployToken() internal {
         tokenAdmin = makeAddr("tokenAdmin");
         minter = makeAddr("minter");
+        blocklister = makeAddr("blocklister");
         token = new Stablecoin(TOKEN_NAME, TOKEN_SYMBOL, tokenAdmin);
         vm.label(address(token), "Stablecoin");
-        vm.prank(tokenAdmin);
+        bytes32 blocklisterRole = token.BLOCKLISTER_ROLE();
+        vm.startPrank(tokenAdmin);
         token.configureMinter(minter, type(uint256).max);
+        token.grantRole(blocklisterRole, blocklister);
+        vm.stopPrank();
+    }
+
+    /// @notice Puts `account` on the token's blocklist: it can then neither send nor receive.
+    function _blocklist(address account) internal {
+        vm.prank(blocklister);
+        token.blocklist(account);
+    }
+
+    function _unblocklist(address account) internal {
+        vm.prank(blocklister);
+        token.unblocklist(account);
     }
 
     function _mint(address to, uint256 amount) internal {

@@ -13,19 +13,33 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_typing import HexStr
 
 from settlement.chain.anvil import EmbeddedAnvil, find_anvil_binary
 from settlement.chain.artifacts import ContractArtifact
 from settlement.chain.client import ChainClient
 from settlement.chain.dev_accounts import anvil_dev_account
+from settlement.chain.payment_channels import top_up_nonce_of
 from settlement.chain.stablecoin import StablecoinContract
+from settlement.domain.eip712 import keccak256
+from settlement.domain.messages import AuthorizationKind, TransferAuthorization
 from settlement.domain.payments import PaymentState, SettlementMode
 from settlement.errors import ChainError
+from settlement.escrow import Funding
 from settlement.service import SettlementService
 from settlement.settlers.base import PaymentSubmission
 from settlement.store import SqlPaymentStore
+from settlement.wallet import ChainTerms, PayerWallet
+from settlement.windows import REORG_CHECK_INTERVAL_S, run_windows
 from tests.conftest import deploy_test_coin
-from tests.settlement.api_helpers import make_escrowed_service, make_service, terms_for
+from tests.settlement.api_helpers import (
+    EscrowedService,
+    funded_wallet,
+    funding,
+    make_escrowed_service,
+    make_service,
+    terms_for,
+)
 from tests.settlement.faults.harness import FaultTally, Holdings, count, settle_on_windows
 from tests.settlement.faults.proxy import FaultProxy
 from tests.settlement.faults.test_faults import (
@@ -349,3 +363,113 @@ async def test_a_nonce_allocated_but_never_sent_does_not_hold_back_later_settlem
     assert tally.settled == len(submissions)
     # The gap was filled by a transaction that does nothing, so the chain has moved past it.
     assert await chain.w3.eth.get_transaction_count(admin.address) > lost_nonce
+
+
+async def test_escrow_funding_removed_by_a_reorganisation_is_sent_again_once(
+    store: SqlPaymentStore, contracts_dir: Path, stablecoin_artifact: ContractArtifact
+) -> None:
+    """A channel opening, its top-up and a net deposit are tracked like settlements: a rewind
+    that removes them has the service send each again, and each funds its escrow exactly once."""
+    async with own_chain(contracts_dir, stablecoin_artifact) as (chain, client, coin):
+        admin = admin_account()
+        escrowed = await make_escrowed_service(store, client, coin, admin, contracts_dir)
+        terms = await terms_for(coin, escrowed)
+        wallet = await funded_wallet(coin, admin, ESCROW_FUNDS)
+        payee = Account.create().address
+        stop = asyncio.Event()
+        # No settlement windows: the loop only watches for reorganisations and reconciles.
+        watch = asyncio.create_task(run_windows(escrowed.service, {}, stop))
+        try:
+            async with chain.quiet() as anvil:
+                (snapshot,) = await anvil.batch_request([("evm_snapshot", [])])
+                kept = await head(anvil)
+            channel_id = await fund_escrows(escrowed, coin, wallet, payee, terms)
+            async with chain.quiet() as anvil:
+                removed = await head(anvil) - kept
+                (reverted,) = await anvil.batch_request([("evm_revert", [snapshot["result"]])])
+            assert reverted["result"] is True
+            assert removed == 3, "the three funding transactions, one block each"
+            await until_funded(escrowed, channel_id, wallet.address)
+            # Let the watch look again: nothing more may be sent.
+            await asyncio.sleep(3 * REORG_CHECK_INTERVAL_S)
+        finally:
+            stop.set()
+            await watch
+
+        channel = await escrowed.channels.channel(channel_id)
+        assert channel.deposit_base_units == CHANNEL_DEPOSIT + CHANNEL_TOP_UP
+        assert await escrowed.net.balance_of(wallet.address) == NET_DEPOSIT
+        spent = CHANNEL_DEPOSIT + CHANNEL_TOP_UP + NET_DEPOSIT
+        assert await coin.balance_of(wallet.address) == ESCROW_FUNDS - spent
+        for contract, event in (
+            (escrowed.channels.address, b"ChannelOpened(bytes32,address,address,bytes32,uint256)"),
+            (escrowed.channels.address, b"ChannelToppedUp(bytes32,bytes32,uint256,uint256)"),
+            (escrowed.net.address, b"Deposited(address,uint256)"),
+        ):
+            logs = await client.w3.eth.get_logs(
+                {
+                    "address": contract,
+                    "topics": [HexStr("0x" + keccak256(event).hex())],
+                    "fromBlock": 0,
+                }
+            )
+            assert len(logs) == 1, event
+        assert await store.pending_submissions() == []
+        assert (await store.gas_by_mode()) == {}, "funding is not settlement gas"
+
+
+ESCROW_FUNDS = 1_000_000
+CHANNEL_DEPOSIT = 100_000
+CHANNEL_TOP_UP = 40_000
+NET_DEPOSIT = 70_000
+
+
+async def fund_escrows(
+    escrowed: EscrowedService,
+    coin: StablecoinContract,
+    wallet: PayerWallet,
+    payee: str,
+    terms: ChainTerms,
+) -> bytes:
+    """Open a channel, top it up and make a net deposit, each through the service; the id."""
+    salt, signed = wallet.channel_funding(payee, CHANNEL_DEPOSIT, terms)
+    opened = await escrowed.escrow.open_channel(payee, salt, funding(signed))
+    channel_id = bytes.fromhex(opened.channel_id[2:])
+    top_up_salt = b"\x01" * 32
+    authorization = TransferAuthorization(
+        wallet.address,
+        escrowed.channels.address,
+        CHANNEL_TOP_UP,
+        terms.chain_time - 1,
+        terms.chain_time + 3_600,
+        top_up_nonce_of(channel_id, top_up_salt),
+        AuthorizationKind.RECEIVE,
+    ).sign(wallet.private_key, coin.domain)
+    topped = await escrowed.escrow.top_up_channel(
+        channel_id,
+        top_up_salt,
+        Funding(
+            wallet.address,
+            CHANNEL_TOP_UP,
+            authorization.message.valid_after,
+            authorization.message.valid_before,
+            authorization.signature,
+        ),
+    )
+    assert topped.deposit_base_units == CHANNEL_DEPOSIT + CHANNEL_TOP_UP
+    deposit = wallet.net_deposit(NET_DEPOSIT, terms)
+    account = await escrowed.escrow.deposit(deposit.nonce, funding(deposit))
+    assert account.deposit_base_units == NET_DEPOSIT
+    return channel_id
+
+
+async def until_funded(escrowed: EscrowedService, channel_id: bytes, payer: str) -> None:
+    """Wait until the chain again shows the channel's and the net account's funding."""
+    deadline = time.monotonic() + PROGRESS_WAIT_S
+    while time.monotonic() < deadline:
+        channel = await escrowed.channels.channel(channel_id)
+        deposited = await escrowed.net.balance_of(payer)
+        if channel.deposit_base_units == CHANNEL_DEPOSIT + CHANNEL_TOP_UP and deposited:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the funding removed by the rewind was not sent again")
