@@ -22,6 +22,10 @@ from typing import Any
 from settlement import __version__
 
 DEFAULT_OUT = Path("BENCHMARKS.md")
+# The gas tests' figures, written by one `forge test` run and checked current by `make test`.
+GAS_SNAPSHOTS = Path(__file__).resolve().parents[1] / "contracts" / "snapshots"
+# The reference workload's shape (settlement/workload.py): what a claim and an account carry.
+REFERENCE_PAYMENTS, REFERENCE_PAIRS, REFERENCE_ACCOUNTS = 10_000, 1_430, 200
 COMMAND = "make bench"
 # Issue 15's targets for the API.
 SINGLE_PAYMENT_TARGET_PER_S = 2_000
@@ -91,6 +95,7 @@ def render(
         "*Ratios* put each mode beside the direct peer: all-in gas per payment (channel openings "
         "and net deposits included; lower is cheaper) and settled/s (higher is faster).",
         "",
+        *peer_section(GAS_SNAPSHOTS),
     ]
     if ledger:
         lines += [
@@ -125,6 +130,72 @@ def render(
     if x402:
         lines += ["## x402: robots paying per request", "", *x402_lines(x402), ""]
     return "\n".join(lines)
+
+
+def peer_section(snapshots: Path) -> list[str]:
+    """One payment the peers' ways and this project's, from the gas tests of one forge run."""
+    peers = _read(snapshots / "PeerComparisonGasTest.json")
+    batch = _read(snapshots / "StablecoinBatchGasTest.json")
+    channel = _read(snapshots / "PaymentChannelsGasTest.json")
+    net = _read(snapshots / "NetSettlementGasTest.json")
+    if None in (peers, batch, channel, net):
+        return []
+    plain = int(peers["openZeppelinTransferTransactionGas"])
+    per_claim = int(channel["transactionGasPerClaim_sorted_by_payee"])
+    per_account = int(net["transactionGasPerAccount_funded_accounts"])
+    rows = [
+        ("OpenZeppelin ERC-20 `transfer`", "one payment", plain),
+        (
+            "this token's `transfer` (direct)",
+            "one payment",
+            int(peers["stablecoinTransferTransactionGas"]),
+        ),
+        (
+            "USDC-style `transferWithAuthorization`, relayed (authorization)",
+            "one payment",
+            int(peers["transferWithAuthorizationTransactionGas"]),
+        ),
+        (
+            "`settleBatch` (batch)",
+            "1,000 payments among 100 payers and 100 payees",
+            int(batch["transactionGasPerPayment_1000Payments"]),
+        ),
+        (
+            "`settleBatch` (batch)",
+            "2,000 payments among the same accounts",
+            int(batch["transactionGasPerPayment_2000Payments"]),
+        ),
+        (
+            "`claim` (channel)",
+            f"100 claims to 10 payees; {REFERENCE_PAYMENTS / REFERENCE_PAIRS:.1f} payments a "
+            "claim, as in the reference workload",
+            round(per_claim * REFERENCE_PAIRS / REFERENCE_PAYMENTS),
+        ),
+        (
+            "`settleWindow` (net)",
+            f"200 accounts; {REFERENCE_PAYMENTS // REFERENCE_ACCOUNTS} payments an account, as in "
+            "the reference workload",
+            round(per_account * REFERENCE_ACCOUNTS / REFERENCE_PAYMENTS),
+        ),
+    ]
+    table = [
+        "| way to pay | one transaction carries | gas per payment | vs OpenZeppelin transfer |",
+        "|---|---|---:|---:|",
+        *(f"| {way} | {carries} | {gas:,} | {gas / plain:.3f}x |" for way, carries, gas in rows),
+    ]
+    return [
+        "## One payment, the peers' ways and this project's",
+        "",
+        "From the gas tests of one `forge test` run (`contracts/snapshots/*.json`, checked current "
+        "by `make test`): whole-transaction gas as a receipt's gasUsed (the 21,000 base, calldata "
+        "and execution with every slot cold), between accounts that already hold tokens. Channel "
+        f"and net figures are per claim ({per_claim:,}) and per account ({per_account:,}) spread "
+        "over the payments each carries in the reference workload, without the openings and "
+        "deposits made once (the service table above has them all-in).",
+        "",
+        *table,
+        "",
+    ]
 
 
 def saturation_table(load_run: dict[str, Any]) -> list[str]:

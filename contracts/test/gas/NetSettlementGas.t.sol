@@ -74,6 +74,16 @@ contract NetSettlementGasTest is NetSettlementFixture {
             string.concat(label, ": transaction gas per account (base + calldata + execution)"),
             transactionGas / accountCount
         );
+        vm.snapshotValue(string.concat("transactionGasPerAccount_", _key(label)), transactionGas / accountCount);
+    }
+
+    /// @dev `label` as a snapshot key: spaces to underscores.
+    function _key(string memory label) internal pure returns (string memory key) {
+        bytes memory text = bytes(label);
+        for (uint256 i = 0; i < text.length; ++i) {
+            if (text[i] == " ") text[i] = "_";
+        }
+        key = string(text);
     }
 
     /// @notice 200 funded accounts, alternately paying (-1.5 units) and paid (+1.5 units).

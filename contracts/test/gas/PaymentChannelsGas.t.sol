@@ -84,6 +84,16 @@ contract PaymentChannelsGasTest is PaymentChannelsFixture {
             string.concat(label, ": payments per voucher needed for 200 gas per payment"),
             (transactionGas / CHANNEL_COUNT + TARGET_GAS_PER_PAYMENT - 1) / TARGET_GAS_PER_PAYMENT
         );
+        vm.snapshotValue(string.concat("transactionGasPerClaim_", _key(label)), transactionGas / CHANNEL_COUNT);
+    }
+
+    /// @dev `label` as a snapshot key: spaces to underscores.
+    function _key(string memory label) internal pure returns (string memory key) {
+        bytes memory text = bytes(label);
+        for (uint256 i = 0; i < text.length; ++i) {
+            if (text[i] == " ") text[i] = "_";
+        }
+        key = string(text);
     }
 
     /// @notice 100 channels, 10 payees, claims sorted by payee: 100 claims and 10 transfers.
