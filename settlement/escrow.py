@@ -186,11 +186,13 @@ class EscrowDesk:
             payment_ids=[],
             escrow_operation=operation,
         )
-        mined = await self.relayer.submit(mode, planned, self.owner)
-        await self.store.complete_submissions([escrow_completion(mined)])
+        mined = await self.relayer.submit(mode, planned, self.owner, self._complete)
         if not mined.succeeded:
             raise TransactionRevertedError(mined.tx_hash, mined.gas_used)
         return mined
+
+    async def _complete(self, mined: list[MinedTransaction]) -> None:
+        await self.store.complete_submissions([escrow_completion(each) for each in mined])
 
     async def _before_funding(self, escrow: Holding, payer: str) -> None:
         """Open the book's accounts first, so their opening figures exclude this funding."""

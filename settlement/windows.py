@@ -167,7 +167,7 @@ async def _reorganized(service: SettlementService, backoff: _Backoff) -> bool:
     by a reorganisation just now, or by anyone else (an operator's check, another process)."""
     try:
         reopened = await service.reopen_reorganized()
-        orphaned = await service.store.has_pending_submissions(service.relayer.address)
+        orphaned = await service.relayer.has_orphaned_submissions()
     except Exception:
         delay = backoff.failed(REORG_WATCH)
         logger.exception("checking for a reorganisation failed; retrying in %.1f s", delay)

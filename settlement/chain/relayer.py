@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -105,6 +105,10 @@ class MinedTransaction:
     mined_at: float
 
 
+# Records mined transactions in the store (see ``Relayer.submit_many``).
+Completer = Callable[[list["MinedTransaction"]], Awaitable[None]]
+
+
 @dataclass
 class _InFlight:
     """A recorded submission being watched until one of its attempts is mined."""
@@ -141,45 +145,95 @@ class Relayer:
         self.confirmations = confirmations
         self.stuck_after_s = stuck_after_s
         self.wait_limit_s = wait_limit_s
+        # What this process is sending and watching now (a round, or an escrow operation an API
+        # request relays meanwhile): reconciliation leaves these alone, and their nonces are not
+        # gaps to fill, or it would fill a live transaction's nonce with a no-op.
+        self._in_flight_ids: set[int] = set()
+        self._in_flight_nonces: set[int] = set()
 
     @property
     def address(self) -> ChecksumAddress:
         return self.account.address
 
     async def submit(
-        self, mode: SettlementMode, planned: PlannedTransaction, lease_owner: str
+        self,
+        mode: SettlementMode,
+        planned: PlannedTransaction,
+        lease_owner: str,
+        complete: Completer | None = None,
     ) -> MinedTransaction:
         """Record, send and confirm one transaction."""
-        (mined,) = await self.submit_many(mode, [planned], lease_owner)
+        (mined,) = await self.submit_many(mode, [planned], lease_owner, complete)
         return mined
 
     async def submit_many(
-        self, mode: SettlementMode, planned: Sequence[PlannedTransaction], lease_owner: str
+        self,
+        mode: SettlementMode,
+        planned: Sequence[PlannedTransaction],
+        lease_owner: str,
+        complete: Completer | None = None,
     ) -> list[MinedTransaction]:
-        """Record, send and confirm a round's transactions; results in the order given."""
+        """Record, send and confirm a round's transactions; results in the order given.
+
+        ``complete``, when given, records the mined transactions in the store while they are
+        still this relayer's in flight: a caller running beside the windows loop (an escrow
+        operation) completes them before the loop could take them for orphans."""
         if not planned:
             return []
         fees = await self.client.fees()
+        entries: list[NewSubmission] = []
+        submission_ids: list[int] = []
         try:
-            entries = [await self._prepare(each, fees) for each in planned]
+            for each in planned:
+                entries.append(await self._prepare(each, fees))
+                self._in_flight_nonces.add(entries[-1].nonce)
             submission_ids = await self.store.record_submissions(
                 mode=mode, owner=lease_owner, entries=entries
             )
+            self._in_flight_ids.update(submission_ids)
         except BaseException:
             # Nothing was sent, so the nonces allocated for this round are unused: forget the
             # local count, and the next round starts again from the chain's, leaving no gap.
-            self.client.nonces.forget(self.address)
+            self._in_flight_nonces.difference_update(entry.nonce for entry in entries)
+            self._forget_nonces()
             raise
-        await self._broadcast([entry.attempt for entry in entries])
-        in_flight = [
-            _InFlight(submission_id, entry.nonce, [entry.attempt], each, sender=entry.sender)
-            for submission_id, entry, each in zip(submission_ids, entries, planned, strict=True)
-        ]
-        return await self._confirm(in_flight)
+        try:
+            await self._broadcast([entry.attempt for entry in entries])
+            in_flight = [
+                _InFlight(submission_id, entry.nonce, [entry.attempt], each, sender=entry.sender)
+                for submission_id, entry, each in zip(submission_ids, entries, planned, strict=True)
+            ]
+            mined = await self._confirm(in_flight)
+            if complete is not None:
+                await complete(mined)
+            return mined
+        finally:
+            self._in_flight_ids.difference_update(submission_ids)
+            self._in_flight_nonces.difference_update(entry.nonce for entry in entries)
+
+    def _forget_nonces(self) -> None:
+        """Let the next nonce come from the chain's count again, unless transactions of this
+        process are allocated and perhaps not yet sent: the node's count would not include
+        them, and their nonces would be handed out twice. A gap left then is filled when
+        reconciliation next runs."""
+        if self._in_flight_nonces:
+            logger.info("keeping the local nonce count: %d in flight", len(self._in_flight_nonces))
+            return
+        self.client.nonces.forget(self.address)
+
+    async def has_orphaned_submissions(self) -> bool:
+        """Whether the store holds pending submissions of ours that nothing here is watching:
+        left by a failed round, another process, or a reorganisation, and so to reconcile."""
+        pending = await self.store.pending_submission_ids(self.address)
+        return bool(pending - self._in_flight_ids)
 
     async def reconcile(self) -> tuple[list[tuple[SubmissionRecord, MinedTransaction]], list[int]]:
         """After a restart: (mined submissions to complete, submission ids abandoned)."""
-        pending = await self.store.pending_submissions()
+        pending = [
+            each
+            for each in await self.store.pending_submissions()
+            if each.submission_id not in self._in_flight_ids
+        ]
         # Nonces first, receipts second: a transaction mined between the two reads is then found
         # mined. The other way round it would look like a nonce spent by a stranger, and its
         # payments would be queued again; a net window, which no on-chain nonce guards, would
@@ -208,7 +262,9 @@ class Relayer:
                         sender=submission.sender,
                     )
                 )
-        await self._fill_nonce_gaps({w.nonce for w in to_watch if w.sender == self.address})
+        await self._fill_nonce_gaps(
+            {w.nonce for w in to_watch if w.sender == self.address} | self._in_flight_nonces
+        )
         logger.info(
             "reconciling: %d mined, %d abandoned, %d sent again (nonces %s)",
             len(mined_now),
@@ -220,7 +276,7 @@ class Relayer:
         watched_mined = {m.submission_id: m for m in await self._confirm(to_watch)}
         await self._wait_for_depth(list(mined_now.values()))
         by_id = {**mined_now, **watched_mined}
-        self.client.nonces.forget(self.address)
+        self._forget_nonces()
         return [
             (submission, by_id[submission.submission_id])
             for submission in pending

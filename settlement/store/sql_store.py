@@ -880,18 +880,14 @@ class SqlPaymentStore:
             rows = (await connection.execute(query.order_by(submissions.c.nonce))).all()
             return [await _submission(connection, row._mapping) for row in rows]
 
-    async def has_pending_submissions(self, sender: str) -> bool:
-        """Whether ``sender`` has a submission recorded and not yet confirmed or abandoned."""
-        query = (
-            sa.select(submissions.c.submission_id)
-            .where(
-                submissions.c.state == SubmissionState.PENDING.value,
-                submissions.c.sender == sender,
-            )
-            .limit(1)
+    async def pending_submission_ids(self, sender: str) -> set[int]:
+        """``sender``'s submissions recorded and not yet confirmed or abandoned."""
+        query = sa.select(submissions.c.submission_id).where(
+            submissions.c.state == SubmissionState.PENDING.value,
+            submissions.c.sender == sender,
         )
         async with self._engine.connect() as connection:
-            return (await connection.execute(query)).first() is not None
+            return set((await connection.execute(query)).scalars())
 
     async def submission(self, submission_id: int) -> SubmissionRecord | None:
         async with self._engine.connect() as connection:

@@ -62,7 +62,7 @@ def test_the_channel_plan_shares_claim_and_opening_as_stated() -> None:
     assert channel.payments_per_transaction == 60
     assert channel.latency_s == HOUR + 2
     assert channel.inputs is not None
-    claim, opening = Decimal(21_400 + 16_000), Decimal(97_500)
+    claim, opening = Decimal(21_400 + 16_000), Decimal(94_600)
     assert channel.inputs.gas_per_payment == claim / 60 + opening / 1_440
     assert channel.inputs.l1_bytes_per_payment == Decimal(120 + 98) / 60 + Decimal(267) / 1_440
 
@@ -71,8 +71,8 @@ def test_the_net_plan_pays_for_two_accounts_per_window() -> None:
     choice = choose_mode(BASE, TWO_TENTHS_OF_A_CENT, Decimal(60), HOUR + 2)
     net = next(c for c in choice.candidates if c.mode is SettlementMode.NET)
     assert net.inputs is not None
-    window = Decimal(56_000 + 2 * 6_400)
-    assert net.inputs.gas_per_payment == window / 60 + Decimal(98_400) / 1_440
+    window = Decimal(56_000 + 2 * 6_233)
+    assert net.inputs.gas_per_payment == window / 60 + Decimal(117_900) / 1_440
 
 
 def test_a_full_batch_leaves_before_its_interval_ends() -> None:
