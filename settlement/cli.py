@@ -441,7 +441,7 @@ def costs(
         inputs.append(
             ModeInputs(cost_views.LEDGER_ENGINE_LABEL, Decimal(0), Decimal(0), ledger_cpu_ns)
         )
-    origin = str(results_file) if results_file else "the README's reference run (2026-11-28)"
+    origin = str(results_file) if results_file else "the cost model's reference run (2026-12-04)"
     console.print(cost_views.costs_table(book, inputs, amount_base_units, origin))
     console.print(cost_views.rails_table(book, amount_base_units))
     console.print(

@@ -149,6 +149,8 @@ contract NetSettlement is INetSettlement, AccessControl {
     function withdraw() external {
         uint256 state = _states[msg.sender];
         uint64 availableAt = _availableAt(state);
+        // Zero is the field's "no withdrawal requested", not an amount anyone can move.
+        // slither-disable-next-line incorrect-equality
         if (availableAt == 0) revert WithdrawalNotRequested(msg.sender);
         if (block.timestamp < availableAt) revert WithdrawalNotReady(msg.sender, availableAt, block.timestamp);
 
@@ -275,6 +277,8 @@ contract NetSettlement is INetSettlement, AccessControl {
     /// account without balance or pending withdrawal frees its word (and the gas refund of doing
     /// so goes to the transaction that emptied it), as an account never opened holds nothing.
     function _emptiedClosed(uint256 state, uint256 amount) private pure returns (uint256) {
+        // The contract's own book, which only its windows and withdrawals change.
+        // slither-disable-next-line incorrect-equality
         if (amount != 0 && state & _BALANCE_MASK == 0) return state & ~_OPEN_FLAG;
         return state;
     }

@@ -82,7 +82,8 @@ abstract contract BatchSettlement is IBatchSettlement, FlaggedBalances, EIP712, 
         Ledger memory ledger = _load(accounts);
         bytes32 domainSeparator = _domainSeparatorV4();
         // One struct for every payment: a fresh one each would grow memory, whose cost is
-        // quadratic, with the size of the batch.
+        // quadratic, with the size of the batch. `_unpack` writes every field before each use.
+        // slither-disable-next-line uninitialized-local
         Payment memory payment;
         for (uint256 i = 0; i < count; ++i) {
             _unpack(accounts, payments, i, payment);
@@ -229,6 +230,9 @@ abstract contract BatchSettlement is IBatchSettlement, FlaggedBalances, EIP712, 
         uint256[] memory words = ledger.words;
         uint256[] memory nonceBits = ledger.nonceBits;
         bytes32 transferTopic = _TRANSFER_TOPIC;
+        // Shifting the one bit into place is intended, not a reversed shift.
+        // forge-lint: disable-next-line(incorrect-shift)
+        uint256 bit = 1 << (payment.nonce & 0xff);
         assembly ("memory-safe") {
             let fromIndex := mload(payment)
             let value := mload(add(payment, 0x80))
@@ -239,7 +243,7 @@ abstract contract BatchSettlement is IBatchSettlement, FlaggedBalances, EIP712, 
                 let toAt := add(add(words, 0x20), shl(5, mload(add(payment, 0x20))))
                 mstore(toAt, add(mload(toAt), value))
                 let bitsAt := add(add(nonceBits, 0x20), shl(5, fromIndex))
-                mstore(bitsAt, or(mload(bitsAt), shl(and(mload(add(payment, 0xa0)), 0xff), 1)))
+                mstore(bitsAt, or(mload(bitsAt), bit))
                 mstore(0x00, value)
                 log3(0x00, 0x20, transferTopic, mload(add(payment, 0x40)), mload(add(payment, 0x60)))
                 moved := 1

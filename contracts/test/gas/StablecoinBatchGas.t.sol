@@ -14,7 +14,7 @@ import {StablecoinFixture} from "../utils/StablecoinFixture.sol";
 /// call, since a test runs inside one transaction and never pays them itself.
 ///
 /// The product target is 8,000 gas per payment for the whole transaction (issue 17). It is not met
-/// yet: at 1,000 payments a payment costs about 10,060 gas (9,060 at 2,000), measured here and
+/// yet: at 1,000 payments a payment costs about 10,070 gas (9,080 at 2,000), measured here and
 /// matching the receipts of the service's batches on Anvil. Per payment at 1,000:
 /// - calldata and base: about 1,350 (a packed payment is three words, two of them signature);
 /// - `ecrecover`: about 3,100, and 450 more to hash the message and call it;
