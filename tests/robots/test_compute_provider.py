@@ -5,7 +5,8 @@ this project's `settlement serve` as the facilitator, on a real Anvil."""
 from __future__ import annotations
 
 import asyncio
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -30,11 +31,10 @@ BUNDLE_PRICE = 4_000
 async def test_a_robot_pays_for_a_bundle_once_through_the_facilitator(tmp_path: Path) -> None:
     robot, provider = Account.create(), Account.create().address
     with served(tmp_path, API_KEY, "--window-seconds", "0.2") as url:
-        async with SettlementClient(url, api_key=API_KEY) as service, AsyncExitStack() as stack:
-            offer = await funded_offer(service, robot, provider, 3 * BUNDLE_PRICE)
-            app = compute_provider_app(offer, f"{url}/x402")
-            await stack.enter_async_context(app.router.lifespan_context(app))
-            provider_transport = httpx.ASGITransport(app=app)
+        async with (
+            SettlementClient(url, api_key=API_KEY) as service,
+            provider_of(service, url, robot, provider) as (offer, provider_transport),
+        ):
             async with httpx.AsyncClient(
                 transport=provider_transport, base_url="http://provider"
             ) as unpaid:
@@ -62,11 +62,10 @@ async def test_a_robot_pays_for_a_bundle_once_through_the_facilitator(tmp_path: 
 async def test_a_request_buys_several_bundles_and_a_bad_count_pays_nothing(tmp_path: Path) -> None:
     robot, provider = Account.create(), Account.create().address
     with served(tmp_path, API_KEY, "--window-seconds", "0.2") as url:
-        async with SettlementClient(url, api_key=API_KEY) as service, AsyncExitStack() as stack:
-            offer = await funded_offer(service, robot, provider, 3 * BUNDLE_PRICE)
-            app = compute_provider_app(offer, f"{url}/x402")
-            await stack.enter_async_context(app.router.lifespan_context(app))
-            provider_transport = httpx.ASGITransport(app=app)
+        async with (
+            SettlementClient(url, api_key=API_KEY) as service,
+            provider_of(service, url, robot, provider) as (offer, provider_transport),
+        ):
             async with httpx.AsyncClient(
                 transport=provider_transport, base_url="http://provider"
             ) as unpaid:
@@ -86,6 +85,18 @@ async def test_a_request_buys_several_bundles_and_a_bad_count_pays_nothing(tmp_p
             await asyncio.sleep(1)  # a settlement of the refused request would be mined by now
             balances = await balances_of(service, provider, robot.address)
     assert balances == [3 * BUNDLE_PRICE, 0], "three bundles paid once; the bad count paid nothing"
+
+
+@asynccontextmanager
+async def provider_of(
+    service: SettlementClient, url: str, robot: LocalAccount, provider: str
+) -> AsyncIterator[tuple[BundleOffer, httpx.ASGITransport]]:
+    """The provider's app, started, with the facilitator at ``url``; the robot funded for three
+    bundles. Yields the offer and a transport to the app."""
+    offer = await funded_offer(service, robot, provider, 3 * BUNDLE_PRICE)
+    app = compute_provider_app(offer, f"{url}/x402")
+    async with app.router.lifespan_context(app):
+        yield offer, httpx.ASGITransport(app=app)
 
 
 async def funded_offer(

@@ -5,6 +5,7 @@ import {Strings} from "@openzeppelin/contracts/utils/Strings.sol";
 
 import {INetSettlement} from "../../src/interfaces/INetSettlement.sol";
 import {Console} from "../utils/Console.sol";
+import {SnapshotKeys} from "../utils/SnapshotKeys.sol";
 import {NetSettlementFixture} from "../utils/NetSettlementFixture.sol";
 import {NetWindowChanges} from "../utils/NetWindowChanges.sol";
 
@@ -74,16 +75,7 @@ contract NetSettlementGasTest is NetSettlementFixture {
             string.concat(label, ": transaction gas per account (base + calldata + execution)"),
             transactionGas / accountCount
         );
-        vm.snapshotValue(string.concat("transactionGasPerAccount_", _key(label)), transactionGas / accountCount);
-    }
-
-    /// @dev `label` as a snapshot key: spaces to underscores.
-    function _key(string memory label) internal pure returns (string memory key) {
-        bytes memory text = bytes(label);
-        for (uint256 i = 0; i < text.length; ++i) {
-            if (text[i] == " ") text[i] = "_";
-        }
-        key = string(text);
+        vm.snapshotValue(SnapshotKeys.named("transactionGasPerAccount_", label), transactionGas / accountCount);
     }
 
     /// @notice 200 funded accounts, alternately paying (-1.5 units) and paid (+1.5 units).

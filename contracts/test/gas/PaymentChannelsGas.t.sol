@@ -5,6 +5,7 @@ import {Strings} from "@openzeppelin/contracts/utils/Strings.sol";
 
 import {IPaymentChannels} from "../../src/interfaces/IPaymentChannels.sol";
 import {Console} from "../utils/Console.sol";
+import {SnapshotKeys} from "../utils/SnapshotKeys.sol";
 import {PaymentChannelsFixture} from "../utils/PaymentChannelsFixture.sol";
 
 /// @notice What a batch claim costs per channel, the figure the product's gas-per-payment target
@@ -84,16 +85,7 @@ contract PaymentChannelsGasTest is PaymentChannelsFixture {
             string.concat(label, ": payments per voucher needed for 200 gas per payment"),
             (transactionGas / CHANNEL_COUNT + TARGET_GAS_PER_PAYMENT - 1) / TARGET_GAS_PER_PAYMENT
         );
-        vm.snapshotValue(string.concat("transactionGasPerClaim_", _key(label)), transactionGas / CHANNEL_COUNT);
-    }
-
-    /// @dev `label` as a snapshot key: spaces to underscores.
-    function _key(string memory label) internal pure returns (string memory key) {
-        bytes memory text = bytes(label);
-        for (uint256 i = 0; i < text.length; ++i) {
-            if (text[i] == " ") text[i] = "_";
-        }
-        key = string(text);
+        vm.snapshotValue(SnapshotKeys.named("transactionGasPerClaim_", label), transactionGas / CHANNEL_COUNT);
     }
 
     /// @notice 100 channels, 10 payees, claims sorted by payee: 100 claims and 10 transfers.
