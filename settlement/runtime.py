@@ -111,7 +111,7 @@ def build_settlers(
             settlers[mode] = LedgerSettler(ledger, domain, store)
         elif mode is SettlementMode.CHANNEL:
             assert contracts.channels is not None, "channel mode needs the channel contract"
-            settlers[mode] = ChannelSettler(contracts.channels, store, channel_claim_margin_s)
+            settlers[mode] = ChannelSettler(contracts.channels, store, channel_claim_margin_s, gate)
         else:
             assert contracts.net is not None, "net mode needs the net-settlement contract"
             settlers[mode] = NetSettler(contracts.net, store)

@@ -154,6 +154,12 @@ class TokenGate:
                 refused[payment.payment_id] = reason
         return refused
 
+    async def blocklisted(self, accounts: Sequence[str]) -> set[str]:
+        """Which of ``accounts`` the token blocklists now, in one batch request."""
+        unique = sorted(set(accounts))
+        answers = await self.ask([self._blocklisted(account) for account in unique])
+        return {account for account in unique if answers[self._blocklisted(account)]}
+
     async def refuse_spent_nonces(
         self,
         verified: Sequence[NewPayment],

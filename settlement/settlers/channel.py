@@ -28,6 +28,7 @@ from settlement.domain.eip712 import compact_signature, keccak256
 from settlement.domain.messages import SignedMessage, Voucher
 from settlement.domain.payments import SettlementMode
 from settlement.errors import PaymentRejectedError
+from settlement.settlers.acceptance import TokenGate, new_payments
 from settlement.settlers.base import (
     ChainSettler,
     PaymentSubmission,
@@ -101,9 +102,13 @@ class ChannelSettler(ChainSettler):
         channels: PaymentChannelsContract,
         store: SqlPaymentStore,
         claim_margin_s: int = DEFAULT_CLAIM_MARGIN_S,
+        gate: TokenGate | None = None,
     ) -> None:
+        """``gate``, when given, refuses at acceptance a voucher whose payee the token
+        blocklists now: its claim would be skipped, and the voucher would stay claimable."""
         self.channels = channels
         self.store = store
+        self.gate = gate
         self.withdrawals = WithdrawalWatch(channels, store, claim_margin_s)
 
     async def settle_early(self, chain_time: int) -> bool:
@@ -139,7 +144,21 @@ class ChannelSettler(ChainSettler):
             state = await self.channels.channel(bytes.fromhex(channel_id[2:]))
             if state.exists:
                 await self.store.book_channel(booked_from_chain(state))
-        return {}
+        return await self._refuse_blocklisted_payees(verified)
+
+    async def _refuse_blocklisted_payees(self, verified: Sequence[NewPayment]) -> dict[str, str]:
+        """A voucher to a payee the token blocklists would be accepted, skipped at its claim
+        and left claimable on chain, so that a later claim, once the payee is cleared, would
+        pay what the store had failed: it is refused here instead (repeats answer as before)."""
+        if self.gate is None:
+            return {}
+        fresh = await new_payments(self.store, verified)
+        blocked = await self.gate.blocklisted([payment.intent.payee for payment in fresh])
+        return {
+            payment.payment_id: f"the payee {payment.intent.payee} is blocklisted by the token"
+            for payment in fresh
+            if payment.intent.payee in blocked
+        }
 
     def plan(self, payments: Sequence[PaymentRecord]) -> list[PlannedTransaction]:
         by_channel: dict[str, list[PaymentRecord]] = {}

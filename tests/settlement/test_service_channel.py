@@ -259,14 +259,15 @@ async def test_a_payee_blocklisted_mid_way_fails_its_claims_and_the_others_still
     ]
     await service.submit(before)
     assert (await service.settle_round(SettlementMode.CHANNEL)).settled == 3
-    blocked = payees[1]
-    await coin.blocklist(admin, blocked)
     after = [
         voucher_payment(wallet, payee, f"after-{n}-{k}", 20 + k, terms)
         for n, payee in enumerate(payees)
         for k in range(2)
     ]
     assert all(outcome.created for outcome in await service.submit(after))
+    # Blocklisted once its vouchers are accepted: acceptance refuses those that come later.
+    blocked = payees[1]
+    await coin.blocklist(admin, blocked)
 
     report = await service.settle_round(SettlementMode.CHANNEL)
 
@@ -295,6 +296,31 @@ async def test_a_payee_blocklisted_mid_way_fails_its_claims_and_the_others_still
     )
     assert blocked_channel.payee == blocked
     assert (blocked_channel.claimed_base_units, blocked_channel.deposit_base_units) == (10, DEPOSIT)
+
+
+async def test_a_voucher_to_a_blocklisted_payee_is_refused_at_acceptance(
+    escrowed: EscrowedService, coin: StablecoinContract, admin: LocalAccount
+) -> None:
+    service = escrowed.service
+    terms = await terms_for(coin, escrowed)
+    wallet = await funded_wallet(coin, admin)
+    blocked, cleared = Account.create().address, Account.create().address
+    for payee in (blocked, cleared):
+        await open_channel(escrowed, wallet, payee, terms)
+    await coin.blocklist(admin, blocked)
+
+    refused, accepted = await service.submit(
+        [
+            voucher_payment(wallet, blocked, "to-blocked", 10, terms),
+            voucher_payment(wallet, cleared, "to-cleared", 10, terms),
+        ]
+    )
+
+    assert refused.rejection == f"the payee {blocked} is blocklisted by the token"
+    assert refused.record is None
+    assert accepted.created and accepted.rejection is None
+    assert (await service.settle_round(SettlementMode.CHANNEL)).settled == 1
+    assert [await coin.balance_of(payee) for payee in (blocked, cleared)] == [0, 10]
 
 
 async def warp(chain: ChainClient, seconds: int) -> None:
