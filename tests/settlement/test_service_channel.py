@@ -318,7 +318,8 @@ async def test_a_voucher_to_a_blocklisted_payee_is_refused_at_acceptance(
 
     assert refused.rejection == f"the payee {blocked} is blocklisted by the token"
     assert refused.record is None
-    assert accepted.created and accepted.rejection is None
+    assert accepted.created
+    assert accepted.rejection is None
     assert (await service.settle_round(SettlementMode.CHANNEL)).settled == 1
     assert [await coin.balance_of(payee) for payee in (blocked, cleared)] == [0, 10]
 
