@@ -30,13 +30,11 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from load_test import cpu_seconds, distribution_ms, spawned_service
 from rich.console import Console
-from x402 import x402Client
 from x402.http import decode_payment_response_header
 from x402.http.clients.httpx import x402AsyncTransport
-from x402.mechanisms.evm.exact import ExactEvmScheme
-from x402.mechanisms.evm.signers import EthAccountSigner
 
 from robots.compute_provider import INFERENCE_ROUTE, BundleOffer, compute_provider_app
+from robots.x402_fleet import x402_buyer
 from settlement.client import SettlementClient
 from settlement.domain.payments import SettlementMode
 
@@ -48,9 +46,7 @@ async def buy(
     robot: LocalAccount, offer: BundleOffer, app: Any, bundles: int, gate: asyncio.Semaphore
 ) -> list[tuple[float, str]]:
     """One robot buying its bundles one after another: (latency s, transaction) each."""
-    buyer = x402Client()
-    buyer.register(offer.network, ExactEvmScheme(EthAccountSigner(robot)))
-    buyer.set_spend_controls(False)  # this chain's token is not one of x402's known assets
+    buyer = x402_buyer(robot, offer.network)
     transport = x402AsyncTransport(buyer, transport=httpx.ASGITransport(app=app))
     bought = []
     async with httpx.AsyncClient(transport=transport, base_url="http://provider") as http:

@@ -99,14 +99,10 @@ def price_x402_on_profiles(
         return {}
     catalog = load_mode_catalog()
     counts = stream_counts(stream, compute_payments(stream, participants))
-    entry = {
-        "mode": SettlementMode.AUTHORIZATION.value,
-        "settled": x402.paid,
-        "transactions": x402.transactions,
-        "gas_per_payment": x402.gas_per_payment,
-        "all_in_gas_per_payment": x402.gas_per_payment,
-        "cpu_ns_per_payment": x402.service_cpu_ns_per_payment,
-    }
+    entry = _results_entry(
+        SettlementMode.AUTHORIZATION, x402.paid, x402.transactions, x402.gas_total, 0,
+        x402.service_cpu_ns_per_payment,
+    )  # fmt: skip
     (inputs,) = mode_inputs_from_results([entry], catalog, counts)
     mean_amount = max(round(x402.value_paid_base_units / x402.paid), 1)
     return {
@@ -121,14 +117,29 @@ def mean_payment_base_units(settlement: StreamSettlement) -> int:
 
 def _result_entry(settlement: StreamSettlement) -> dict[str, object]:
     """The settlement in the shape of a benchmark's results.json entry."""
-    settled = max(settlement.settled, 1)
+    return _results_entry(
+        settlement.mode, settlement.settled, settlement.transactions, settlement.gas_total,
+        settlement.setup_gas, settlement.service_cpu_ns_per_payment,
+    )  # fmt: skip
+
+
+def _results_entry(
+    mode: SettlementMode,
+    settled: int,
+    transactions: int,
+    gas_total: int,
+    setup_gas: int,
+    cpu_ns_per_payment: int,
+) -> dict[str, object]:
+    """Measured totals in the shape of a benchmark's results.json entry."""
+    per_payment = max(settled, 1)
     return {
-        "mode": settlement.mode.value,
-        "settled": settlement.settled,
-        "transactions": settlement.transactions,
-        "gas_per_payment": settlement.gas_total / settled,
-        "all_in_gas_per_payment": (settlement.gas_total + settlement.setup_gas) / settled,
-        "cpu_ns_per_payment": settlement.service_cpu_ns_per_payment,
+        "mode": mode.value,
+        "settled": settled,
+        "transactions": transactions,
+        "gas_per_payment": gas_total / per_payment,
+        "all_in_gas_per_payment": (gas_total + setup_gas) / per_payment,
+        "cpu_ns_per_payment": cpu_ns_per_payment,
     }
 
 

@@ -131,8 +131,10 @@ async def pay_compute_over_x402(
         service.url, api_key=service.api_key, concurrency=service.concurrency
     ) as client:
         terms = await ready_to_replay(client, [SettlementMode.AUTHORIZATION])
-        await fund_participants(client, replay, SettlementMode.AUTHORIZATION, wallets)
         offers = _offers(replay, wallets, scenario, terms)
+        for payment in replay.payments:  # every amount checked before anyone is funded
+            _bundles_in(payment, offers[payment.payee])
+        await fund_participants(client, replay, SettlementMode.AUTHORIZATION, wallets)
         held_before = await _balances(client, offers.values())
         cpu_before = (await client.stats()).process_cpu_s
         started = time.perf_counter()
@@ -167,6 +169,15 @@ def _offers(
         )
         for payee in sorted({payment.payee for payment in replay.payments})
     }
+
+
+def x402_buyer(robot: LocalAccount, network: str) -> x402Client:
+    """The SDK's client paying ``exact`` on ``network`` with ``robot``'s key. Its spend controls
+    are off: this chain's token is not one of the assets x402 knows, which it pays only if told."""
+    buyer = x402Client()
+    buyer.register(network, ExactEvmScheme(EthAccountSigner(robot)))
+    buyer.set_spend_controls(False)
+    return buyer
 
 
 def provider_host(payee: int) -> str:
@@ -238,11 +249,8 @@ async def _robot_buys(
     gate: asyncio.Semaphore,
     count: Callable[[], None],
 ) -> list[Purchase]:
-    buyer = x402Client()
-    buyer.register(network, ExactEvmScheme(EthAccountSigner(robot)))
-    buyer.set_spend_controls(False)  # this chain's token is not one of x402's known assets
     purchases = []
-    paying = x402AsyncTransport(buyer, transport=transport)
+    paying = x402AsyncTransport(x402_buyer(robot, network), transport=transport)
     async with httpx.AsyncClient(transport=paying, timeout=REQUEST_TIMEOUT_S) as http:
         for payment in payments:
             bundles = _bundles_in(payment, offers[payment.payee])

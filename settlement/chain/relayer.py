@@ -186,7 +186,7 @@ class Relayer:
         try:
             for each in planned:
                 entries.append(await self._prepare(each, fees))
-                self._in_flight_nonces.add(entries[-1].nonce)
+                self._in_flight_nonces.update(self._own_nonces(entries[-1:]))
             submission_ids = await self.store.record_submissions(
                 mode=mode, owner=lease_owner, entries=entries
             )
@@ -194,7 +194,7 @@ class Relayer:
         except BaseException:
             # Nothing was sent, so the nonces allocated for this round are unused: forget the
             # local count, and the next round starts again from the chain's, leaving no gap.
-            self._in_flight_nonces.difference_update(entry.nonce for entry in entries)
+            self._in_flight_nonces.difference_update(self._own_nonces(entries))
             self._forget_nonces()
             raise
         try:
@@ -209,7 +209,12 @@ class Relayer:
             return mined
         finally:
             self._in_flight_ids.difference_update(submission_ids)
-            self._in_flight_nonces.difference_update(entry.nonce for entry in entries)
+            self._in_flight_nonces.difference_update(self._own_nonces(entries))
+
+    def _own_nonces(self, entries: Sequence[NewSubmission]) -> list[int]:
+        """The operator's nonces among ``entries``: a direct payer's presigned transaction
+        carries the payer's nonce, which is not this relayer's to count."""
+        return [entry.nonce for entry in entries if entry.sender == self.address]
 
     def _forget_nonces(self) -> None:
         """Let the next nonce come from the chain's count again, unless transactions of this

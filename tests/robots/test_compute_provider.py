@@ -13,12 +13,11 @@ import httpx
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from x402 import x402Client
 from x402.http import decode_payment_required_header, decode_payment_response_header
 from x402.http.clients.httpx import x402AsyncTransport
-from x402.mechanisms.evm.exact import ExactEvmScheme
 
 from robots.compute_provider import INFERENCE_ROUTE, BundleOffer, compute_provider_app
+from robots.x402_fleet import x402_buyer
 from settlement.client import SettlementClient
 from tests.cli_helpers import served
 
@@ -120,10 +119,7 @@ def paying_client(
     robot: LocalAccount, offer: BundleOffer, provider: httpx.AsyncBaseTransport
 ) -> httpx.AsyncClient:
     """An httpx client that pays the provider's 402s with the SDK's ``exact`` scheme."""
-    buyer = x402Client()
-    buyer.register(offer.network, ExactEvmScheme(robot))
-    buyer.set_spend_controls(False)  # this chain's token is not one x402 knows
-    paying = x402AsyncTransport(buyer, transport=provider)
+    paying = x402AsyncTransport(x402_buyer(robot, offer.network), transport=provider)
     return httpx.AsyncClient(transport=paying, base_url="http://provider")
 
 

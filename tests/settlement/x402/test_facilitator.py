@@ -11,11 +11,10 @@ import httpx
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from x402 import x402Client
 from x402.mechanisms.evm import constants as reasons
-from x402.mechanisms.evm.exact import ExactEvmScheme
 from x402.schemas import PaymentPayload, PaymentRequired, PaymentRequirements, ResourceInfo
 
+from robots.x402_fleet import x402_buyer
 from settlement.api.app import create_app
 from settlement.chain.client import ChainClient
 from settlement.chain.stablecoin import StablecoinContract
@@ -58,9 +57,7 @@ class Facilitated:
     async def signed(
         self, payer: LocalAccount, requirements: PaymentRequirements
     ) -> PaymentPayload:
-        client = x402Client()
-        client.register(requirements.network, ExactEvmScheme(payer))
-        client.set_spend_controls(False)  # this chain's token is not one of x402's known assets
+        client = x402_buyer(payer, requirements.network)
         required = PaymentRequired(
             accepts=[requirements], resource=ResourceInfo(url="http://compute.local/infer")
         )

@@ -10,11 +10,10 @@ from typing import Any
 import httpx
 import pytest
 from eth_account import Account
-from x402 import x402Client
 from x402.mechanisms.evm import constants as reasons
-from x402.mechanisms.evm.exact import ExactEvmScheme
 from x402.schemas import PaymentRequired, PaymentRequirements, ResourceInfo
 
+from robots.x402_fleet import x402_buyer
 from settlement.chain.anvil import free_loopback_port
 from settlement.client import SettlementClient
 from tests.settlement.faults.test_kill import API_KEY, KillableService
@@ -44,9 +43,7 @@ async def test_a_settle_cut_by_sigkill_pays_once_after_the_restart(
             max_timeout_seconds=SIGNED_VALIDITY_S,
             extra={"name": terms.token_domain.name, "version": terms.token_domain.version},
         )
-        buyer = x402Client()
-        buyer.register(requirements.network, ExactEvmScheme(payer))
-        buyer.set_spend_controls(False)
+        buyer = x402_buyer(payer, requirements.network)
         payload = await buyer.create_payment_payload(
             PaymentRequired(accepts=[requirements], resource=ResourceInfo(url="http://r/x"))
         )
