@@ -11,9 +11,11 @@ from eth_account.signers.local import LocalAccount
 from settlement.chain.client import ChainClient
 from settlement.chain.stablecoin import StablecoinContract
 from settlement.domain.costs import payment_cost
-from settlement.domain.payments import PaymentState, SettlementMode
+from settlement.domain.payments import PaymentState, Purpose, SettlementMode
 from settlement.service import RoundReport
-from settlement.store import SqlPaymentStore
+from settlement.settlers.acceptance import TokenGate
+from settlement.settlers.batch import BATCH_GAS_PER_EMPTY_SLOT, BatchSettler
+from settlement.store import PaymentRecord, SqlPaymentStore
 from settlement.windows import WindowPolicy, run_windows
 from tests.settlement.api_helpers import batch_payment, funded, make_service
 from tests.settlement.crashes import CrashAfterSendRelayer, SimulatedCrashAfterSendError
@@ -129,3 +131,49 @@ async def test_windows_close_by_time_and_settle_without_an_operator(
     )
     assert [report.settled for report in rounds] == [1]
     assert await coin.balance_of(payee) == 42
+
+
+async def test_prepare_reads_which_slots_hold_values_for_the_gas_bound(
+    store: SqlPaymentStore, chain: ChainClient, coin: StablecoinContract, admin: LocalAccount
+) -> None:
+    service = make_service(store, chain, coin, admin)
+    payer = await funded(coin, admin, 1_000_000)
+    paid, unpaid = Account.create().address, Account.create().address
+    await service.submit([await batch_payment(coin, payer, paid, "first", 100, 1)])
+    assert (await service.settle_round(SettlementMode.BATCH)).settled == 1
+    settler = BatchSettler(coin.address, coin.domain, gate=TokenGate(coin, store))
+    # Nonce 2 is in the word nonce 1 was spent from; 256 starts the payer's next, empty word.
+    queued = [queued_record(payer.address, paid, 2), queued_record(payer.address, unpaid, 256)]
+
+    prepared = await settler.prepare(queued)
+
+    assert prepared.ready == queued
+    in_use = settler.slots_in_use
+    assert in_use.accounts == {payer.address.lower(), paid.lower()}
+    assert in_use.nonce_words == {(payer.address.lower(), 0)}
+    (planned,) = settler.plan(queued)
+    ungated = BatchSettler(coin.address, coin.domain)
+    (worst,) = ungated.plan(queued)
+    # Two accounts and one nonce word priced as resets, not as fills of empty slots.
+    assert worst.gas - planned.gas == 3 * BATCH_GAS_PER_EMPTY_SLOT
+
+
+def queued_record(payer: str, payee: str, nonce: int) -> PaymentRecord:
+    return PaymentRecord(
+        payment_id="0x" + nonce.to_bytes(32, "big").hex(),
+        idempotency_key=f"q{nonce}",
+        payer=payer,
+        payee=payee,
+        amount_base_units=10,
+        purpose=Purpose.PARTS,
+        mode=SettlementMode.BATCH,
+        state=PaymentState.QUEUED,
+        failure_reason=None,
+        instrument={"nonce": nonce, "valid_before": 2**32, "signature": "0x" + "11" * 64 + "1b"},
+        fingerprint="0x",
+        submission_id=None,
+        accepted_at=0.0,
+        submitted_at=None,
+        confirmed_at=None,
+        verify_cpu_ns=0,
+    )
