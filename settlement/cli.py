@@ -447,7 +447,8 @@ def costs(
     console.print(
         "Gas is measured (all-in: channel opens and net deposits included); L1 bytes are estimated "
         "from each mode's shape. Break-even is the smallest payment whose cost is at most 1% of "
-        "it. Every price is a declared assumption with its source and date in "
+        "it; a payment below a rail's minimum charge is not possible on that rail. Every price "
+        "is a declared assumption with its source and date in "
         "settlement/data/fee_profiles.toml; replace any with --profiles FILE."
     )
 

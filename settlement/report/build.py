@@ -24,6 +24,8 @@ from settlement import __version__
 from settlement.domain.fees import (
     BREAK_EVEN_SHARE,
     FeeBook,
+    NotPossible,
+    PaymentPrice,
     load_fee_book,
     price_rail,
 )
@@ -255,21 +257,26 @@ def x402_section(entry: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def rails_section(book: FeeBook, amount_base_units: int) -> list[dict[str, Any]]:
-    """Each traditional rail's price for the run's mean payment, and its fee schedule."""
+    """Each traditional rail's price for the run's mean payment (none, with the reason, below
+    the rail's minimum charge), its fee schedule, minimum, latency and hours."""
     rails = []
     for rail in book.rails:
-        price = price_rail(rail, amount_base_units)
-        break_even = price.break_even_usd()
+        quote = price_rail(rail, amount_base_units)
+        price = quote if isinstance(quote, PaymentPrice) else None
+        break_even = rail.break_even_usd()
         rails.append(
             {
                 "rail": rail.name,
-                "usd_per_payment": float(price.usd_per_payment),
-                "share_of_value": float(price.share_of_value),
-                "fixed_usd": float(price.fixed_usd),
-                "rate": float(price.rate),
-                "cap_usd": None if price.cap_usd is None else float(price.cap_usd),
+                "usd_per_payment": None if price is None else float(price.usd_per_payment),
+                "share_of_value": None if price is None else float(price.share_of_value),
+                "not_possible": quote.reason if isinstance(quote, NotPossible) else None,
+                "fixed_usd": float(rail.fixed_usd),
+                "rate": float(rail.rate),
+                "cap_usd": None if rail.cap_usd is None else float(rail.cap_usd),
+                "minimum_charge_usd": float(rail.minimum_usd),
                 "break_even_usd": None if break_even is None else float(break_even),
                 "settlement_latency_s": float(rail.settlement_latency_s),
+                "availability": rail.availability.value,
             }
         )
     return rails
@@ -278,12 +285,16 @@ def rails_section(book: FeeBook, amount_base_units: int) -> list[dict[str, Any]]
 def break_even_section(book: FeeBook, modes: list[dict[str, Any]], profile: str) -> dict[str, Any]:
     """Cost as a share of value against payment size: each rail's schedule, and each mode's
     measured cost per payment on ``profile`` (a flat cost, so its share falls as 1/size)."""
-    curves: dict[str, list[float]] = {}
+    curves: dict[str, list[float | None]] = {}
     for rail in book.rails:
         fixed, rate = float(rail.fixed_usd), float(rail.rate)
         cap = None if rail.cap_usd is None else float(rail.cap_usd)
+        # Below its minimum charge a rail takes no payment, so its curve starts there.
+        minimum = float(rail.minimum_usd)
         curves[rail.name] = [
             (fixed + rate * v if cap is None else min(fixed + rate * v, cap)) / v
+            if v >= minimum
+            else None
             for v in CURVE_AMOUNTS_USD
         ]
     for entry in modes:

@@ -164,9 +164,9 @@ def charts(report: dict[str, Any]) -> list[str]:
     rendered.append(
         bar_chart(
             f"USD per mean payment: modes on {profile}, and the rails",
-            [m["mode"] for m in modes] + [r["rail"] for r in rails],
+            [m["mode"] for m in modes] + [_rail_bar_label(r) for r in rails],
             [m["usd_per_payment"].get(profile) or 0.0 for m in modes]
-            + [r["usd_per_payment"] for r in rails],
+            + [r["usd_per_payment"] or 0.0 for r in rails],
             Axis("USD", log=True),
         )
     )
@@ -295,8 +295,19 @@ def price_rows(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
         for mode in modes
     ]
     for rail in report["rails"]:
-        rows.append([f"{rail['rail']} (rail)", *([_usd(rail["usd_per_payment"])] * len(profiles))])
+        # The minimum beside the name says why a cell reads "not possible".
+        label = f"{rail['rail']} (rail, minimum {_usd(rail['minimum_charge_usd'])})"
+        rows.append([label, *([_rail_usd(rail)] * len(profiles))])
     return header, rows
+
+
+def _rail_usd(rail: dict[str, Any]) -> str:
+    return "not possible" if rail["not_possible"] else _usd(rail["usd_per_payment"])
+
+
+def _rail_bar_label(rail: dict[str, Any]) -> str:
+    # A rail with no price draws no bar; its label says why the bar is missing.
+    return rail["rail"] if rail["usd_per_payment"] is not None else f"{rail['rail']}: none"
 
 
 X402_TITLE = "Compute payments over x402"
@@ -369,7 +380,9 @@ def break_even_rows(report: dict[str, Any]) -> list[list[str]]:
         rows.append([f"{mode['mode']} on {profile}", _usd(usd / share) if usd else "n/a"])
     for rail in report["rails"]:
         even = rail["break_even_usd"]
-        label = "never" if even is None else "any size" if even == 0 else _usd(even)
+        label = "never" if even is None else _usd(even)
+        if even is not None and even == rail["minimum_charge_usd"]:
+            label += " (its minimum charge)"
         rows.append([rail["rail"], label])
     return rows
 

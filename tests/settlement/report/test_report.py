@@ -11,7 +11,9 @@ import pytest
 
 from robots.run import x402_entry
 from robots.x402_fleet import X402Settlement
+from settlement.domain.fees import load_fee_book
 from settlement.report import REPORT_SCHEMA, REPORT_VERSION, compare_reports, write_report
+from settlement.report.build import break_even_section, rails_section
 from tests.cli_helpers import run_robots, run_settlement
 
 MODES = ["direct", "authorization", "batch", "channel", "net", "ledger"]
@@ -154,3 +156,22 @@ def test_bad_folders_give_one_line(args: list[str], reason: str, tmp_path: Path)
     assert done.returncode != 0
     assert reason in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_rail_prices_nothing_below_its_minimum_charge_and_draws_no_curve_there() -> None:
+    book = load_fee_book()
+    small = {rail["rail"]: rail for rail in rails_section(book, 4_659)}  # $0.004659
+    assert (small["card"]["usd_per_payment"], small["card"]["share_of_value"]) == (None, None)
+    assert small["card"]["not_possible"] == "below card's $0.5 minimum charge"
+    assert small["fednow"]["not_possible"] == "below fednow's $0.01 minimum charge"
+    large = {rail["rail"]: rail for rail in rails_section(book, 1_000_000)}  # $1
+    assert large["ach"]["usd_per_payment"] == 0.008
+    assert large["ach"]["not_possible"] is None
+    assert large["ach"]["break_even_usd"] == 0.5  # its minimum, not "any size"
+    assert large["ach"]["availability"] == "banking hours"
+
+    section = break_even_section(book, [], "base")
+    for rail in ("card", "ach"):
+        curve = section["curves"][rail]
+        for amount, share in zip(section["amounts_usd"], curve, strict=True):
+            assert (share is None) == (amount < 0.5), (rail, amount)
