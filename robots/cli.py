@@ -54,7 +54,7 @@ from settlement.client import DEFAULT_CONCURRENCY
 from settlement.config import Settings
 from settlement.domain.fees import load_fee_book
 from settlement.domain.payments import SettlementMode
-from settlement.report import write_report
+from settlement.report import answer_sentences, write_report
 
 console = Console()
 progress_console = Console(stderr=True)
@@ -369,6 +369,7 @@ def _settle_run(
 
 def _write_report(folder: Path) -> None:
     written = write_report(folder)
+    console.print("[bold]Answer:[/bold] " + " ".join(answer_sentences(written.report)))
     console.print(f"report: {written.html_path} (opens offline) and {written.markdown_path.name}")
 
 

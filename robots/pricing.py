@@ -18,6 +18,7 @@ from robots.stream import PaymentStream
 from robots.x402_fleet import X402Settlement, compute_payments
 from settlement.domain.fees import (
     FeeBook,
+    ModeInputs,
     PaymentPrice,
     WorkloadCounts,
     load_mode_catalog,
@@ -35,6 +36,9 @@ class SettlementCost:
 
     settlement: StreamSettlement
     price: PaymentPrice
+    # The gas and bytes per payment the price came from (none for the ledger), kept so a report
+    # can price the same settlement again under other gas prices, data fees or ETH prices.
+    inputs: ModeInputs | None = None
 
     @property
     def share_of_value_settled(self) -> Decimal:
@@ -78,10 +82,11 @@ def price_on_profiles(
             mean_amount = mean_payment_base_units(settlement)
             if settlement.mode is SettlementMode.LEDGER:
                 price = price_ledger(settlement.service_cpu_ns_per_payment, mean_amount, book.power)
-            else:
-                (inputs,) = mode_inputs_from_results([_result_entry(settlement)], catalog, counts)
-                price = price_mode(chain_profile, inputs, mean_amount, book.power)
-            priced[profile].append(SettlementCost(settlement, price))
+                priced[profile].append(SettlementCost(settlement, price))
+                continue
+            (inputs,) = mode_inputs_from_results([_result_entry(settlement)], catalog, counts)
+            price = price_mode(chain_profile, inputs, mean_amount, book.power)
+            priced[profile].append(SettlementCost(settlement, price, inputs))
     return priced
 
 

@@ -173,7 +173,11 @@ def write_settlements(
 
 
 def price_entry(cost: SettlementCost) -> dict[str, object]:
-    return _price_fields(cost.price) | {"share_of_value_settled": str(cost.share_of_value_settled)}
+    entry = _price_fields(cost.price) | {"share_of_value_settled": str(cost.share_of_value_settled)}
+    if cost.inputs is not None:
+        entry["gas_per_payment"] = str(cost.inputs.gas_per_payment)
+        entry["l1_bytes_per_payment"] = str(cost.inputs.l1_bytes_per_payment)
+    return entry
 
 
 def x402_entry(x402: X402Settlement, prices: dict[str, PaymentPrice]) -> dict[str, object]:

@@ -47,6 +47,7 @@ from settlement.redaction import public_rpc_url
 from settlement.report import (
     REPORT_JSON,
     REPORT_MD,
+    answer_sentences,
     compare_reports,
     load_report,
     summary_rows,
@@ -447,7 +448,8 @@ def costs(
     console.print(
         "Gas is measured (all-in: channel opens and net deposits included); L1 bytes are estimated "
         "from each mode's shape. Break-even is the smallest payment whose cost is at most 1% of "
-        "it. Every price is a declared assumption with its source and date in "
+        "it; a payment below a rail's minimum charge is not possible on that rail. Every price "
+        "is a declared assumption with its source and date in "
         "settlement/data/fee_profiles.toml; replace any with --profiles FILE."
     )
 
@@ -543,6 +545,7 @@ def report(run_dir: Path, other_dir: Path | None, open_browser: bool) -> None:
         console.print(table)
     if written.report["x402"]:
         console.print(f"x402: {x402_sentence(written.report['x402'])}")
+    console.print("[bold]Answer:[/bold] " + " ".join(answer_sentences(written.report)))
     console.print(f"report in {written.html_path} (and {REPORT_JSON}, {REPORT_MD})")
     if open_browser:
         webbrowser.open(written.html_path.resolve().as_uri())

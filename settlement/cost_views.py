@@ -14,9 +14,11 @@ from settlement.domain.fees import (
     LEDGER,
     FeeBook,
     ModeInputs,
+    NotPossible,
     PaymentPrice,
     RailProfile,
     WorkloadCounts,
+    format_duration,
     format_share,
     format_usd,
     price_ledger,
@@ -111,15 +113,26 @@ def rails_table(book: FeeBook, amount_base_units: int) -> Table:
     table = Table(
         title=f"The same payment on traditional rails, {format_dollars(amount_base_units)}"
     )
-    for column in ("rail", "fee schedule", "USD/pay", "share", "1% from", "settles in"):
-        table.add_column(column, justify="left" if column in ("rail", "fee schedule") else "right")
+    columns = ("rail", "fee schedule", "minimum", "USD/pay", "share", "1% from", "settles in")
+    for column in columns:
+        # The rail's name is the row's key: wrap the other columns in a narrow terminal.
+        table.add_column(
+            column, justify="left" if column in columns[:2] else "right", no_wrap=column == "rail"
+        )
     for rail in book.rails:
-        price = price_rail(rail, amount_base_units)
+        quote = price_rail(rail, amount_base_units)
+        break_even = rail.break_even_usd()
+        if isinstance(quote, NotPossible):
+            cost_cells = ["not possible", "-"]
+        else:
+            cost_cells = price_cells(quote, with_energy=False)[:2]
         table.add_row(
             rail.name,
             schedule(rail),
-            *price_cells(price, with_energy=False),
-            f"{round_significant(rail.settlement_latency_s)} s",
+            format_usd(rail.minimum_usd),
+            *cost_cells,
+            "never" if break_even is None else format_usd(break_even),
+            f"{format_duration(rail.settlement_latency_s)}, {rail.availability.value}",
         )
     return table
 

@@ -42,10 +42,16 @@ class CandidateOut(BaseModel):
 
 
 class RailCostOut(BaseModel):
+    """A rail's cost of the payment, or (``not_possible``) why the rail cannot take it."""
+
     rail: str
-    usd_per_payment: str
-    share_of_value: str
+    usd_per_payment: str | None
+    share_of_value: str | None
+    not_possible: str | None
     break_even_usd: str | None
+    minimum_charge_usd: str
+    settlement_latency_s: str
+    availability: str
 
 
 class PolicyOut(BaseModel):

@@ -15,7 +15,10 @@ settlement CPU time) and a profile::
 A rail costs ``min(fixed + rate * amount, cap)``. Since every cost has that shape (a chain's rate
 is zero), the break-even payment, the smallest amount whose cost is at most 1% of it, is
 ``fixed / (1% - rate)`` when the rate is below 1%, or ``100 * cap`` when a cap makes it cheaper,
-and never otherwise.
+and never otherwise. A rail also has a minimum charge: a payment below it is not possible on
+that rail at all (``NotPossible``, with the reason), so a rail's break-even is never below its
+minimum. Each rail states its settlement latency and whether it settles around the clock or on
+banking days only.
 
 Money stays exact: wei and base units are integers, everything derived is a ``Decimal`` parsed
 from integers or strings. A float in a profile file is refused rather than rounded.
@@ -70,6 +73,13 @@ class ProfileKind(StrEnum):
     RAIL = "rail"
 
 
+class Availability(StrEnum):
+    """When a rail moves money to the payee: at any hour, or on banking days in banking hours."""
+
+    ALWAYS = "24/7"
+    BANKING_HOURS = "banking hours"
+
+
 @dataclass(frozen=True)
 class Provenance:
     """Where a figure comes from and when it applied."""
@@ -108,6 +118,9 @@ class RailProfile:
     currency: str
     usd_per_currency_unit: Decimal
     settlement_latency_s: Decimal
+    # The smallest payment the rail takes, in its currency scaled by 10**6.
+    minimum_charge_base_units: int
+    availability: Availability
 
     kind = ProfileKind.RAIL
 
@@ -124,6 +137,21 @@ class RailProfile:
         if self.cap_base_units is None:
             return None
         return _base_units_to_usd(self.cap_base_units) * self.usd_per_currency_unit
+
+    @property
+    def minimum_usd(self) -> Decimal:
+        return _base_units_to_usd(self.minimum_charge_base_units) * self.usd_per_currency_unit
+
+    def break_even_usd(self, share: Decimal = BREAK_EVEN_SHARE) -> Decimal | None:
+        """The smallest payment the rail takes at a cost of at most ``share`` of it."""
+        threshold = break_even_usd(self.fixed_usd, self.rate, self.cap_usd, share)
+        return None if threshold is None else max(threshold, self.minimum_usd)
+
+    def refusal(self, amount_base_units: int) -> str | None:
+        """Why the rail cannot take a payment of ``amount_base_units`` (USD), or None if it can."""
+        if _base_units_to_usd(amount_base_units) >= self.minimum_usd:
+            return None
+        return f"below {self.name}'s {format_usd(self.minimum_usd)} minimum charge"
 
 
 @dataclass(frozen=True)
@@ -199,6 +227,8 @@ class PaymentPrice:
     cap_usd: Decimal | None
     energy_wh_per_payment: Decimal | None = None
     cpu_ns_per_payment: int | None = None
+    # The smallest payment the way takes at all: a rail's minimum charge; nothing on a chain.
+    minimum_usd: Decimal = Decimal(0)
 
     @property
     def amount_usd(self) -> Decimal:
@@ -210,7 +240,21 @@ class PaymentPrice:
 
     def break_even_usd(self, share: Decimal = BREAK_EVEN_SHARE) -> Decimal | None:
         """The smallest payment costing at most ``share`` of its value; None when there is none."""
-        return break_even_usd(self.fixed_usd, self.rate, self.cap_usd, share)
+        threshold = break_even_usd(self.fixed_usd, self.rate, self.cap_usd, share)
+        return None if threshold is None else max(threshold, self.minimum_usd)
+
+
+@dataclass(frozen=True)
+class NotPossible:
+    """A payment a rail does not take at all, so it has no price: only the reason."""
+
+    label: str
+    amount_base_units: int
+    reason: str
+
+
+# A rail's answer for one payment: its price, or why it cannot take the payment.
+RailQuote = PaymentPrice | NotPossible
 
 
 # ---------------------------------------------------------------- pricing
@@ -285,9 +329,13 @@ def _flat_price(
     )
 
 
-def price_rail(rail: RailProfile, amount_base_units: int) -> PaymentPrice:
-    """One payment on a traditional rail, from its fee schedule (the percentage needs no FX)."""
+def price_rail(rail: RailProfile, amount_base_units: int) -> RailQuote:
+    """One payment on a traditional rail, from its fee schedule (the percentage needs no FX);
+    ``NotPossible`` below the rail's minimum charge, which no fee schedule makes cheap."""
     require_payment_amount(amount_base_units)
+    refusal = rail.refusal(amount_base_units)
+    if refusal is not None:
+        return NotPossible(rail.name, amount_base_units, refusal)
     uncapped = rail.fixed_usd + rail.rate * _base_units_to_usd(amount_base_units)
     cap = rail.cap_usd
     return PaymentPrice(
@@ -298,6 +346,7 @@ def price_rail(rail: RailProfile, amount_base_units: int) -> PaymentPrice:
         fixed_usd=rail.fixed_usd,
         rate=rail.rate,
         cap_usd=cap,
+        minimum_usd=rail.minimum_usd,
     )
 
 
@@ -341,6 +390,19 @@ def round_significant(value: Decimal, digits: int = 4) -> str:
 
 def format_usd(value: Decimal) -> str:
     return f"${round_significant(value)}"
+
+
+SECONDS_PER_DAY: Final = Decimal(86_400)
+
+
+def format_duration(seconds: Decimal) -> str:
+    """A latency as people say it: 5 s, 1 h, 2 days."""
+    if seconds >= SECONDS_PER_DAY:
+        days = seconds / SECONDS_PER_DAY
+        return f"{round_significant(days, 3)} day{'' if days == 1 else 's'}"
+    if seconds >= SECONDS_PER_HOUR:
+        return f"{round_significant(seconds / SECONDS_PER_HOUR, 3)} h"
+    return f"{round_significant(seconds, 3)} s"
 
 
 def format_share(share: Decimal) -> str:
@@ -570,6 +632,8 @@ RAIL_KEYS: Final = PROVENANCE_KEYS | {
     "currency",
     "usd_per_currency_unit",
     "settlement_latency_s",
+    "minimum_charge",
+    "availability",
 }
 
 
@@ -623,7 +687,18 @@ def _parse_rail(name: str, table: Mapping[str, object], where: str) -> RailProfi
         currency=currency,
         usd_per_currency_unit=usd_per_unit,
         settlement_latency_s=_positive(table, "settlement_latency_s", where),
+        minimum_charge_base_units=_money(
+            _required(table, "minimum_charge", where), f"{where}.minimum_charge"
+        ),
+        availability=_availability(_required(table, "availability", where), where),
     )
+
+
+def _availability(value: object, where: str) -> Availability:
+    if isinstance(value, str) and value in set(Availability):
+        return Availability(value)
+    known = " or ".join(repr(item.value) for item in Availability)
+    raise FeeProfileError(f"{where}.availability must be {known}, not {value!r}")
 
 
 def _parse_power(table: Mapping[str, object], where: str) -> PowerFigure:

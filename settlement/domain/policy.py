@@ -34,8 +34,10 @@ from settlement.domain.fees import (
     ModeCatalog,
     ModeInputs,
     ModeShape,
+    NotPossible,
     PaymentPrice,
     RailProfile,
+    RailQuote,
     format_share,
     format_usd,
     load_mode_catalog,
@@ -137,7 +139,8 @@ class PolicyChoice:
     usd_per_payment: Decimal
     latency_s: Decimal
     candidates: tuple[Candidate, ...]
-    rails: tuple[PaymentPrice, ...]
+    # Each rail beside the chain, with its quote for the payment (a price, or why not).
+    rails: tuple[tuple[RailProfile, RailQuote], ...]
     explanation: str
 
     def as_dict(self) -> dict[str, object]:
@@ -152,7 +155,7 @@ class PolicyChoice:
             "usd_per_payment": str(self.usd_per_payment),
             "latency_s": str(self.latency_s),
             "candidates": [candidate.as_dict() for candidate in self.candidates],
-            "rails": [_rail_dict(rail) for rail in self.rails],
+            "rails": [_rail_dict(rail, quote) for rail, quote in self.rails],
             "explanation": self.explanation,
         }
 
@@ -186,7 +189,7 @@ def choose_mode(
         )
     chosen = min(feasible, key=_cost_then_order)
     candidates = tuple(_with_rejection(candidate, chosen) for candidate in planned)
-    rail_prices = tuple(price_rail(rail, amount_base_units) for rail in rails)
+    rail_prices = tuple((rail, price_rail(rail, amount_base_units)) for rail in rails)
     choice = PolicyChoice(
         profile=profile.name,
         request=request,
@@ -195,7 +198,9 @@ def choose_mode(
         latency_s=_latency(chosen),
         candidates=candidates,
         rails=rail_prices,
-        explanation=_explain(profile, request, chosen, candidates, rail_prices),
+        explanation=_explain(
+            profile, request, chosen, candidates, [quote for _, quote in rail_prices]
+        ),
     )
     logger.info(
         "policy profile=%s amount_base_units=%d pair_payments_per_hour=%s latency_bound_s=%s "
@@ -269,7 +274,7 @@ def _explain(
     request: PolicyRequest,
     chosen: Candidate,
     candidates: Sequence[Candidate],
-    rails: Sequence[PaymentPrice],
+    rails: Sequence[RailQuote],
 ) -> str:
     sentences = [_chosen_sentence(profile, request, chosen)]
     rejected = [
@@ -285,7 +290,7 @@ def _explain(
         "pays less per payment in batch, channel and net."
     )
     if rails:
-        costs = [f"{rail.label} {_cost_and_share(rail)}" for rail in rails]
+        costs = [f"{rail.label} {_quote_text(rail)}" for rail in rails]
         sentences.append("The same payment on traditional rails: " + "; ".join(costs) + ".")
     return " ".join(sentences)
 
@@ -310,13 +315,25 @@ def _cost_and_share(price: PaymentPrice) -> str:
     return f"{format_usd(price.usd_per_payment)} ({format_share(price.share_of_value)} of value)"
 
 
-def _rail_dict(rail: PaymentPrice) -> dict[str, object]:
+def _quote_text(quote: RailQuote) -> str:
+    if isinstance(quote, NotPossible):
+        return f"not possible ({quote.reason})"
+    return _cost_and_share(quote)
+
+
+def _rail_dict(rail: RailProfile, quote: RailQuote) -> dict[str, object]:
+    """A rail's quote as JSON: no price for a payment it cannot take, and the reason instead."""
     break_even = rail.break_even_usd()
+    price = quote if isinstance(quote, PaymentPrice) else None
     return {
-        "rail": rail.label,
-        "usd_per_payment": str(rail.usd_per_payment),
-        "share_of_value": str(rail.share_of_value),
+        "rail": rail.name,
+        "usd_per_payment": None if price is None else str(price.usd_per_payment),
+        "share_of_value": None if price is None else str(price.share_of_value),
+        "not_possible": quote.reason if isinstance(quote, NotPossible) else None,
         "break_even_usd": None if break_even is None else str(break_even),
+        "minimum_charge_usd": str(rail.minimum_usd),
+        "settlement_latency_s": str(rail.settlement_latency_s),
+        "availability": rail.availability.value,
     }
 
 

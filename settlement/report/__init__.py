@@ -10,7 +10,13 @@ from typing import Any
 
 from settlement.report.build import REPORT_SCHEMA, REPORT_VERSION, ReportError, build_report
 from settlement.report.compare import compare_reports
-from settlement.report.render import render_html, render_markdown, summary_rows, x402_sentence
+from settlement.report.render import (
+    answer_sentences,
+    render_html,
+    render_markdown,
+    summary_rows,
+    x402_sentence,
+)
 
 REPORT_JSON = "report.json"
 REPORT_MD = "report.md"
@@ -24,6 +30,7 @@ __all__ = [
     "REPORT_VERSION",
     "ReportError",
     "WrittenReport",
+    "answer_sentences",
     "build_report",
     "compare_reports",
     "load_report",

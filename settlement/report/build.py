@@ -9,6 +9,7 @@ moves or removes one raises ``REPORT_VERSION``.
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 from dataclasses import dataclass
@@ -21,18 +22,26 @@ from typing import Any
 import numpy as np
 
 from settlement import __version__
+from settlement.domain.answer import AmountTally, ChainWay, Need, answer
 from settlement.domain.fees import (
     BREAK_EVEN_SHARE,
+    LEDGER,
+    EvmProfile,
     FeeBook,
+    ModeInputs,
+    NotPossible,
+    PaymentPrice,
     load_fee_book,
     price_rail,
 )
 from settlement.domain.money import BASE_UNITS_PER_DOLLAR
-from settlement.domain.policy import choose_mode
+from settlement.domain.policy import Candidate, PolicyChoice, choose_mode
+from settlement.domain.sensitivity import as_dict as sensitivity_dict
+from settlement.domain.sensitivity import sweeps
 from settlement.errors import PolicyInputError
 
 REPORT_SCHEMA = "robot-settlement/fleet-report"
-REPORT_VERSION = 1
+REPORT_VERSION = 2
 SUMMARY_FILE = "summary.json"
 STEPS_FILE = "steps.json"
 SETTLEMENT_FILE = "settlement.json"
@@ -116,6 +125,7 @@ def build_report(folder: Path, book: FeeBook | None = None) -> dict[str, Any]:
         "break_even": break_even_section(book, modes, profile),
         "energy": energy_section(summary, modes, profile),
         "policy": policy_section(book, summary, files.pairs, mean_payment),
+        "answer": answer_section(book, files, profile, mean_payment),
         "steps": steps_section(files.steps),
     }
 
@@ -255,21 +265,26 @@ def x402_section(entry: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def rails_section(book: FeeBook, amount_base_units: int) -> list[dict[str, Any]]:
-    """Each traditional rail's price for the run's mean payment, and its fee schedule."""
+    """Each traditional rail's price for the run's mean payment (none, with the reason, below
+    the rail's minimum charge), its fee schedule, minimum, latency and hours."""
     rails = []
     for rail in book.rails:
-        price = price_rail(rail, amount_base_units)
-        break_even = price.break_even_usd()
+        quote = price_rail(rail, amount_base_units)
+        price = quote if isinstance(quote, PaymentPrice) else None
+        break_even = rail.break_even_usd()
         rails.append(
             {
                 "rail": rail.name,
-                "usd_per_payment": float(price.usd_per_payment),
-                "share_of_value": float(price.share_of_value),
-                "fixed_usd": float(price.fixed_usd),
-                "rate": float(price.rate),
-                "cap_usd": None if price.cap_usd is None else float(price.cap_usd),
+                "usd_per_payment": None if price is None else float(price.usd_per_payment),
+                "share_of_value": None if price is None else float(price.share_of_value),
+                "not_possible": quote.reason if isinstance(quote, NotPossible) else None,
+                "fixed_usd": float(rail.fixed_usd),
+                "rate": float(rail.rate),
+                "cap_usd": None if rail.cap_usd is None else float(rail.cap_usd),
+                "minimum_charge_usd": float(rail.minimum_usd),
                 "break_even_usd": None if break_even is None else float(break_even),
                 "settlement_latency_s": float(rail.settlement_latency_s),
+                "availability": rail.availability.value,
             }
         )
     return rails
@@ -278,12 +293,16 @@ def rails_section(book: FeeBook, amount_base_units: int) -> list[dict[str, Any]]
 def break_even_section(book: FeeBook, modes: list[dict[str, Any]], profile: str) -> dict[str, Any]:
     """Cost as a share of value against payment size: each rail's schedule, and each mode's
     measured cost per payment on ``profile`` (a flat cost, so its share falls as 1/size)."""
-    curves: dict[str, list[float]] = {}
+    curves: dict[str, list[float | None]] = {}
     for rail in book.rails:
         fixed, rate = float(rail.fixed_usd), float(rail.rate)
         cap = None if rail.cap_usd is None else float(rail.cap_usd)
+        # Below its minimum charge a rail takes no payment, so its curve starts there.
+        minimum = float(rail.minimum_usd)
         curves[rail.name] = [
             (fixed + rate * v if cap is None else min(fixed + rate * v, cap)) / v
+            if v >= minimum
+            else None
             for v in CURVE_AMOUNTS_USD
         ]
     for entry in modes:
@@ -316,16 +335,11 @@ def policy_section(
 ) -> dict[str, Any]:
     """What the auto policy picks, per chain profile, for the run's mean payment at its mean
     pair rate, to settle within an hour."""
-    hours = summary.get("simulated_hours") or 1.0
-    payments = summary.get("payments", 0)
-    pairs = pairs or max(summary.get("participants", 1), 1)
-    pair_rate = Decimal(str(round(payments / pairs / hours, 6))) if payments else Decimal(1)
+    pair_rate = pair_payments_per_hour(summary, pairs)
     choices: list[dict[str, Any]] = []
     for chain in book.evm_profiles:
         try:
-            choice = choose_mode(
-                chain, mean_payment, max(pair_rate, Decimal("0.000001")), POLICY_LATENCY_BOUND_S
-            )
+            choice = choose_mode(chain, mean_payment, pair_rate, POLICY_LATENCY_BOUND_S)
         except PolicyInputError as error:
             choices.append({"profile": chain.name, "mode": None, "explanation": str(error)})
             continue
@@ -345,6 +359,110 @@ def policy_section(
         "note": "pair rate: the run's payments per payer and payee pair per simulated hour",
         "choices": choices,
     }
+
+
+def pair_payments_per_hour(summary: dict[str, Any], pairs: int | None) -> Decimal:
+    """The run's payments per payer and payee pair per simulated hour (at least a millionth,
+    the policy's smallest rate)."""
+    hours = summary.get("simulated_hours") or 1.0
+    payments = summary.get("payments", 0)
+    pairs = pairs or max(summary.get("participants", 1), 1)
+    pair_rate = Decimal(str(round(payments / pairs / hours, 6))) if payments else Decimal(1)
+    return max(pair_rate, Decimal("0.000001"))
+
+
+def answer_section(
+    book: FeeBook, files: RunFiles, profile: str, mean_payment: int
+) -> dict[str, Any] | None:
+    """The report's answer: which ways settle this run's payments at most at 1% of their value
+    within the policy's latency bound, and the same answer swept over the chain's prices.
+    None when the run made no payments."""
+    tally = _tally(files, mean_payment)
+    if tally.payments == 0:
+        return None
+    chain = book.evm_profile(profile)
+    auto = _auto_choice(book, chain, files, mean_payment)
+    settled = (files.settlement or {}).get("modes", [])
+    # The ledger is the baseline beside the ways to settle: it books payments, moves no money.
+    modes = [entry for entry in settled if entry["mode"] != LEDGER]
+    ways = [measured_way(entry, profile) for entry in modes]
+    if not ways and auto is not None:
+        ways = [modelled_way(candidate, profile) for candidate in auto.candidates]
+    energy_per_good = economy(files.summary, files.steps)["energy_per_good_wh"]
+    result = answer(
+        ways,
+        book.rails,
+        tally,
+        Need(POLICY_LATENCY_BOUND_S),
+        chain_costs="measured" if modes else "modelled",
+        energy_per_good_wh=None if energy_per_good is None else Decimal(str(energy_per_good)),
+        auto=auto,
+    )
+    inputs = {f"{way.mode} on {profile}": way.inputs for way in ways if way.inputs is not None}
+    swept = sweeps(chain, inputs, tally.payments, tally.value_base_units, book.power)
+    return {"profile": profile, **result.as_dict(), "sensitivity": sensitivity_dict(swept, profile)}
+
+
+def measured_way(entry: dict[str, Any], profile: str) -> ChainWay:
+    """A settled mode as this run measured it: its cost on ``profile`` from the run's receipts
+    and its p99 latency (on the local chain that settled it)."""
+    price = (entry.get("prices") or {}).get(profile)
+    if price is None:
+        return ChainWay(entry["mode"], profile, None, None, None, rejection="settled no payment")
+    p99_ms = entry["latency_ms_p99"]
+    inputs = None
+    if "l1_bytes_per_payment" in price:
+        inputs = ModeInputs(
+            entry["mode"],
+            Decimal(price["gas_per_payment"]),
+            Decimal(price["l1_bytes_per_payment"]),
+            entry["service_cpu_ns_per_payment"],
+        )
+    energy = price.get("energy_wh_per_payment")
+    return ChainWay(
+        mode=entry["mode"],
+        profile=profile,
+        usd_per_payment=Decimal(price["usd_per_payment"]),
+        latency_s=None if math.isnan(p99_ms) else Decimal(str(p99_ms)) / 1000,
+        energy_wh_per_payment=None if energy is None else Decimal(energy),
+        inputs=inputs,
+    )
+
+
+def modelled_way(candidate: Candidate, profile: str) -> ChainWay:
+    """A mode as the cost model plans it, for a run that was not settled."""
+    price = candidate.price
+    return ChainWay(
+        mode=candidate.mode.value,
+        profile=profile,
+        usd_per_payment=None if price is None else price.usd_per_payment,
+        latency_s=candidate.latency_s,
+        energy_wh_per_payment=None,
+        inputs=candidate.inputs,
+        rejection=candidate.rejection,
+    )
+
+
+def _auto_choice(
+    book: FeeBook, chain: EvmProfile, files: RunFiles, mean_payment: int
+) -> PolicyChoice | None:
+    try:
+        return choose_mode(
+            chain,
+            mean_payment,
+            pair_payments_per_hour(files.summary, files.pairs),
+            POLICY_LATENCY_BOUND_S,
+            rails=book.rails,
+        )
+    except PolicyInputError:
+        return None
+
+
+def _tally(files: RunFiles, mean_payment: int) -> AmountTally:
+    """The run's payment amounts, or every payment at the mean when the stream is gone."""
+    if files.amounts_base_units is not None:
+        return AmountTally(files.amounts_base_units)
+    return AmountTally.uniform(files.summary.get("payments", 0), mean_payment)
 
 
 def steps_section(steps: list[dict[str, Any]]) -> dict[str, Any]:

@@ -71,6 +71,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"({run['simulated_hours']:g} simulated hours). Report schema "
         f"`{report['schema']}` version {report['version']}, generated {report['generated_at']}.",
         "",
+        *_answer_markdown(report),
         "## Economy",
         "",
         *_markdown_table(["figure", "value"], economy_rows(economy)),
@@ -115,6 +116,7 @@ def render_html(report: dict[str, Any]) -> str:
         f"{run['seed']}, {run['steps']} steps ({run['simulated_hours']:g} simulated hours). "
         f"Schema <code>{escape(report['schema'])}</code> v{report['version']}, generated "
         f"{escape(report['generated_at'])}.</p>",
+        *_answer_html(report),
         "<h2>Settlement</h2>",
         *[f"<p>{escape(line)}</p>" for line in _sample_note(report) if line],
         *([_html_table(*summary_rows(report))] if report["settlement"]["modes"] else []),
@@ -144,6 +146,148 @@ def render_html(report: dict[str, Any]) -> str:
     )
 
 
+ANSWER_HEADER = [
+    "way",
+    "settles the run's payments?",
+    "smallest payment at ≤ 1%",
+    "share of value",
+    "latency",
+    "hours",
+    "Wh/payment",
+]
+LEVER_LABELS = {
+    "eth_usd": "ETH price (USD)",
+    "gas_price_gwei": "gas price (gwei)",
+    "l2_data_fee_wei_per_byte": "L2 data fee (wei per byte)",
+}
+
+
+def answer_sentences(report: dict[str, Any]) -> list[str]:
+    """The answer in plain sentences, for every rendering and the terminal."""
+    answer = report.get("answer")
+    if not answer:
+        return ["This run made no payments, so there is nothing to settle."]
+    return list(answer["sentences"])
+
+
+def answer_rows(answer: dict[str, Any]) -> list[list[str]]:
+    return [
+        [
+            way["way"],
+            "yes" if way["settles"] else "no: " + "; ".join(way["reasons"]),
+            "never" if way["smallest_payment_usd"] is None else _usd(way["smallest_payment_usd"]),
+            _share(way["share_of_value"]),
+            "n/a" if way["latency_s"] is None else _seconds(way["latency_s"]),
+            way["availability"],
+            _number(way["energy_wh_per_payment"]),
+        ]
+        for way in answer["ways"]
+    ]
+
+
+def _answer_note(answer: dict[str, Any]) -> str:
+    costs = (
+        f"Chain costs are this run's measured gas on {answer['profile']}, latency its measured "
+        "p99 on the local chain"
+        if answer["chain_costs"] == "measured"
+        else f"The run was not settled: chain costs are the cost model's on {answer['profile']}"
+    )
+    energy = _number(answer["energy_per_good_wh"])
+    return (
+        f"{costs}. Share of value: the cost of all the run's payments settled that way over their "
+        "value (a rail: of the payments it can take). Wh/payment is the settlement service's "
+        f"CPU energy, beside {energy} Wh to make one good."
+    )
+
+
+def sensitivity_rows(answer: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Per way, each lever's value at which its share of value crosses 1%."""
+    levers = answer["sensitivity"]["levers"]
+    header = ["way"] + [
+        f"{LEVER_LABELS[lever['lever']]}, now {_lever_value(lever['profile_value'])}"
+        for lever in levers
+    ]
+    ways = list(levers[0]["flips"]) if levers else []
+    rows = [[way, *(_flip_cell(lever["flips"][way]) for lever in levers)] for way in ways]
+    return header, rows
+
+
+def _flip_cell(flip: dict[str, Any]) -> str:
+    if flip["unaffected"]:
+        return "not affected"
+    if flip["at"] == 0:
+        return "over 1% at any value"
+    return f"under 1% at ≤ {_lever_value(flip['at'])}"
+
+
+def _lever_value(value: float) -> str:
+    return f"{value:,.0f}" if value >= 100 else f"{value:.4g}"
+
+
+def sensitivity_charts(answer: dict[str, Any]) -> list[str]:
+    return [
+        line_chart(
+            f"Share of the run's value against the {LEVER_LABELS[lever['lever']]} "
+            f"on {answer['profile']}",
+            lever["values"],
+            lever["shares"],
+            Axis(LEVER_LABELS[lever["lever"]], log=True),
+            Axis("cost / value", log=True),
+            guide_y=answer["share_line"],
+        )
+        for lever in answer["sensitivity"]["levers"]
+    ]
+
+
+SENSITIVITY_TITLE = "How the answer moves with ETH price, gas price and L2 data fee"
+SENSITIVITY_LEAD = (
+    "Each cell: the figure at which the way's share of the run's value reaches 1%, the other "
+    "two as on the profile; below it the way stays under 1%."
+)
+
+
+def _answer_markdown(report: dict[str, Any]) -> list[str]:
+    answer = report.get("answer")
+    lines = ["## Answer", "", " ".join(answer_sentences(report)), ""]
+    if not answer:
+        return lines
+    lines += [*_markdown_table(ANSWER_HEADER, answer_rows(answer)), "", _answer_note(answer), ""]
+    if answer["sensitivity"]["levers"]:
+        lines += [
+            f"### {SENSITIVITY_TITLE}",
+            "",
+            SENSITIVITY_LEAD,
+            "",
+            *_markdown_table(*sensitivity_rows(answer)),
+            "",
+            " ".join(answer["sensitivity"]["sentences"]),
+            "",
+        ]
+    return lines
+
+
+def _answer_html(report: dict[str, Any]) -> list[str]:
+    answer = report.get("answer")
+    parts = ["<h2>Answer</h2>", *(f"<p>{escape(s)}</p>" for s in answer_sentences(report))]
+    if not answer:
+        return parts
+    parts += [
+        _html_table(ANSWER_HEADER, answer_rows(answer)),
+        f"<p>{escape(_answer_note(answer))}</p>",
+    ]
+    if answer["sensitivity"]["levers"]:
+        parts += [
+            f"<h3>{SENSITIVITY_TITLE}</h3>",
+            f"<p>{escape(SENSITIVITY_LEAD)}</p>",
+            _html_table(*sensitivity_rows(answer)),
+            *(f"<p>{escape(sentence)}</p>" for sentence in answer["sensitivity"]["sentences"]),
+            '<div class="charts">',
+            *(f'<figure class="chart">{svg}</figure>' for svg in sensitivity_charts(answer)),
+            "</div>",
+        ]
+    return parts
+
+
 def charts(report: dict[str, Any]) -> list[str]:
     modes = report["settlement"]["modes"]
     profile = report["settlement"]["profile"]
@@ -164,9 +308,9 @@ def charts(report: dict[str, Any]) -> list[str]:
     rendered.append(
         bar_chart(
             f"USD per mean payment: modes on {profile}, and the rails",
-            [m["mode"] for m in modes] + [r["rail"] for r in rails],
+            [m["mode"] for m in modes] + [_rail_bar_label(r) for r in rails],
             [m["usd_per_payment"].get(profile) or 0.0 for m in modes]
-            + [r["usd_per_payment"] for r in rails],
+            + [r["usd_per_payment"] or 0.0 for r in rails],
             Axis("USD", log=True),
         )
     )
@@ -295,8 +439,19 @@ def price_rows(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
         for mode in modes
     ]
     for rail in report["rails"]:
-        rows.append([f"{rail['rail']} (rail)", *([_usd(rail["usd_per_payment"])] * len(profiles))])
+        # The minimum beside the name says why a cell reads "not possible".
+        label = f"{rail['rail']} (rail, minimum {_usd(rail['minimum_charge_usd'])})"
+        rows.append([label, *([_rail_usd(rail)] * len(profiles))])
     return header, rows
+
+
+def _rail_usd(rail: dict[str, Any]) -> str:
+    return "not possible" if rail["not_possible"] else _usd(rail["usd_per_payment"])
+
+
+def _rail_bar_label(rail: dict[str, Any]) -> str:
+    # A rail with no price draws no bar; its label says why the bar is missing.
+    return rail["rail"] if rail["usd_per_payment"] is not None else f"{rail['rail']}: none"
 
 
 X402_TITLE = "Compute payments over x402"
@@ -369,7 +524,9 @@ def break_even_rows(report: dict[str, Any]) -> list[list[str]]:
         rows.append([f"{mode['mode']} on {profile}", _usd(usd / share) if usd else "n/a"])
     for rail in report["rails"]:
         even = rail["break_even_usd"]
-        label = "never" if even is None else "any size" if even == 0 else _usd(even)
+        label = "never" if even is None else _usd(even)
+        if even is not None and even == rail["minimum_charge_usd"]:
+            label += " (its minimum charge)"
         rows.append([rail["rail"], label])
     return rows
 
@@ -463,6 +620,12 @@ def _share(value: float | None) -> str:
 
 def _ms(value: float) -> str:
     return "n/a" if math.isnan(value) else f"{value:,.0f}"  # NaN: nothing confirmed
+
+
+def _seconds(value: float) -> str:
+    if value >= 86_400:
+        return f"{value / 86_400:.3g} days"
+    return f"{value / 3_600:.3g} h" if value >= 3_600 else f"{value:.3g} s"
 
 
 def _number(value: float | None) -> str:

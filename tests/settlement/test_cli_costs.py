@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,24 @@ def test_costs_prices_every_mode_and_rail() -> None:
     assert done.returncode == 0, done.stderr
     for name in ("direct", "batch", "channel", "net", "ledger", "fednow", "sepa-instant"):
         assert name in done.stdout, name
+
+
+def rail_row(stdout: str, rail: str) -> str:
+    return next(line for line in stdout.splitlines() if line.startswith(f"│ {rail} "))
+
+
+def test_costs_says_a_payment_below_a_rails_minimum_is_not_possible_there() -> None:
+    wide = {**os.environ, "COLUMNS": "120"}
+    cent = run_settlement("costs", "--amount", "0.01", env=wide)
+    dollar = run_settlement("costs", "--amount", "1", env=wide)
+
+    assert cent.returncode == dollar.returncode == 0, cent.stderr + dollar.stderr
+    assert "not possible" in rail_row(cent.stdout, "card")
+    assert "$0.045" in rail_row(cent.stdout, "fednow")
+    card = rail_row(dollar.stdout, "card")
+    assert "$0.329" in card
+    assert "not possible" not in card
+    assert "4 days, banking hours" in rail_row(dollar.stdout, "ach")
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from settlement.domain.fees import (
+    Availability,
     ModeInputs,
+    NotPossible,
+    PaymentPrice,
+    RailQuote,
     WorkloadCounts,
     break_even_usd,
     load_fee_book,
@@ -27,6 +31,7 @@ from settlement.errors import FeeProfileError, UnknownProfileError
 BOOK = load_fee_book()
 CATALOG = load_mode_catalog()
 ONE_CENT = 10_000  # base units
+FIFTY_CENTS = 50 * ONE_CENT
 
 
 def direct(gas: int = 41_118, l1_bytes: int = 0, **extra: int) -> ModeInputs:
@@ -36,32 +41,62 @@ def direct(gas: int = 41_118, l1_bytes: int = 0, **extra: int) -> ModeInputs:
 # ---------------------------------------------------------------- rails
 
 
-def test_a_card_payment_of_one_cent_costs_thirty_cents_and_never_breaks_even() -> None:
-    price = price_rail(BOOK.rail("card"), ONE_CENT)
-    # 2.9% of $0.01 plus $0.30
-    assert price.usd_per_payment == Decimal("0.30029")
-    assert price.share_of_value == Decimal("30.029")  # 3002.9% of the payment
-    assert price.break_even_usd() is None
+def priced(quote: RailQuote) -> PaymentPrice:
+    assert isinstance(quote, PaymentPrice), quote
+    return quote
+
+
+def test_a_card_payment_below_stripes_minimum_is_not_possible_rather_than_cheap() -> None:
+    card = BOOK.rail("card")
+    quote = price_rail(card, ONE_CENT)
+    assert quote == NotPossible("card", ONE_CENT, "below card's $0.5 minimum charge")
+    assert price_rail(card, FIFTY_CENTS - 1) == NotPossible(
+        "card", FIFTY_CENTS - 1, "below card's $0.5 minimum charge"
+    )
+    # At the minimum it is priced: 2.9% of $0.50 plus $0.30.
+    at_minimum = priced(price_rail(card, FIFTY_CENTS))
+    assert at_minimum.usd_per_payment == Decimal("0.3145")
+    assert at_minimum.share_of_value == Decimal("0.629")
+    assert at_minimum.break_even_usd() is None
+    assert card.break_even_usd() is None
 
 
 def test_fednow_costs_its_flat_fee_and_breaks_even_at_four_fifty() -> None:
-    price = price_rail(BOOK.rail("fednow"), ONE_CENT)
+    price = priced(price_rail(BOOK.rail("fednow"), ONE_CENT))
     assert price.usd_per_payment == Decimal("0.045")
     assert price.share_of_value == Decimal("4.5")
     assert price.break_even_usd() == Decimal("4.5")
 
 
-def test_ach_is_capped_and_under_one_percent_at_any_amount() -> None:
+def test_ach_is_capped_under_one_percent_but_takes_nothing_below_fifty_cents() -> None:
     ach = BOOK.rail("ach")
-    assert price_rail(ach, ONE_CENT).usd_per_payment == Decimal("0.00008")
-    assert price_rail(ach, 1_000 * 10**6).usd_per_payment == Decimal(5)  # 0.8% would be $8
-    assert price_rail(ach, ONE_CENT).break_even_usd() == 0
+    assert isinstance(price_rail(ach, ONE_CENT), NotPossible)
+    assert priced(price_rail(ach, FIFTY_CENTS)).usd_per_payment == Decimal("0.004")
+    assert priced(price_rail(ach, 1_000 * 10**6)).usd_per_payment == Decimal(5)  # not $8
+    # 0.8% is under 1% at any size, so the smallest payment it settles at 1% is its minimum.
+    assert ach.break_even_usd() == Decimal("0.5")
+    assert priced(price_rail(ach, FIFTY_CENTS)).break_even_usd() == Decimal("0.5")
 
 
-def test_sepa_instant_converts_its_euro_fee_at_the_declared_rate() -> None:
+def test_sepa_instant_converts_its_euro_fee_and_minimum_at_the_declared_rate() -> None:
     sepa = BOOK.rail("sepa-instant")
     assert (sepa.currency, sepa.usd_per_currency_unit) == ("EUR", Decimal("1.10"))
-    assert price_rail(sepa, ONE_CENT).usd_per_payment == Decimal("0.0022")
+    assert priced(price_rail(sepa, 2 * ONE_CENT)).usd_per_payment == Decimal("0.0022")
+    # One euro cent is $0.011, more than a one-cent payment can carry.
+    assert sepa.minimum_usd == Decimal("0.011")
+    assert isinstance(price_rail(sepa, ONE_CENT), NotPossible)
+
+
+def test_each_rail_states_its_latency_and_hours() -> None:
+    hours = {rail.name: rail.availability for rail in BOOK.rails}
+    assert hours == {
+        "card": Availability.BANKING_HOURS,
+        "ach": Availability.BANKING_HOURS,
+        "fednow": Availability.ALWAYS,
+        "sepa-instant": Availability.ALWAYS,
+    }
+    assert BOOK.rail("ach").settlement_latency_s == 4 * 86_400
+    assert BOOK.rail("fednow").settlement_latency_s == 5
 
 
 def test_a_cap_gives_a_break_even_even_when_the_rate_is_above_one_percent() -> None:
@@ -145,9 +180,12 @@ def test_amounts_outside_a_payment_are_refused() -> None:
 )
 def test_a_rails_share_of_value_never_grows_with_the_amount(smaller: int, larger_by: int) -> None:
     for rail in BOOK.rails:
-        small = price_rail(rail, smaller).share_of_value
-        large = price_rail(rail, smaller + larger_by).share_of_value
-        assert large <= small
+        small, large = price_rail(rail, smaller), price_rail(rail, smaller + larger_by)
+        if isinstance(small, NotPossible):
+            assert Decimal(smaller) / 10**6 < rail.minimum_usd
+            continue
+        # A rail that takes a payment takes every larger one, at no larger a share.
+        assert priced(large).share_of_value <= small.share_of_value
 
 
 @given(
@@ -204,6 +242,36 @@ def test_an_override_file_replaces_one_value_and_keeps_the_rest(tmp_path: Path) 
     assert book.evm_profile("optimism") == BOOK.evm_profile("optimism")
 
 
+def test_an_override_file_can_change_a_rails_minimum_and_hours(tmp_path: Path) -> None:
+    text = '[profiles.fednow]\nminimum_charge = "1.00"\navailability = "banking hours"\n'
+    fednow = load_fee_book(write(tmp_path, text)).rail("fednow")
+    assert fednow == replace(
+        BOOK.rail("fednow"),
+        minimum_charge_base_units=1_000_000,
+        availability=Availability.BANKING_HOURS,
+    )
+    assert isinstance(price_rail(fednow, FIFTY_CENTS), NotPossible)
+
+
+def test_a_new_rail_must_state_its_minimum_and_hours(tmp_path: Path) -> None:
+    text = """
+[profiles.wire]
+kind = "rail"
+source = "https://example.org/wire"
+as_of = 2026-01-31
+note = "a test rail"
+percent_bps = 0
+fixed_fee = "15"
+currency = "USD"
+settlement_latency_s = "3600"
+"""
+    with pytest.raises(FeeProfileError, match=r"profiles\.wire: missing key 'minimum_charge'"):
+        load_fee_book(write(tmp_path, text))
+    complete = text + 'minimum_charge = "0.01"\navailability = "banking hours"\n'
+    wire = load_fee_book(write(tmp_path, complete)).rail("wire")
+    assert (wire.minimum_usd, wire.availability) == (Decimal("0.01"), Availability.BANKING_HOURS)
+
+
 def test_an_override_file_can_add_a_complete_profile(tmp_path: Path) -> None:
     text = """
 [profiles.polygon]
@@ -247,6 +315,12 @@ l1_data_fee_wei_per_byte = 0
         ('[profiles.new]\nkind = "evm"\n', r"profiles\.new: missing key 'gas_price_gwei'"),
         ('[profiles.new]\nkind = "ledger"\n', r"profiles\.new\.kind must be 'evm' or 'rail'"),
         ('[power]\nwatts_per_core = "0"\n', r"power\.watts_per_core must be positive"),
+        (
+            '[profiles.ach]\navailability = "weekdays"\n',
+            r"profiles\.ach\.availability must be '24/7' or 'banking hours', not 'weekdays'",
+        ),
+        ('[profiles.card]\nminimum_charge = "-1"\n', r"profiles\.card\.minimum_charge must not be"),
+        ("[profiles.card]\nminimum_charge = 0.5\n", r"profiles\.card\.minimum_charge: write 0\.5"),
         ("[profiles.base\n", r"not valid TOML"),
         ('[fees]\nx = "1"\n', r"unknown key 'fees'"),
     ],

@@ -24,6 +24,7 @@ from settlement.errors import FeeProfileError, PolicyInputError
 BOOK = load_fee_book()
 BASE = BOOK.evm_profile("base")
 TWO_TENTHS_OF_A_CENT = 2_000  # base units
+ONE_DOLLAR = 1_000_000
 HOUR = Decimal(3_600)
 INTERVAL_MODES = {SettlementMode.BATCH, SettlementMode.CHANNEL, SettlementMode.NET}
 
@@ -90,9 +91,24 @@ def test_the_explanation_names_the_choice_the_rejected_and_the_rails() -> None:
     for mode in MODE_ORDER:
         if mode is not choice.mode:
             assert f"{mode.value} (costs more" in text
-    assert "card $0.3001 (15000% of value)" in text
-    assert "fednow $0.045 (2250% of value)" in text
+    # A fifth of a cent is below every rail's minimum charge: no rail takes it, at any price.
+    assert "card not possible (below card's $0.5 minimum charge)" in text
+    assert "fednow not possible (below fednow's $0.01 minimum charge)" in text
     assert "a conservative lower bound" in text
+
+
+def test_a_payment_the_rails_take_is_priced_on_them_in_the_explanation() -> None:
+    choice = choose_mode(BASE, ONE_DOLLAR, Decimal(60), HOUR, rails=BOOK.rails)
+    assert "card $0.329 (32.9% of value)" in choice.explanation
+    assert "fednow $0.045 (4.5% of value)" in choice.explanation
+    document = json.loads(json.dumps(choice.as_dict()))
+    rails = {item["rail"]: item for item in document["rails"]}
+    assert rails["ach"]["usd_per_payment"] == "0.008"
+    assert rails["ach"]["not_possible"] is None
+    assert (rails["ach"]["availability"], rails["ach"]["settlement_latency_s"]) == (
+        "banking hours",
+        "345600",
+    )
 
 
 def test_a_tie_goes_to_the_mode_first_in_the_stated_order() -> None:
@@ -126,6 +142,9 @@ def test_the_choice_as_a_plain_dict_survives_json() -> None:
     assert Decimal(document["usd_per_payment"]) == choice.usd_per_payment
     assert [item["mode"] for item in document["candidates"]] == [m.value for m in MODE_ORDER]
     assert {item["rail"] for item in document["rails"]} == {"card", "ach", "fednow", "sepa-instant"}
+    card = next(item for item in document["rails"] if item["rail"] == "card")
+    assert card["usd_per_payment"] is None
+    assert card["not_possible"] == "below card's $0.5 minimum charge"
 
 
 @pytest.mark.parametrize(

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import json
 import re
+from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from robots.run import x402_entry
 from robots.x402_fleet import X402Settlement
+from settlement.domain.fees import load_fee_book
 from settlement.report import REPORT_SCHEMA, REPORT_VERSION, compare_reports, write_report
+from settlement.report.build import break_even_section, rails_section
 from tests.cli_helpers import run_robots, run_settlement
 
 MODES = ["direct", "authorization", "batch", "channel", "net", "ledger"]
@@ -63,7 +67,9 @@ def test_the_html_page_opens_offline_with_its_charts(settled_run: Path) -> None:
     # Nothing to fetch: no scripts, stylesheets or images from elsewhere.
     assert not re.search(r"""(src|href)=["']?https?:""", page)
     assert "<script" not in page
-    assert page.count("<svg") == 9
+    # Nine charts of the run, and the answer's three sensitivity plots (Base has an L2 data fee).
+    assert page.count("<svg") == 12
+    assert page.index("<h2>Answer</h2>") < page.index("<h2>Settlement</h2>")
     assert "no data" not in page
     for mode in MODES:
         assert f"<td>{mode}</td>" in page
@@ -101,6 +107,47 @@ def test_the_command_prints_the_summary_and_compares_two_runs(
     assert "net: all-in gas/payment" in compared.stdout
 
 
+@pytest.mark.anvil
+def test_the_answer_prices_every_payment_of_the_run_on_every_way(settled_run: Path) -> None:
+    report = json.loads((settled_run / "report.json").read_text())
+    answer = report["answer"]
+    with np.load(settled_run / "stream.npz") as stream:
+        amounts = np.asarray(stream["amounts_base_units"], dtype=np.int64)
+    value_usd = Decimal(int(amounts.sum())) / 10**6
+
+    assert (answer["profile"], answer["chain_costs"]) == ("base", "measured")
+    assert answer["payments"] == len(amounts) == report["economy"]["payments"]
+    ways = {way["way"]: way for way in answer["ways"]}
+    assert list(ways) == [f"{mode} on base" for mode in MODES[:-1]] + [
+        "card", "ach", "fednow", "sepa-instant",
+    ]  # fmt: skip
+    for mode in report["settlement"]["modes"][:-1]:
+        way = ways[f"{mode['mode']} on base"]
+        usd = Decimal(settlement_prices(settled_run)[mode["mode"]]["usd_per_payment"])
+        assert way["share_of_value"] == float(usd * len(amounts) / value_usd)
+        assert way["settles"] == (way["share_of_value"] <= 0.01)
+    below_fifty_cents = int((amounts < 500_000).sum())
+    assert ways["card"]["payments_not_possible"] == below_fifty_cents
+    assert not ways["card"]["settles"]
+    assert "settles in 2 days, more than 1 h" in ways["card"]["reasons"]
+    assert answer["auto"]["mode"] in MODES
+    assert answer["auto"]["mode"] in " ".join(answer["sentences"])
+    levers = answer["sensitivity"]["levers"]
+    assert [lever["lever"] for lever in levers] == [
+        "eth_usd", "gas_price_gwei", "l2_data_fee_wei_per_byte",
+    ]  # fmt: skip
+    assert levers[0]["profile_value"] == 2500
+    markdown = (settled_run / "report.md").read_text()
+    assert markdown.index("## Answer") < markdown.index("## Economy")
+    assert "| card | no: " in markdown
+    assert "How the answer moves with ETH price, gas price and L2 data fee" in markdown
+
+
+def settlement_prices(run: Path) -> dict[str, dict[str, str]]:
+    settlement = json.loads((run / "settlement.json").read_text())
+    return {mode["mode"]: mode["prices"]["base"] for mode in settlement["modes"]}
+
+
 def settled_modes(run: Path) -> dict[str, dict[str, int]]:
     report = json.loads((run / "report.json").read_text())
     return {mode["mode"]: mode for mode in report["settlement"]["modes"]}
@@ -116,6 +163,11 @@ def test_an_unsettled_run_is_reported_as_such(tmp_path: Path) -> None:
     markdown = written.markdown_path.read_text()
     assert "This run was not settled" in markdown
     assert "over x402" not in markdown
+    # Unsettled, the answer still stands: the chain modes as the cost model plans them.
+    answer = written.report["answer"]
+    assert answer["chain_costs"] == "modelled"
+    assert [way["way"] for way in answer["ways"][:5]] == [f"{mode} on base" for mode in MODES[:-1]]
+    assert "The run was not settled: chain costs are the cost model's on base" in markdown
 
 
 def test_x402_payments_the_providers_did_not_receive_in_full_are_said_so(tmp_path: Path) -> None:
@@ -154,3 +206,22 @@ def test_bad_folders_give_one_line(args: list[str], reason: str, tmp_path: Path)
     assert done.returncode != 0
     assert reason in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_rail_prices_nothing_below_its_minimum_charge_and_draws_no_curve_there() -> None:
+    book = load_fee_book()
+    small = {rail["rail"]: rail for rail in rails_section(book, 4_659)}  # $0.004659
+    assert (small["card"]["usd_per_payment"], small["card"]["share_of_value"]) == (None, None)
+    assert small["card"]["not_possible"] == "below card's $0.5 minimum charge"
+    assert small["fednow"]["not_possible"] == "below fednow's $0.01 minimum charge"
+    large = {rail["rail"]: rail for rail in rails_section(book, 1_000_000)}  # $1
+    assert large["ach"]["usd_per_payment"] == 0.008
+    assert large["ach"]["not_possible"] is None
+    assert large["ach"]["break_even_usd"] == 0.5  # its minimum, not "any size"
+    assert large["ach"]["availability"] == "banking hours"
+
+    section = break_even_section(book, [], "base")
+    for rail in ("card", "ach"):
+        curve = section["curves"][rail]
+        for amount, share in zip(section["amounts_usd"], curve, strict=True):
+            assert (share is None) == (amount < 0.5), (rail, amount)
