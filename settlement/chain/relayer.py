@@ -48,6 +48,9 @@ RECEIPT_POLL_INTERVAL_S = 0.02
 # While waiting, how often to check that our transactions can still be mined (no nonce below
 # them missing, theirs not used by another); otherwise they would wait out ``wait_limit_s``.
 UNMINABLE_CHECK_S = 2.0
+# How long a transaction whose nonce the chain counts as used may go without a receipt before it
+# is taken for lost: long enough for a node to store the block it was mined in.
+RECEIPT_GRACE_S = 1.0
 # Answers that mean the node has, or had, this transaction: confirmation finds out which.
 HARMLESS_BROADCAST_ERRORS = ("already known", "already imported", "nonce too low")
 GAS_MARGIN_PERCENT = 20
@@ -494,6 +497,14 @@ class Relayer:
         # Mined since the last look, perhaps: only those still without a receipt are lost.
         found = await self._find_mined(spent) if spent else {}
         lost = [w for w in spent if w.submission_id not in found]
+        deadline = time.monotonic() + RECEIPT_GRACE_S
+        while lost and time.monotonic() < deadline:
+            # A node can count a new block's transactions before it serves their receipts
+            # (Anvil does while it stores a block of large batches): look again before calling
+            # one lost.
+            await asyncio.sleep(RECEIPT_POLL_INTERVAL_S)
+            found.update(await self._find_mined(lost))
+            lost = [w for w in lost if w.submission_id not in found]
         if lost:
             raise ChainReorganizedError(
                 f"nonce {lost[0].nonce} of {self.address} was used by another transaction; "

@@ -6,7 +6,9 @@ value, nonce and expiry in one; the compact signature in two), which keeps calld
 per-payment cost after signature recovery and the ``Transfer`` log, small. A payment whose value,
 nonce or expiry is too wide to pack is refused at acceptance. A payment the contract skips (spent
 nonce, low balance, blocklist) is reported in a ``BatchPaymentSkipped`` event and fails here with
-that reason; the rest of the batch settles.
+that reason; the rest of the batch settles. A round's payments are grouped by payer before they
+are cut into batches, and each batch's gas limit is a bound that knows which of its storage slots
+already hold a value (``prepare``), so batches run up to the 2**24 gas cap of one transaction.
 """
 
 from __future__ import annotations
@@ -194,7 +196,8 @@ class BatchSettler(ChainSettler):
         return Preparation(list(payments))
 
     def plan(self, payments: Sequence[PaymentRecord]) -> list[PlannedTransaction]:
-        return [self._plan_batch(batch, gas) for batch, gas in self._cut(payments)]
+        batches = self._cut(grouped_by_payer(payments))
+        return [self._plan_batch(batch, gas) for batch, gas in batches]
 
     def _cut(self, payments: Sequence[PaymentRecord]) -> list[tuple[list[PaymentRecord], int]]:
         """Consecutive batches of at most ``batch_size`` whose gas bound fits the cap, each with
@@ -254,6 +257,19 @@ def packed_payment(payer: int, payee: int, signed: SignedMessage[BatchPayment]) 
     )
     r, vs = compact_signature(signed.signature)
     return head.to_bytes(32, "big") + r + vs
+
+
+def grouped_by_payer(payments: Sequence[PaymentRecord]) -> list[PaymentRecord]:
+    """The payments with each payer's together, payers in the order of their first payment and
+    each payer's in its own order. A batch then holds whole payers, so it touches fewer payers'
+    words and nonce words (each read and written once per batch): among 100 payers and 100
+    payees, batches of about 20 payers touch 140 slots instead of 300. Order within a round
+    changes nothing acceptance relies on: it admits a payment only against the payer's balance
+    on chain, never against payments the payer is still to receive."""
+    by_payer: dict[str, list[PaymentRecord]] = {}
+    for record in payments:
+        by_payer.setdefault(record.payer.lower(), []).append(record)
+    return [record for group in by_payer.values() for record in group]
 
 
 def nonce_word(record: PaymentRecord) -> int:

@@ -9,6 +9,7 @@ payees cost to contracts/snapshots/; the same workload is planned here.
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -47,7 +48,11 @@ def gas_test_payment(index: int) -> PaymentRecord:
         mode=SettlementMode.BATCH,
         state=PaymentState.QUEUED,
         failure_reason=None,
-        instrument={"nonce": 1 + index // PAYERS, "valid_before": VALID_BEFORE, "signature": ""},
+        instrument={
+            "nonce": 1 + index // PAYERS,
+            "valid_before": VALID_BEFORE,
+            "signature": "0x" + "11" * 64 + "1b",
+        },
         fingerprint="0x",
         submission_id=None,
         accepted_at=0.0,
@@ -103,3 +108,28 @@ def test_empty_slots_are_priced_as_fills() -> None:
     fresh = bound_of(payments, SlotsInUse())
     # 200 accounts and 100 nonce words, each filled from empty: 17,100 more apiece.
     assert fresh - steady == 300 * 17_100
+
+
+def test_a_round_is_planned_in_whole_payers_so_batches_touch_fewer_accounts() -> None:
+    settler = BatchSettler(payer(0), None, batch_size=2_500)  # type: ignore[arg-type]
+    settler.slots_in_use = steady_state()
+    round_payments = [gas_test_payment(i) for i in range(10_000)]  # 100 payments a payer
+
+    planned = settler.plan(round_payments)
+
+    by_id = {record.payment_id: record for record in round_payments}
+    batches = [[by_id[payment_id] for payment_id in each.payment_ids] for each in planned]
+    assert sorted(r.payment_id for batch in batches for r in batch) == sorted(by_id)
+    assert len(batches) == 5
+    for batch in batches:
+        payers = {record.payer for record in batch}
+        # About 2,090 payments fit a batch: 20 whole payers of 100 and parts of two more.
+        assert len(payers) <= 22
+        # Each payer's payments stay in their own order.
+        for each in payers:
+            own = [r.amount_base_units for r in batch if r.payer == each]
+            assert own == sorted(own)
+    # A payer split across two batches only where one batch ends and the next begins.
+    payers_per_batch = [{record.payer for record in batch} for batch in batches]
+    for earlier, later in itertools.pairwise(payers_per_batch):
+        assert len(earlier & later) <= 1
