@@ -62,9 +62,10 @@ LEDGER: Final = SettlementMode.LEDGER.value
 # The modes that settle on chain, which the mode cost file describes; the ledger costs CPU only.
 CHAIN_MODES: Final = tuple(mode for mode in SettlementMode if mode is not SettlementMode.LEDGER)
 SMALLEST_PLAIN_EXPONENT: Final = -6
-# Every modelled transaction serves one payer and payee pair, which touches two accounts and,
-# in channel mode, claims one channel.
+# Every modelled transaction serves one payer and payee pair, which touches two accounts, one of
+# them a payer (whose batch nonce word is touched too), and, in channel mode, claims one channel.
 ACCOUNTS_PER_PAIR: Final = 2
+PAYERS_PER_PAIR: Final = 1
 CLAIMS_PER_PAIR: Final = 1
 
 
@@ -422,6 +423,7 @@ class ModeShape:
     gas_per_transaction: int
     gas_per_payment: int
     gas_per_account: int
+    gas_per_payer: int
     gas_per_claim: int
     setup_gas_per_pair: int
     l1_bytes_per_transaction: int
@@ -440,15 +442,16 @@ class ModeShape:
     ) -> ModeInputs:
         """Per-payment gas and bytes when one pair's payments alone fill each transaction.
 
-        The transaction's fixed cost, its two accounts and its one claim are shared by the
-        ``payments_per_transaction`` it carries; the funding (a channel open, a net deposit) by
-        the ``payments_per_funding`` it serves.
+        The transaction's fixed cost, its two accounts (one of them the payer) and its one claim
+        are shared by the ``payments_per_transaction`` it carries; the funding (a channel open, a
+        net deposit) by the ``payments_per_funding`` it serves.
         """
         assert payments_per_transaction >= 1, "a transaction carries at least one payment"
         assert payments_per_funding >= 1, "a funding serves at least one payment"
         shared_gas = (
             self.gas_per_transaction
             + ACCOUNTS_PER_PAIR * self.gas_per_account
+            + PAYERS_PER_PAIR * self.gas_per_payer
             + CLAIMS_PER_PAIR * self.gas_per_claim
         )
         shared_bytes = (
@@ -729,6 +732,7 @@ SHAPE_KEYS: Final = frozenset(
     {
         "gas_per_payment",
         "gas_per_account",
+        "gas_per_payer",
         "gas_per_claim",
         "setup_gas_per_pair",
         "l1_bytes_per_payment",
@@ -763,6 +767,7 @@ def _parse_shape(mode: SettlementMode, table: Mapping[str, object], where: str) 
         gas_per_transaction=_non_negative_int(table, "gas_per_transaction", where),
         gas_per_payment=count("gas_per_payment"),
         gas_per_account=count("gas_per_account"),
+        gas_per_payer=count("gas_per_payer"),
         gas_per_claim=count("gas_per_claim"),
         setup_gas_per_pair=count("setup_gas_per_pair"),
         l1_bytes_per_transaction=_non_negative_int(table, "l1_bytes_per_transaction", where),

@@ -77,10 +77,10 @@ def test_the_net_plan_pays_for_two_accounts_per_window() -> None:
 
 
 def test_a_full_batch_leaves_before_its_interval_ends() -> None:
-    # 3.6 million payments an hour fill the 1,000-payment batch in one second.
-    choice = choose_mode(BASE, TWO_TENTHS_OF_A_CENT, Decimal(3_600_000), HOUR)
+    # 7.884 million payments an hour fill a pair's 2,190-payment batch in one second.
+    choice = choose_mode(BASE, TWO_TENTHS_OF_A_CENT, Decimal(7_884_000), HOUR)
     batch = next(c for c in choice.candidates if c.mode is SettlementMode.BATCH)
-    assert batch.payments_per_transaction == 1_000
+    assert batch.payments_per_transaction == 2_190
     assert batch.latency_s == 1 + BASE.block_time_s
 
 
@@ -197,5 +197,5 @@ def test_the_choice_is_the_cheapest_feasible_mode_within_the_bound(
 def test_the_packaged_shapes_load_for_every_mode() -> None:
     catalog = load_mode_catalog()
     assert set(catalog.shapes) == set(SettlementMode) - {SettlementMode.LEDGER}
-    assert catalog.shape(SettlementMode.BATCH).max_payments_per_transaction == 1_000
+    assert catalog.shape(SettlementMode.BATCH).max_payments_per_transaction == 2_190
     assert "CPU" in catalog.ledger_note
