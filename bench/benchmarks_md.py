@@ -166,6 +166,11 @@ def peer_section(snapshots: Path) -> list[str]:
             int(batch["transactionGasPerPayment_2000Payments"]),
         ),
         (
+            "`settleBatch` (batch)",
+            "2,000 payments of 20 payers to 100 payees, whole payers as the service plans them",
+            int(batch["transactionGasPerPayment_2000PaymentsFrom20Payers"]),
+        ),
+        (
             "`claim` (channel)",
             f"100 claims to 10 payees; {REFERENCE_PAYMENTS / REFERENCE_PAIRS:.1f} payments a "
             "claim, as in the reference workload",
