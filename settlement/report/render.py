@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
-from settlement.report.svg import Axis, bar_chart, line_chart
+from settlement.report.svg import Axis, bar_chart, line_chart, series_chart
 
 Row = Sequence[str]
 
@@ -216,27 +216,34 @@ def charts(report: dict[str, Any]) -> list[str]:
 
 def throughput_chart(modes: list[dict[str, Any]], kind: str) -> str:
     """Each mode's ``kind`` ("accepted" or "settled") payments per second, from its first
-    acceptance."""
-    series: dict[str, list[float | None]] = {}
-    longest: list[float] = []
-    for mode in modes:
-        throughput = mode["throughput"]
-        if not throughput[kind]:
-            continue
-        width = throughput["bin_s"]
-        series[mode["mode"]] = [count / width for count in throughput[kind]]
-        xs = [width * (index + 1) for index in range(len(throughput[kind]))]
-        longest = xs if len(xs) > len(longest) else longest
-    padded = {
-        name: values + [None] * (len(longest) - len(values)) for name, values in series.items()
+    acceptance.
+
+    Each interval is drawn as a flat step across its own width, at the mode's own interval
+    width, so a run of one or two intervals still reads as a rate over time rather than a dot,
+    and modes whose timelines were cut into different widths line up in seconds.
+    """
+    series = {
+        mode["mode"]: rate_steps(mode["throughput"][kind], mode["throughput"]["bin_s"])
+        for mode in modes
+        if mode["throughput"][kind]
     }
-    return line_chart(
+    return series_chart(
         f"{kind.capitalize()} payments per second over the run",
-        longest,
-        padded,
+        series,
         Axis("seconds since the first acceptance"),
         Axis(f"{kind}/s"),
     )
+
+
+def rate_steps(counts: Sequence[int], bin_s: float) -> list[tuple[float, float | None]]:
+    """Counts per interval of ``bin_s`` seconds as a step line of payments per second: each
+    interval's rate from its start to its end."""
+    assert bin_s > 0, "an interval must have a width"
+    points: list[tuple[float, float | None]] = []
+    for index, count in enumerate(counts):
+        rate = count / bin_s
+        points += [(index * bin_s, rate), ((index + 1) * bin_s, rate)]
+    return points
 
 
 def latency_cdf_chart(modes: list[dict[str, Any]]) -> str:
