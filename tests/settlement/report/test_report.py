@@ -4,15 +4,23 @@ comparison, and the command that writes them."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 from pathlib import Path
 
 import pytest
 
 from robots.run import x402_entry
 from robots.x402_fleet import X402Settlement
-from settlement.report import REPORT_SCHEMA, REPORT_VERSION, compare_reports, write_report
-from tests.cli_helpers import run_robots, run_settlement
+from settlement.report import (
+    REPORT_SCHEMA,
+    REPORT_VERSION,
+    compare_reports,
+    summary_rows,
+    write_report,
+)
+from tests.cli_helpers import run_program, run_robots, run_settlement
 
 MODES = ["direct", "authorization", "batch", "channel", "net", "ledger"]
 
@@ -99,6 +107,49 @@ def test_the_command_prints_the_summary_and_compares_two_runs(
     change = "same" if before == after else f"{(after - before) / before:+.1%}"
     assert by_name["net: settled"][1:] == [f"{before:,}", f"{after:,}", change]
     assert "net: all-in gas/payment" in compared.stdout
+
+
+@pytest.mark.anvil
+@pytest.mark.parametrize("columns", [80, 200])
+def test_the_printed_summary_keeps_every_digit_within_the_terminal(
+    settled_run: Path, columns: int
+) -> None:
+    printed = run_settlement(
+        "report", str(settled_run), env={**os.environ, "COLUMNS": str(columns)}
+    )
+
+    assert printed.returncode == 0, printed.stderr
+    assert_fits(printed.stdout, columns)
+    _, rows = summary_rows(json.loads((settled_run / "report.json").read_text()), compact=True)
+    words = printed.stdout.split()
+    assert all(cell in words for row in rows for cell in row)
+    # Eight columns need about 90: at 80 they are cut into two tables, at 200 kept in one.
+    assert printed.stdout.count("┏") == (2 if columns == 80 else 1)
+
+
+@pytest.mark.anvil
+@pytest.mark.parametrize("columns", [80, 200])
+def test_the_fleets_settlement_table_keeps_every_digit_within_the_terminal(
+    settled_run: Path, tmp_path: Path, columns: int
+) -> None:
+    run = shutil.copytree(settled_run, tmp_path / "run")
+
+    settled = run_program(
+        "robots", "settle", str(run), "--mode", "all", env={**os.environ, "COLUMNS": str(columns)}
+    )
+
+    assert settled.returncode == 0, settled.stderr
+    table = settled.stdout[settled.stdout.index("Settling the run's payments") :]
+    assert_fits(table, columns)
+    for mode in MODES:
+        assert f"│ {mode} " in table
+    assert table.count("┏") == (2 if columns == 80 else 1)
+
+
+def assert_fits(printed: str, columns: int) -> None:
+    assert "…" not in printed
+    longest = max(len(line) for line in printed.splitlines())
+    assert longest <= columns, f"a line of {longest} characters in a {columns}-column terminal"
 
 
 def settled_modes(run: Path) -> dict[str, dict[str, int]]:
