@@ -169,6 +169,34 @@ def test_an_unsettled_run_is_reported_as_such(tmp_path: Path) -> None:
     assert "over x402" not in markdown
 
 
+def test_every_payment_of_the_run_is_priced_in_each_chain_mode(tmp_path: Path) -> None:
+    done = run_robots("simulate", "--steps", "20", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+
+    written = write_report(tmp_path)
+
+    whole, economy = written.report["whole_run"], written.report["economy"]
+    payments = economy["payments"]
+    assert whole["payments"] == payments > 0
+    assert whole["value_usd"] == pytest.approx(economy["value_usd"])
+    # Settled once per the policy's hour: the demo's 20 minutes are one interval.
+    assert (whole["interval_steps"], whole["interval_s"]) == (60, 3_600)
+    modes = {mode["mode"]: mode for mode in whole["modes"]}
+    assert list(modes) == ["direct", "authorization", "batch", "channel", "net"]
+    assert modes["direct"]["gas"] == payments * 37_155
+    assert modes["batch"]["transactions"] == -(-payments // 1_000)
+    for mode in modes.values():
+        assert set(mode["usd"]) == {"ethereum-l1", "base", "optimism", "arbitrum-one"}
+        for profile, usd in mode["usd"].items():
+            assert mode["share_of_value"][profile] == pytest.approx(usd / whole["value_usd"])
+    title = "Every payment of the run, priced from the modes' cost shapes"
+    markdown = written.markdown_path.read_text()
+    assert f"### {title}" in markdown
+    assert f"| batch | {modes['batch']['transactions']:,} | {modes['batch']['gas']:,} |" in markdown
+    assert f"All {payments:,} payments of the run" in markdown
+    assert f"<h3>{title}</h3>" in written.html_path.read_text()
+
+
 def test_x402_payments_the_providers_did_not_receive_in_full_are_said_so(tmp_path: Path) -> None:
     done = run_robots("simulate", "--steps", "10", "--out", str(tmp_path))
     assert done.returncode == 0, done.stderr

@@ -1,0 +1,336 @@
+"""What settling every payment of a run would cost in each chain mode, counted from the payments
+and priced from the modes' measured cost shapes (``settlement/data/mode_costs.toml``).
+
+A large run (the billionth scenario's day: 46.6 million payments among 451,000 participants) is
+more than one machine's chain can settle, so the fleet settles a sample. Its whole cost still
+follows from a few counts of each mode's work, which the payments themselves decide. Every
+payment made in an interval of ``interval_steps`` steps is settled at the interval's end, cut
+into transactions the way the service's settlers cut them:
+
+- direct and authorization: one transaction per payment;
+- batch: the interval's payments in the order they were made, ``max_payments_per_transaction``
+  to a transaction, each transaction paying once for every account its payments touch;
+- channel: one claim per payer and payee pair that paid in the interval, up to
+  ``MAX_CLAIMS_PER_TRANSACTION`` claims to a transaction; each pair's channel opened once;
+- net: windows filled in payment order until one more payment would take a window past
+  ``MAX_WINDOW_ACCOUNTS`` accounts (its payments' net changes must sum to zero, so a payment
+  never splits across windows), each window paying once for each account in it; each payer's
+  deposit made once.
+
+The counts are priced by the mode's shape, ``gas = transactions * gas_per_transaction +
+payments * gas_per_payment + accounts * gas_per_account + claims * gas_per_claim + fundings *
+setup_gas_per_pair`` (bytes alike), and a chain profile's fee, ``(gas * gas_price + bytes *
+l1_data_fee_per_byte) * eth_usd / 10**18``, all in integers and Decimals.
+
+The columns are read in slices of at most ``SLICE_PAYMENTS`` and never copied whole, so a day of
+tens of millions of payments is counted in memory proportional to a slice, the intervals'
+distinct pairs and the participants.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+
+from settlement.domain.fees import (
+    BASE_UNITS_PER_CURRENCY_UNIT,
+    CHAIN_MODES,
+    WEI_PER_ETH_DECIMAL,
+    EvmProfile,
+    ModeCatalog,
+    ModeShape,
+)
+from settlement.domain.payments import SettlementMode
+
+IntArray = npt.NDArray[np.int64]
+
+# The settlers' limits (settlement.settlers.channel and .net, checked equal by the tests): the
+# domain cannot import the settlers, which sit above it.
+MAX_CLAIMS_PER_TRANSACTION: Final = 256
+MAX_WINDOW_ACCOUNTS: Final = 600
+# Payments read at once: bounds the working memory of a count, whatever the run's size.
+SLICE_PAYMENTS: Final = 1 << 20
+MAX_INTERVAL_STEPS: Final = 100_000
+# A pair is keyed payer * participants + payee in an int64, so participants**2 must fit.
+MAX_PARTICIPANTS: Final = 2**31
+
+
+@dataclass(frozen=True)
+class RunPayments:
+    """A run's payments as columns in the order they were made: the step of each, who paid
+    whom, how much. ``steps`` never decreases."""
+
+    steps: IntArray
+    payers: IntArray
+    payees: IntArray
+    amounts_base_units: IntArray
+    participant_count: int
+
+    def __post_init__(self) -> None:
+        columns = (self.steps, self.payers, self.payees, self.amounts_base_units)
+        if len({len(column) for column in columns}) != 1:
+            raise ValueError("the payments' columns must all have the same length")
+        if not 0 < self.participant_count <= MAX_PARTICIPANTS:
+            raise ValueError(
+                f"a run has 1 to {MAX_PARTICIPANTS:,} participants, not {self.participant_count:,}"
+            )
+        if len(self.steps) == 0:
+            return
+        if min(self.payers.min(), self.payees.min()) < 0 or (
+            max(self.payers.max(), self.payees.max()) >= self.participant_count
+        ):
+            raise ValueError("a payment names a participant outside the run")
+        if np.any(self.steps[1:] < self.steps[:-1]):
+            raise ValueError("the payments must be in the order they were made (steps ascending)")
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+
+@dataclass(frozen=True)
+class SettlementWork:
+    """What settling the run takes in one mode: the counts its cost shape prices."""
+
+    mode: SettlementMode
+    payments: int
+    transactions: int
+    # Account entries paid for: an account once in each transaction (or window) it is in.
+    accounts: int
+    claims: int
+    # Channel openings, or net deposits: once per pair, or per payer, for the run.
+    fundings: int
+
+    def gas(self, shape: ModeShape) -> int:
+        return (
+            self.transactions * shape.gas_per_transaction
+            + self.payments * shape.gas_per_payment
+            + self.accounts * shape.gas_per_account
+            + self.claims * shape.gas_per_claim
+            + self.fundings * shape.setup_gas_per_pair
+        )
+
+    def l1_bytes(self, shape: ModeShape) -> int:
+        return (
+            self.transactions * shape.l1_bytes_per_transaction
+            + self.payments * shape.l1_bytes_per_payment
+            + self.accounts * shape.l1_bytes_per_account
+            + self.claims * shape.l1_bytes_per_claim
+            + self.fundings * shape.setup_l1_bytes_per_pair
+        )
+
+
+@dataclass(frozen=True)
+class WholeRunCost:
+    """One mode's settlement of every payment of the run: its work, gas, bytes and price."""
+
+    work: SettlementWork
+    gas: int
+    l1_bytes: int
+    usd_by_profile: Mapping[str, Decimal]
+
+    def share_of_value(self, profile: str, value_base_units: int) -> Decimal:
+        """The settlement's cost over the value the run's payments carried."""
+        assert value_base_units > 0, "a run with payments carries value"
+        value_usd = Decimal(value_base_units) / BASE_UNITS_PER_CURRENCY_UNIT
+        return self.usd_by_profile[profile] / value_usd
+
+
+def whole_run_costs(
+    payments: RunPayments,
+    catalog: ModeCatalog,
+    profiles: Sequence[EvmProfile],
+    interval_steps: int,
+) -> list[WholeRunCost]:
+    """Every chain mode's cost of settling all of ``payments``, once every ``interval_steps``
+    steps, on each of ``profiles``' chains."""
+    if not 1 <= interval_steps <= MAX_INTERVAL_STEPS:
+        raise ValueError(
+            f"a settlement interval is 1 to {MAX_INTERVAL_STEPS:,} steps, not {interval_steps}"
+        )
+    costs = []
+    for mode in CHAIN_MODES:
+        shape = catalog.shape(mode)
+        work = settlement_work(payments, shape, interval_steps)
+        gas, l1_bytes = work.gas(shape), work.l1_bytes(shape)
+        usd = {profile.name: fee_usd(profile, gas, l1_bytes) for profile in profiles}
+        costs.append(WholeRunCost(work, gas, l1_bytes, usd))
+    return costs
+
+
+def fee_usd(profile: EvmProfile, gas: int, l1_bytes: int) -> Decimal:
+    """What ``gas`` and ``l1_bytes`` cost on ``profile``'s chain, at its listed gas price."""
+    fee_wei = gas * profile.gas_price_wei + l1_bytes * profile.l1_data_fee_wei_per_byte
+    return Decimal(fee_wei) * profile.eth_usd / WEI_PER_ETH_DECIMAL
+
+
+def settlement_work(payments: RunPayments, shape: ModeShape, interval_steps: int) -> SettlementWork:
+    """The counts of ``shape.mode``'s work to settle ``payments`` (see the module's rules)."""
+    count = len(payments)
+    if not shape.settles_on_interval:
+        return SettlementWork(shape.mode, count, count, 0, 0, 0)
+    intervals = interval_bounds(payments.steps, interval_steps)
+    if shape.mode is SettlementMode.BATCH:
+        assert shape.max_payments_per_transaction, "a batch transaction has a payment limit"
+        return _batch_work(payments, intervals, shape.max_payments_per_transaction)
+    if shape.mode is SettlementMode.CHANNEL:
+        return _channel_work(payments, intervals)
+    if shape.mode is SettlementMode.NET:
+        return _net_work(payments, intervals)
+    raise AssertionError(f"no counting rule for {shape.mode.value}, which settles on an interval")
+
+
+def interval_bounds(steps: IntArray, interval_steps: int) -> list[tuple[int, int]]:
+    """The [start, end) positions of each non-empty interval's payments, in order."""
+    if len(steps) == 0:
+        return []
+    first, last = int(steps[0]) // interval_steps, int(steps[-1]) // interval_steps
+    edges = np.arange(first, last + 2, dtype=np.int64) * interval_steps
+    positions = np.searchsorted(steps, edges, side="left").tolist()
+    return [(start, end) for start, end in itertools.pairwise(positions) if end > start]
+
+
+def _batch_work(
+    payments: RunPayments, intervals: Sequence[tuple[int, int]], per_transaction: int
+) -> SettlementWork:
+    transactions = accounts = 0
+    # Slices start at a transaction's first payment, so no transaction spans two slices.
+    slice_payments = max(per_transaction, SLICE_PAYMENTS // per_transaction * per_transaction)
+    for start, end in intervals:
+        transactions += -(-(end - start) // per_transaction)
+        for low, high in _slices(start, end, slice_payments):
+            transaction = np.arange(high - low, dtype=np.int64) // per_transaction
+            accounts += _distinct_accounts_by_group(payments, low, high, transaction)
+    return SettlementWork(
+        SettlementMode.BATCH, len(payments), transactions, accounts, claims=0, fundings=0
+    )
+
+
+def _channel_work(payments: RunPayments, intervals: Sequence[tuple[int, int]]) -> SettlementWork:
+    transactions = claims = 0
+    every_pair = _DistinctKeys()
+    for start, end in intervals:
+        interval_pairs = _DistinctKeys()
+        for low, high in _slices(start, end, SLICE_PAYMENTS):
+            interval_pairs.add(_pair_keys(payments, low, high))
+        pairs = interval_pairs.keys()
+        claims += len(pairs)
+        transactions += -(-len(pairs) // MAX_CLAIMS_PER_TRANSACTION)
+        every_pair.add(pairs)
+    return SettlementWork(
+        SettlementMode.CHANNEL, len(payments), transactions, accounts=0, claims=claims,
+        fundings=len(every_pair.keys()),
+    )  # fmt: skip
+
+
+def _net_work(payments: RunPayments, intervals: Sequence[tuple[int, int]]) -> SettlementWork:
+    windows = accounts = 0
+    for start, end in intervals:
+        interval_windows, interval_accounts = greedy_windows(
+            payments.payers[start:end], payments.payees[start:end], MAX_WINDOW_ACCOUNTS
+        )
+        windows += interval_windows
+        accounts += interval_accounts
+    payers = np.zeros(payments.participant_count, dtype=np.bool_)
+    for low, high in _slices(0, len(payments), SLICE_PAYMENTS):
+        payers[payments.payers[low:high]] = True
+    return SettlementWork(
+        SettlementMode.NET, len(payments), windows, accounts, claims=0,
+        fundings=int(payers.sum()),
+    )  # fmt: skip
+
+
+def greedy_windows(payers: IntArray, payees: IntArray, max_accounts: int) -> tuple[int, int]:
+    """How many windows, and how many account entries in all, the payments fill when each
+    window takes payments in order until the next would bring it past ``max_accounts``."""
+    assert max_accounts >= 2, "a window holds at least one payment's two accounts"
+    windows = entries = 0
+    start = 0
+    while start < len(payers):
+        fitted, accounts = _next_window(payers, payees, start, max_accounts)
+        windows += 1
+        entries += accounts
+        start += fitted
+    return windows, entries
+
+
+def _next_window(
+    payers: IntArray, payees: IntArray, start: int, max_accounts: int
+) -> tuple[int, int]:
+    """The payments from ``start`` that fit one window, and its distinct accounts. A window
+    of ``max_accounts`` accounts holds at least half as many payments; a longer one is found
+    by looking twice as far, until the window closes or the payments end."""
+    look = max_accounts
+    while True:
+        end = min(start + look, len(payers))
+        accounts = np.empty(2 * (end - start), dtype=np.int64)
+        accounts[0::2], accounts[1::2] = payers[start:end], payees[start:end]
+        _, first_seen = np.unique(accounts, return_index=True)
+        is_new = np.zeros(len(accounts), dtype=np.int64)
+        is_new[first_seen] = 1
+        # Distinct accounts once each payment is in: counted after its payee.
+        distinct_after = np.cumsum(is_new)[1::2]
+        fitted = int(np.searchsorted(distinct_after, max_accounts, side="right"))
+        if fitted < end - start or end == len(payers):
+            return fitted, int(distinct_after[fitted - 1])
+        look *= 2
+
+
+def _distinct_accounts_by_group(payments: RunPayments, low: int, high: int, group: IntArray) -> int:
+    """Distinct (group, account) pairs among payments ``low:high``, payers and payees alike:
+    an account that pays and is paid in one transaction is one account."""
+    width = payments.participant_count
+    keys = np.concatenate(
+        [group * width + payments.payers[low:high], group * width + payments.payees[low:high]]
+    )
+    return len(sorted_unique(keys))
+
+
+def _pair_keys(payments: RunPayments, low: int, high: int) -> IntArray:
+    keys = payments.payers[low:high] * payments.participant_count + payments.payees[low:high]
+    return sorted_unique(keys)
+
+
+def sorted_unique(keys: IntArray) -> IntArray:
+    """``keys``' distinct values in ascending order. numpy 2's ``unique`` hashes integer arrays,
+    which measured 15 times slower than this sort on a slice of two million keys."""
+    ordered: IntArray = np.sort(keys)
+    if len(ordered) == 0:
+        return ordered
+    distinct: IntArray = ordered[np.concatenate([[True], ordered[1:] != ordered[:-1]])]
+    return distinct
+
+
+def _slices(start: int, end: int, size: int) -> Iterator[tuple[int, int]]:
+    for low in range(start, end, size):
+        yield low, min(low + size, end)
+
+
+class _DistinctKeys:
+    """A set of int64 keys gathered in sorted, unique arrays and merged only when the pending
+    arrays outgrow the merged one, so adding many small arrays stays near linear."""
+
+    def __init__(self) -> None:
+        self._merged: IntArray = np.zeros(0, dtype=np.int64)
+        self._pending: list[IntArray] = []
+        self._pending_size = 0
+
+    def add(self, unique_keys: IntArray) -> None:
+        self._pending.append(unique_keys)
+        self._pending_size += len(unique_keys)
+        if self._pending_size > max(len(self._merged), SLICE_PAYMENTS):
+            self._merge()
+
+    def keys(self) -> IntArray:
+        self._merge()
+        return self._merged
+
+    def _merge(self) -> None:
+        if self._pending:
+            self._merged = sorted_unique(np.concatenate([self._merged, *self._pending]))
+            self._pending, self._pending_size = [], 0
