@@ -8,14 +8,15 @@ payment made in an interval of ``interval_steps`` steps is settled at the interv
 into transactions the way the service's settlers cut them:
 
 - direct and authorization: one transaction per payment;
-- batch: the interval's payments in the order they were made, ``max_payments_per_transaction``
-  to a transaction, each transaction paying once for every account its payments touch;
+- batch: the interval's payments in the order they were made, up to
+  ``max_payments_per_transaction`` to a transaction and as many as keep its gas within
+  ``MAX_TRANSACTION_GAS``, each transaction paying once for every account its payments touch;
 - channel: one claim per payer and payee pair that paid in the interval, up to
   ``MAX_CLAIMS_PER_TRANSACTION`` claims to a transaction; each pair's channel opened once;
 - net: windows filled in payment order until one more payment would take a window past
   ``MAX_WINDOW_ACCOUNTS`` accounts (its payments' net changes must sum to zero, so a payment
-  never splits across windows), each window paying once for each account in it; each payer's
-  deposit made once.
+  never splits across windows), or its gas past the cap, each window paying once for each
+  account in it; each payer's deposit made once.
 
 The counts are priced by the mode's shape, ``gas = transactions * gas_per_transaction +
 payments * gas_per_payment + accounts * gas_per_account + claims * gas_per_claim + fundings *
@@ -54,6 +55,11 @@ IntArray = npt.NDArray[np.int64]
 # domain cannot import the settlers, which sit above it.
 MAX_CLAIMS_PER_TRANSACTION: Final = 256
 MAX_WINDOW_ACCOUNTS: Final = 600
+# EIP-7825 caps a transaction's gas at 2**24 on post-Osaka chains; a batch of fresh accounts
+# reaches it before its payment limit.
+MAX_TRANSACTION_GAS: Final = 2**24
+# Payments a transaction without a payment or account limit is first looked for in.
+FIRST_LOOK_PAYMENTS: Final = 1_024
 # Payments read at once: bounds the working memory of a count, whatever the run's size.
 SLICE_PAYMENTS: Final = 1 << 20
 MAX_INTERVAL_STEPS: Final = 100_000
@@ -176,12 +182,11 @@ def settlement_work(payments: RunPayments, shape: ModeShape, interval_steps: int
         return SettlementWork(shape.mode, count, count, 0, 0, 0)
     intervals = interval_bounds(payments.steps, interval_steps)
     if shape.mode is SettlementMode.BATCH:
-        assert shape.max_payments_per_transaction, "a batch transaction has a payment limit"
-        return _batch_work(payments, intervals, shape.max_payments_per_transaction)
+        return _batch_work(payments, intervals, shape)
     if shape.mode is SettlementMode.CHANNEL:
         return _channel_work(payments, intervals)
     if shape.mode is SettlementMode.NET:
-        return _net_work(payments, intervals)
+        return _net_work(payments, intervals, shape)
     raise AssertionError(f"no counting rule for {shape.mode.value}, which settles on an interval")
 
 
@@ -196,16 +201,10 @@ def interval_bounds(steps: IntArray, interval_steps: int) -> list[tuple[int, int
 
 
 def _batch_work(
-    payments: RunPayments, intervals: Sequence[tuple[int, int]], per_transaction: int
+    payments: RunPayments, intervals: Sequence[tuple[int, int]], shape: ModeShape
 ) -> SettlementWork:
-    transactions = accounts = 0
-    # Slices start at a transaction's first payment, so no transaction spans two slices.
-    slice_payments = max(per_transaction, SLICE_PAYMENTS // per_transaction * per_transaction)
-    for start, end in intervals:
-        transactions += -(-(end - start) // per_transaction)
-        for low, high in _slices(start, end, slice_payments):
-            transaction = np.arange(high - low, dtype=np.int64) // per_transaction
-            accounts += _distinct_accounts_by_group(payments, low, high, transaction)
+    limits = TransactionLimits.of(shape, max_payments=shape.max_payments_per_transaction)
+    transactions, accounts = _filled_in_order(payments, intervals, limits)
     return SettlementWork(
         SettlementMode.BATCH, len(payments), transactions, accounts, claims=0, fundings=0
     )
@@ -228,14 +227,11 @@ def _channel_work(payments: RunPayments, intervals: Sequence[tuple[int, int]]) -
     )  # fmt: skip
 
 
-def _net_work(payments: RunPayments, intervals: Sequence[tuple[int, int]]) -> SettlementWork:
-    windows = accounts = 0
-    for start, end in intervals:
-        interval_windows, interval_accounts = greedy_windows(
-            payments.payers[start:end], payments.payees[start:end], MAX_WINDOW_ACCOUNTS
-        )
-        windows += interval_windows
-        accounts += interval_accounts
+def _net_work(
+    payments: RunPayments, intervals: Sequence[tuple[int, int]], shape: ModeShape
+) -> SettlementWork:
+    limits = TransactionLimits.of(shape, max_accounts=MAX_WINDOW_ACCOUNTS)
+    windows, accounts = _filled_in_order(payments, intervals, limits)
     payers = np.zeros(payments.participant_count, dtype=np.bool_)
     for low, high in _slices(0, len(payments), SLICE_PAYMENTS):
         payers[payments.payers[low:high]] = True
@@ -245,27 +241,72 @@ def _net_work(payments: RunPayments, intervals: Sequence[tuple[int, int]]) -> Se
     )  # fmt: skip
 
 
-def greedy_windows(payers: IntArray, payees: IntArray, max_accounts: int) -> tuple[int, int]:
-    """How many windows, and how many account entries in all, the payments fill when each
-    window takes payments in order until the next would bring it past ``max_accounts``."""
-    assert max_accounts >= 2, "a window holds at least one payment's two accounts"
-    windows = entries = 0
+@dataclass(frozen=True)
+class TransactionLimits:
+    """What one batch or net window may hold: at most ``max_payments`` payments, at most
+    ``max_accounts`` distinct accounts, and its shape's gas within ``max_gas``."""
+
+    max_payments: int | None
+    max_accounts: int | None
+    gas_per_transaction: int
+    gas_per_payment: int
+    gas_per_account: int
+    max_gas: int = MAX_TRANSACTION_GAS
+
+    @classmethod
+    def of(
+        cls, shape: ModeShape, max_payments: int | None = None, max_accounts: int | None = None
+    ) -> TransactionLimits:
+        return cls(
+            max_payments,
+            max_accounts,
+            shape.gas_per_transaction,
+            shape.gas_per_payment,
+            shape.gas_per_account,
+        )
+
+    def first_look(self) -> int:
+        """How many payments to look at first: as many as a transaction may hold, or as many
+        as its account limit (a full window of fresh accounts holds half that)."""
+        if self.max_payments is not None:
+            return self.max_payments
+        return self.max_accounts or FIRST_LOOK_PAYMENTS
+
+
+def _filled_in_order(
+    payments: RunPayments, intervals: Sequence[tuple[int, int]], limits: TransactionLimits
+) -> tuple[int, int]:
+    """Transactions and account entries of every interval's payments, each filled in order."""
+    transactions = accounts = 0
+    for start, end in intervals:
+        filled, entries = fill_in_order(
+            payments.payers[start:end], payments.payees[start:end], limits
+        )
+        transactions += filled
+        accounts += entries
+    return transactions, accounts
+
+
+def fill_in_order(payers: IntArray, payees: IntArray, limits: TransactionLimits) -> tuple[int, int]:
+    """How many transactions, and how many account entries in all, the payments fill when each
+    transaction takes payments in order until the next would break one of ``limits``."""
+    transactions = entries = 0
     start = 0
     while start < len(payers):
-        fitted, accounts = _next_window(payers, payees, start, max_accounts)
-        windows += 1
+        fitted, accounts = _next_transaction(payers, payees, start, limits)
+        assert fitted >= 1, "one payment alone always fits a transaction"
+        transactions += 1
         entries += accounts
         start += fitted
-    return windows, entries
+    return transactions, entries
 
 
-def _next_window(
-    payers: IntArray, payees: IntArray, start: int, max_accounts: int
+def _next_transaction(
+    payers: IntArray, payees: IntArray, start: int, limits: TransactionLimits
 ) -> tuple[int, int]:
-    """The payments from ``start`` that fit one window, and its distinct accounts. A window
-    of ``max_accounts`` accounts holds at least half as many payments; a longer one is found
-    by looking twice as far, until the window closes or the payments end."""
-    look = max_accounts
+    """The payments from ``start`` that fit one transaction, and its distinct accounts. When
+    every payment looked at fits, and more remain, it looks twice as far."""
+    look = limits.first_look()
     while True:
         end = min(start + look, len(payers))
         accounts = np.empty(2 * (end - start), dtype=np.int64)
@@ -275,20 +316,27 @@ def _next_window(
         is_new[first_seen] = 1
         # Distinct accounts once each payment is in: counted after its payee.
         distinct_after = np.cumsum(is_new)[1::2]
-        fitted = int(np.searchsorted(distinct_after, max_accounts, side="right"))
+        fitted = _leading_fits(distinct_after, limits)
         if fitted < end - start or end == len(payers):
             return fitted, int(distinct_after[fitted - 1])
         look *= 2
 
 
-def _distinct_accounts_by_group(payments: RunPayments, low: int, high: int, group: IntArray) -> int:
-    """Distinct (group, account) pairs among payments ``low:high``, payers and payees alike:
-    an account that pays and is paid in one transaction is one account."""
-    width = payments.participant_count
-    keys = np.concatenate(
-        [group * width + payments.payers[low:high], group * width + payments.payees[low:high]]
+def _leading_fits(distinct_after: IntArray, limits: TransactionLimits) -> int:
+    """How many leading payments fit: every limit only tightens as payments are added, so the
+    first payment that breaks one ends the transaction."""
+    payments = np.arange(1, len(distinct_after) + 1, dtype=np.int64)
+    gas = (
+        limits.gas_per_transaction
+        + payments * limits.gas_per_payment
+        + distinct_after * limits.gas_per_account
     )
-    return len(sorted_unique(keys))
+    fits = gas <= limits.max_gas
+    if limits.max_payments is not None:
+        fits &= payments <= limits.max_payments
+    if limits.max_accounts is not None:
+        fits &= distinct_after <= limits.max_accounts
+    return len(fits) if fits.all() else int(np.argmin(fits))
 
 
 def _pair_keys(payments: RunPayments, low: int, high: int) -> IntArray:

@@ -16,11 +16,13 @@ from settlement.domain.fees import load_fee_book, load_mode_catalog
 from settlement.domain.payments import SettlementMode
 from settlement.domain.whole_run import (
     MAX_CLAIMS_PER_TRANSACTION,
+    MAX_TRANSACTION_GAS,
     MAX_WINDOW_ACCOUNTS,
     RunPayments,
     SettlementWork,
+    TransactionLimits,
     fee_usd,
-    greedy_windows,
+    fill_in_order,
     settlement_work,
     whole_run_costs,
 )
@@ -86,12 +88,24 @@ def test_net_windows_close_before_a_payment_would_take_them_past_600_accounts() 
     )
 
 
+def test_a_batch_of_fresh_accounts_is_cut_at_the_transaction_gas_cap() -> None:
+    # Every payment brings two new accounts: 90,000 + 616 * (8,083 + 2 * 9,500) gas fits
+    # under 2**24, one more payment does not.
+    payments = run_payments([0] * 1_000, list(range(0, 2_000, 2)), list(range(1, 2_000, 2)), 2_000)
+
+    work = settlement_work(payments, BATCH, interval_steps=60)
+
+    assert 90_000 + 616 * 27_083 <= MAX_TRANSACTION_GAS < 90_000 + 617 * 27_083
+    assert work == SettlementWork(SettlementMode.BATCH, 1_000, 2, 2_000, 0, 0)
+
+
 def test_a_window_takes_whole_payments_in_order() -> None:
     # At most four accounts: {0, 1, 2} then (3, 4) would make five, so a second window opens.
     payers = np.array([0, 1, 3, 0], dtype=np.int64)
     payees = np.array([1, 2, 4, 5], dtype=np.int64)
+    limits = TransactionLimits(None, 4, gas_per_transaction=0, gas_per_payment=0, gas_per_account=0)
 
-    assert greedy_windows(payers, payees, max_accounts=4) == (2, 3 + 4)
+    assert fill_in_order(payers, payees, limits) == (2, 3 + 4)
 
 
 def reference_work(
@@ -106,10 +120,19 @@ def reference_work(
     every_pair: set[tuple[int, int]] = set()
     for pairs in intervals.values():
         if mode is SettlementMode.BATCH:
-            for start in range(0, len(pairs), batch):
-                chunk = pairs[start : start + batch]
-                transactions += 1
-                accounts += len({a for pair in chunk for a in pair})
+            shape, held, touched = CATALOG.shape(mode), 0, set()
+            for pair in pairs:
+                widened = touched | set(pair)
+                gas = (
+                    shape.gas_per_transaction
+                    + (held + 1) * shape.gas_per_payment
+                    + len(widened) * shape.gas_per_account
+                )
+                if held == batch or gas > MAX_TRANSACTION_GAS:
+                    transactions, accounts = transactions + 1, accounts + len(touched)
+                    held, widened = 0, set(pair)
+                held, touched = held + 1, widened
+            transactions, accounts = transactions + 1, accounts + len(touched)
         elif mode is SettlementMode.CHANNEL:
             distinct = set(pairs)
             claims += len(distinct)
@@ -143,17 +166,23 @@ def random_run(seed: int) -> RunPayments:
 @pytest.mark.parametrize("seed", [1, 2])
 @pytest.mark.parametrize("interval", [1, 60, 240])
 @pytest.mark.parametrize("mode", [SettlementMode.BATCH, SettlementMode.CHANNEL, SettlementMode.NET])
+# A batch cut at 70 payments, or (at 5,000) by the gas cap; the slices small, so intervals span
+# several.
+@pytest.mark.parametrize("batch_limit", [70, 5_000])
 def test_the_counts_match_the_rules_written_as_loops(
-    seed: int, interval: int, mode: SettlementMode, monkeypatch: pytest.MonkeyPatch
+    seed: int,
+    interval: int,
+    mode: SettlementMode,
+    batch_limit: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     payments = random_run(seed)
-    # A small batch limit and small slices, so transactions and intervals span slices.
-    shape = replace(CATALOG.shape(mode), max_payments_per_transaction=70)
+    shape = replace(CATALOG.shape(mode), max_payments_per_transaction=batch_limit)
     monkeypatch.setattr(whole_run, "SLICE_PAYMENTS", 500)
 
     work = settlement_work(payments, shape, interval)
 
-    expected = reference_work(payments, mode, interval, batch=70)
+    expected = reference_work(payments, mode, interval, batch=batch_limit)
     assert (work.transactions, work.accounts, work.claims, work.fundings) == expected
     assert work.payments == len(payments)
 
