@@ -355,7 +355,7 @@ def _settle_run(
         x402 = (paid, price_x402_on_profiles(paid, stream, sample, book, profiles))
     write_settlements(folder, settled, priced, profile, sample, stream, x402)
     if settled:
-        console.print(settlement_table(priced[profile], len(stream), profile))
+        console.print(settlement_table(priced[profile], len(stream), profile, console.width))
     for settlement in settled:
         if settlement.requests_resent:
             console.print(

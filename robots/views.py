@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rich.console import RenderableType
 from rich.table import Table
 
 from robots.pricing import SettlementCost
@@ -12,6 +13,7 @@ from robots.sweep import SweepRun
 from robots.x402_fleet import X402Settlement
 from settlement.domain.fees import PaymentPrice, format_share, format_usd
 from settlement.domain.money import format_dollars
+from settlement.terminal_table import fitted_table
 
 
 def summary_table(summary: RunSummary) -> Table:
@@ -41,9 +43,12 @@ def summary_table(summary: RunSummary) -> Table:
     return table
 
 
-def settlement_table(costs: Sequence[SettlementCost], stream_payments: int, profile: str) -> Table:
-    table = Table(title=f"Settling the run's payments, priced on {profile}")
-    columns = [
+def settlement_table(
+    costs: Sequence[SettlementCost], stream_payments: int, profile: str, width: int
+) -> RenderableType:
+    """Each mode's settlement of the run, as one table or, in a terminal narrower than
+    ``width`` needs, as several that repeat the mode column."""
+    header = [
         "mode",
         "settled",
         "failed",
@@ -53,22 +58,23 @@ def settlement_table(costs: Sequence[SettlementCost], stream_payments: int, prof
         "cost / value settled",
         "settled/s",
     ]
-    for column in columns:
-        table.add_column(column, justify="left" if column == "mode" else "right")
+    rows = []
     for cost in costs:
         s = cost.settlement
         settled = max(s.settled, 1)
-        table.add_row(
-            s.mode.value,
-            f"{s.settled:,}",
-            f"{s.failed:,}",
-            f"{s.payments_settled_attempted / max(stream_payments, 1):.1%}",
-            f"{(s.gas_total + s.setup_gas) / settled:,.0f}",
-            format_usd(cost.price.usd_per_payment),
-            format_share(cost.share_of_value_settled),
-            f"{s.settled_per_s:,.0f}",
+        rows.append(
+            [
+                s.mode.value,
+                f"{s.settled:,}",
+                f"{s.failed:,}",
+                f"{s.payments_settled_attempted / max(stream_payments, 1):.1%}",
+                f"{(s.gas_total + s.setup_gas) / settled:,.0f}",
+                format_usd(cost.price.usd_per_payment),
+                format_share(cost.share_of_value_settled),
+                f"{s.settled_per_s:,.0f}",
+            ]
         )
-    return table
+    return fitted_table(f"Settling the run's payments, priced on {profile}", header, rows, width)
 
 
 def sweep_table(runs: Sequence[SweepRun], names: Sequence[str]) -> Table:

@@ -56,6 +56,7 @@ from settlement.report import (
 )
 from settlement.runtime import SUPPORTED_MODES
 from settlement.server import Role, serve_forever
+from settlement.terminal_table import fitted_table
 from settlement.workers import MAX_WORKERS, serve_workers
 
 console = Console()
@@ -536,13 +537,8 @@ def report(run_dir: Path, other_dir: Path | None, open_browser: bool) -> None:
         return
     written = write_report(run_dir)
     header, rows = summary_rows(written.report, compact=True)
-    table = Table(title=f"Settlement of {run_dir.name}")
-    for column in header:
-        table.add_column(column, justify="left" if column == "mode" else "right")
-    for row in rows:
-        table.add_row(*row)
     if rows:
-        console.print(table)
+        console.print(fitted_table(f"Settlement of {run_dir.name}", header, rows, console.width))
     if written.report["x402"]:
         console.print(f"x402: {x402_sentence(written.report['x402'])}")
     console.print("[bold]Answer:[/bold] " + " ".join(answer_sentences(written.report)))

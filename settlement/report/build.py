@@ -32,12 +32,14 @@ from settlement.domain.fees import (
     NotPossible,
     PaymentPrice,
     load_fee_book,
+    load_mode_catalog,
     price_rail,
 )
 from settlement.domain.money import BASE_UNITS_PER_DOLLAR
 from settlement.domain.policy import Candidate, PolicyChoice, choose_mode
 from settlement.domain.sensitivity import as_dict as sensitivity_dict
 from settlement.domain.sensitivity import sweeps
+from settlement.domain.whole_run import RunPayments, whole_run_costs
 from settlement.errors import PolicyInputError
 
 REPORT_SCHEMA = "robot-settlement/fleet-report"
@@ -67,6 +69,8 @@ class RunFiles:
     amounts_base_units: np.ndarray | None
     # Distinct payer and payee pairs in the stream, when it was read.
     pairs: int | None
+    # Every payment's step, payer, payee and amount, when the stream was read.
+    payments: RunPayments | None = None
 
 
 def read_run_files(folder: Path) -> RunFiles:
@@ -77,20 +81,24 @@ def read_run_files(folder: Path) -> RunFiles:
     settlement = (
         _read_json(folder / SETTLEMENT_FILE) if (folder / SETTLEMENT_FILE).exists() else None
     )
-    amounts, pairs = None, None
+    amounts, pairs, payments = None, None, None
     if (folder / STREAM_FILE).exists():
         try:
             with np.load(folder / STREAM_FILE) as stream:
                 amounts = np.asarray(stream["amounts_base_units"], dtype=np.int64)
                 payers = np.asarray(stream["payers"], dtype=np.int64)
                 payees = np.asarray(stream["payees"], dtype=np.int64)
+                steps_of_payments = np.asarray(stream["steps"], dtype=np.int64)
+                participants = int(stream["participant_count"])
+            payments = RunPayments(steps_of_payments, payers, payees, amounts, participants)
         except (OSError, KeyError, ValueError) as error:
             raise ReportError(f"{folder / STREAM_FILE} is unreadable: {error}") from None
         width = int(max(payees.max(initial=0), payers.max(initial=0))) + 1
         pairs = len(np.unique(payers * width + payees))
     return RunFiles(
-        document["summary"], document.get("scenario", {}), steps, settlement, amounts, pairs
-    )
+        document["summary"], document.get("scenario", {}), steps, settlement, amounts, pairs,
+        payments,
+    )  # fmt: skip
 
 
 def build_report(folder: Path, book: FeeBook | None = None) -> dict[str, Any]:
@@ -127,6 +135,7 @@ def build_report(folder: Path, book: FeeBook | None = None) -> dict[str, Any]:
         "policy": policy_section(book, summary, files.pairs, mean_payment),
         "answer": answer_section(book, files, profile, mean_payment),
         "steps": steps_section(files.steps),
+        "whole_run": whole_run_section(files, book),
     }
 
 
@@ -463,6 +472,44 @@ def _tally(files: RunFiles, mean_payment: int) -> AmountTally:
     if files.amounts_base_units is not None:
         return AmountTally(files.amounts_base_units)
     return AmountTally.uniform(files.summary.get("payments", 0), mean_payment)
+
+
+def whole_run_section(files: RunFiles, book: FeeBook) -> dict[str, Any] | None:
+    """Every payment of the run settled in each chain mode, priced from the modes' cost shapes
+    (not measured: no sample), once per interval of the policy's latency bound."""
+    payments = files.payments
+    if payments is None or len(payments) == 0:
+        return None
+    step_s = float(files.scenario.get("step_minutes", 1.0)) * 60
+    interval_steps = max(1, int(float(POLICY_LATENCY_BOUND_S) // step_s))
+    # A local chain is priced by its receipts, and counting settles nothing, so it has none.
+    chains = [chain for chain in book.evm_profiles if not chain.gas_price_from_receipts]
+    costs = whole_run_costs(payments, load_mode_catalog(), chains, interval_steps)
+    value = int(payments.amounts_base_units.sum())
+    return {
+        "payments": len(payments),
+        "value_usd": value / BASE_UNITS_PER_DOLLAR,
+        "interval_steps": interval_steps,
+        "interval_s": interval_steps * step_s,
+        "modes": [
+            {
+                "mode": cost.work.mode.value,
+                "transactions": cost.work.transactions,
+                "accounts": cost.work.accounts,
+                "payers": cost.work.payers,
+                "claims": cost.work.claims,
+                "fundings": cost.work.fundings,
+                "gas": cost.gas,
+                "gas_per_payment": cost.gas / len(payments),
+                "l1_bytes": cost.l1_bytes,
+                "usd": {name: float(usd) for name, usd in cost.usd_by_profile.items()},
+                "share_of_value": {
+                    name: float(cost.share_of_value(name, value)) for name in cost.usd_by_profile
+                },
+            }
+            for cost in costs
+        ],
+    }
 
 
 def steps_section(steps: list[dict[str, Any]]) -> dict[str, Any]:

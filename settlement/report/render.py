@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
-from settlement.report.svg import Axis, bar_chart, line_chart
+from settlement.report.svg import Axis, bar_chart, line_chart, series_chart
 
 Row = Sequence[str]
 
@@ -81,6 +81,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         *_sample_note(report),
         *_modes_markdown(report),
         *_x402_markdown(report),
+        *_whole_run_markdown(report),
         "### USD per payment on each chain profile, beside the rails",
         "",
         *_markdown_table(*price_rows(report)),
@@ -121,6 +122,7 @@ def render_html(report: dict[str, Any]) -> str:
         *[f"<p>{escape(line)}</p>" for line in _sample_note(report) if line],
         *([_html_table(*summary_rows(report))] if report["settlement"]["modes"] else []),
         *_x402_html(report),
+        *_whole_run_html(report),
         '<div class="charts">',
         *charts(report),
         "</div>",
@@ -360,27 +362,34 @@ def charts(report: dict[str, Any]) -> list[str]:
 
 def throughput_chart(modes: list[dict[str, Any]], kind: str) -> str:
     """Each mode's ``kind`` ("accepted" or "settled") payments per second, from its first
-    acceptance."""
-    series: dict[str, list[float | None]] = {}
-    longest: list[float] = []
-    for mode in modes:
-        throughput = mode["throughput"]
-        if not throughput[kind]:
-            continue
-        width = throughput["bin_s"]
-        series[mode["mode"]] = [count / width for count in throughput[kind]]
-        xs = [width * (index + 1) for index in range(len(throughput[kind]))]
-        longest = xs if len(xs) > len(longest) else longest
-    padded = {
-        name: values + [None] * (len(longest) - len(values)) for name, values in series.items()
+    acceptance.
+
+    Each interval is drawn as a flat step across its own width, at the mode's own interval
+    width, so a run of one or two intervals still reads as a rate over time rather than a dot,
+    and modes whose timelines were cut into different widths line up in seconds.
+    """
+    series = {
+        mode["mode"]: rate_steps(mode["throughput"][kind], mode["throughput"]["bin_s"])
+        for mode in modes
+        if mode["throughput"][kind]
     }
-    return line_chart(
+    return series_chart(
         f"{kind.capitalize()} payments per second over the run",
-        longest,
-        padded,
+        series,
         Axis("seconds since the first acceptance"),
         Axis(f"{kind}/s"),
     )
+
+
+def rate_steps(counts: Sequence[int], bin_s: float) -> list[tuple[float, float | None]]:
+    """Counts per interval of ``bin_s`` seconds as a step line of payments per second: each
+    interval's rate from its start to its end."""
+    assert bin_s > 0, "an interval must have a width"
+    points: list[tuple[float, float | None]] = []
+    for index, count in enumerate(counts):
+        rate = count / bin_s
+        points += [(index * bin_s, rate), ((index + 1) * bin_s, rate)]
+    return points
 
 
 def latency_cdf_chart(modes: list[dict[str, Any]]) -> str:
@@ -513,6 +522,62 @@ def x402_rows(report: dict[str, Any]) -> list[list[str]]:
         ["cost / value paid", _share(x402["share_of_value"].get(profile))],
         ["service CPU µs/payment", f"{x402['cpu_us_per_payment']:,.0f}"],
     ]
+
+
+WHOLE_RUN_TITLE = "Every payment of the run, priced from the modes' cost shapes"
+
+
+def _whole_run_markdown(report: dict[str, Any]) -> list[str]:
+    if not report.get("whole_run"):
+        return []
+    table = _markdown_table(*whole_run_rows(report))
+    return [f"### {WHOLE_RUN_TITLE}", "", whole_run_sentence(report), "", *table, ""]
+
+
+def _whole_run_html(report: dict[str, Any]) -> list[str]:
+    if not report.get("whole_run"):
+        return []
+    return [
+        f"<h3>{WHOLE_RUN_TITLE}</h3>",
+        f"<p>{escape(whole_run_sentence(report))}</p>",
+        _html_table(*whole_run_rows(report)),
+    ]
+
+
+def whole_run_sentence(report: dict[str, Any]) -> str:
+    """What the whole-run table counts, and its cheapest mode on the report's profile."""
+    whole, profile = report["whole_run"], report["settlement"]["profile"]
+    cheapest = min(whole["modes"], key=lambda mode: mode["usd"][profile])
+    return (
+        f"All {whole['payments']:,} payments of the run (${whole['value_usd']:,.2f}), settled "
+        f"once every {whole['interval_s']:,.0f} s of simulated time ({whole['interval_steps']:,} "
+        "steps) as the service's settlers cut them into transactions, and priced from each "
+        "mode's measured gas and bytes per transaction, payment, account and claim "
+        "(settlement/data/mode_costs.toml): counted, not settled, and not a sample. The "
+        f"ledger, without gas, is not in it. Cheapest on {profile}: {cheapest['mode']}, "
+        f"{_usd(cheapest['usd'][profile])} for the run, "
+        f"{_share(cheapest['share_of_value'][profile])} of the value paid."
+    )
+
+
+def whole_run_rows(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Per mode: its transactions and gas, then USD (share of value) on each chain profile,
+    the report's own profile first."""
+    whole, profile = report["whole_run"], report["settlement"]["profile"]
+    names = list(whole["modes"][0]["usd"])
+    profiles = [profile, *(name for name in names if name != profile)]
+    header = ["mode", "transactions", "gas", "gas/payment", *(f"USD on {p}" for p in profiles)]
+    rows = [
+        [
+            mode["mode"],
+            f"{mode['transactions']:,}",
+            f"{mode['gas']:,}",
+            f"{mode['gas_per_payment']:,.0f}",
+            *(f"{_usd(mode['usd'][p])} ({_share(mode['share_of_value'][p])})" for p in profiles),
+        ]
+        for mode in whole["modes"]
+    ]
+    return header, rows
 
 
 def break_even_rows(report: dict[str, Any]) -> list[list[str]]:

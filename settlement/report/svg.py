@@ -1,7 +1,10 @@
 """Small inline SVG charts, so a report is one file that opens offline.
 
-A chart is a list of named series over shared x values; gaps (None) break a line. Axes can be
-logarithmic, which is how cost shares and payment sizes read best.
+A chart is a list of named series, each over shared x values (``line_chart``) or over its own
+(``series_chart``); gaps (None) break a line. Axes can be logarithmic, which is how cost shares
+and payment sizes read best. A linear axis runs from zero (or its lowest value) up to a round
+tick at or above its highest value, so every line stays inside the plot and under a labelled
+tick, however few points a series has.
 """
 
 from __future__ import annotations
@@ -15,6 +18,13 @@ WIDTH, HEIGHT = 720, 300
 LEFT, RIGHT, TOP, BOTTOM = 70, 160, 30, 45
 # Colour-blind-safe (Okabe-Ito), one per series in order.
 COLOURS = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000")
+
+
+# A linear axis gets about this many intervals between ticks, each a round step.
+LINEAR_TICK_INTERVALS = 5
+ROUND_STEPS = (1.0, 2.0, 2.5, 5.0, 10.0)
+
+Point = tuple[float, float | None]
 
 
 @dataclass(frozen=True)
@@ -32,11 +42,24 @@ def line_chart(
     guide_y: float | None = None,
 ) -> str:
     """Lines over ``xs``; ``guide_y`` draws a dashed horizontal line (a threshold)."""
+    points = {name: list(zip(xs, values, strict=True)) for name, values in series.items()}
+    return series_chart(title, points, x_axis, y_axis, guide_y)
+
+
+def series_chart(
+    title: str,
+    series: Mapping[str, Sequence[Point]],
+    x_axis: Axis,
+    y_axis: Axis,
+    guide_y: float | None = None,
+) -> str:
+    """Lines through each series' own (x, y) points, for series that do not share x values;
+    a point whose y is None breaks its line."""
     points = [
         (x, y)
         for values in series.values()
-        for x, y in zip(xs, values, strict=True)
-        if _plottable(y, y_axis) and _plottable(x, x_axis)
+        for x, y in values
+        if y is not None and _plottable(y, y_axis) and _plottable(x, x_axis)
     ]
     if not points:
         return _empty(title)
@@ -52,7 +75,7 @@ def line_chart(
         )
     for index, (name, values) in enumerate(series.items()):
         colour = COLOURS[index % len(COLOURS)]
-        for run in _runs(xs, values, x_axis, y_axis):
+        for run in _runs(values, x_axis, y_axis):
             path = " ".join(f"{x_scale(x):.1f},{y_scale(y):.1f}" for x, y in run)
             if len(run) == 1:
                 x, y = run[0]
@@ -91,17 +114,27 @@ def bar_chart(title: str, labels: Sequence[str], values: Sequence[float], y_axis
 
 
 class _Scale:
-    """Maps data values onto pixels between ``start`` and ``end``, linear or logarithmic."""
+    """Maps data values onto pixels between ``start`` and ``end``, linear or logarithmic.
+
+    A logarithmic axis spans whole decades; a linear one spans whole round steps from zero (or
+    below, for negative values), so its ends are ticks and no value lies beyond them.
+    """
 
     def __init__(self, values: Sequence[float], axis: Axis, start: float, end: float) -> None:
         self.log = axis.log
         low, high = min(values), max(values)
+        self.step = 1.0
         if self.log:
             low, high = math.floor(math.log10(low)), math.ceil(math.log10(high))
+            if high <= low:
+                high = low + 1
         else:
-            low = min(low, 0.0)
-        if high <= low:
-            high = low + 1
+            low, high = min(low, 0.0), max(high, 0.0)
+            if high <= low:
+                high = low + 1
+            self.step = round_step((high - low) / LINEAR_TICK_INTERVALS)
+            low = math.floor(low / self.step) * self.step
+            high = math.ceil(high / self.step) * self.step
         self.low, self.high, self.start, self.end = low, high, start, end
 
     def __call__(self, value: float) -> float:
@@ -112,7 +145,17 @@ class _Scale:
         if self.log:
             step = max(1, math.ceil((self.high - self.low) / 8))
             return [10.0**e for e in range(int(self.low), int(self.high) + 1, step)]
-        return [self.low + (self.high - self.low) * i / 4 for i in range(5)]
+        intervals = round((self.high - self.low) / self.step)
+        return [self.low + self.step * i for i in range(intervals + 1)]
+
+
+def round_step(raw_step: float) -> float:
+    """The smallest of 1, 2, 2.5 and 5 times a power of ten that is at least ``raw_step``."""
+    assert raw_step > 0, "a tick step must be positive"
+    assert math.isfinite(raw_step), "a tick step must be finite"
+    magnitude = 10.0 ** math.floor(math.log10(raw_step))
+    # A relative tolerance, so a step that is already round (0.3 / 3) is not pushed up a size.
+    return next(m * magnitude for m in ROUND_STEPS if m * magnitude >= raw_step * (1 - 1e-9))
 
 
 def _frame(title: str, x_scale: _Scale | None, y_scale: _Scale, x_axis: Axis, y_axis: Axis) -> str:
@@ -155,12 +198,10 @@ def _legend_entry(index: int, name: str, colour: str) -> str:
     )
 
 
-def _runs(
-    xs: Sequence[float], values: Sequence[float | None], x_axis: Axis, y_axis: Axis
-) -> list[list[tuple[float, float]]]:
+def _runs(values: Sequence[Point], x_axis: Axis, y_axis: Axis) -> list[list[tuple[float, float]]]:
     """The series cut at its gaps into runs of plottable points."""
     runs: list[list[tuple[float, float]]] = [[]]
-    for x, y in zip(xs, values, strict=True):
+    for x, y in values:
         if y is not None and _plottable(y, y_axis) and _plottable(x, x_axis):
             runs[-1].append((x, y))
         elif runs[-1]:
@@ -173,11 +214,17 @@ def _plottable(value: float | None, axis: Axis) -> bool:
 
 
 def _tick(value: float) -> str:
+    """A tick's label, exact for the round values a linear axis ticks at: 2,500 not 2e3, and
+    1.5M; powers of ten below a hundredth (a log axis's) as 1e-5."""
     if value == 0:
         return "0"
-    if abs(value) >= 1000 or abs(value) < 0.01:
-        return f"{value:.0e}".replace("e+0", "e").replace("e-0", "e-")
-    return f"{value:g}"
+    if abs(value) >= 1e6:
+        return f"{value / 1e6:.4g}M"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}" if value == round(value) else f"{value:,.4g}"
+    if abs(value) < 0.01:
+        return f"{value:.1e}".replace(".0e", "e").replace("e+0", "e").replace("e-0", "e-")
+    return f"{value:.4g}"
 
 
 def _svg(title: str, parts: list[str]) -> str:

@@ -4,7 +4,9 @@ comparison, and the command that writes them."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 from decimal import Decimal
 from pathlib import Path
 
@@ -14,9 +16,15 @@ import pytest
 from robots.run import x402_entry
 from robots.x402_fleet import X402Settlement
 from settlement.domain.fees import load_fee_book
-from settlement.report import REPORT_SCHEMA, REPORT_VERSION, compare_reports, write_report
+from settlement.report import (
+    REPORT_SCHEMA,
+    REPORT_VERSION,
+    compare_reports,
+    summary_rows,
+    write_report,
+)
 from settlement.report.build import break_even_section, rails_section
-from tests.cli_helpers import run_robots, run_settlement
+from tests.cli_helpers import run_program, run_robots, run_settlement
 
 MODES = ["direct", "authorization", "batch", "channel", "net", "ledger"]
 
@@ -148,6 +156,49 @@ def settlement_prices(run: Path) -> dict[str, dict[str, str]]:
     return {mode["mode"]: mode["prices"]["base"] for mode in settlement["modes"]}
 
 
+@pytest.mark.parametrize("columns", [80, 200])
+def test_the_printed_summary_keeps_every_digit_within_the_terminal(
+    settled_run: Path, columns: int
+) -> None:
+    printed = run_settlement(
+        "report", str(settled_run), env={**os.environ, "COLUMNS": str(columns)}
+    )
+
+    assert printed.returncode == 0, printed.stderr
+    assert_fits(printed.stdout, columns)
+    _, rows = summary_rows(json.loads((settled_run / "report.json").read_text()), compact=True)
+    words = printed.stdout.split()
+    assert all(cell in words for row in rows for cell in row)
+    # Eight columns need about 90: at 80 they are cut into two tables, at 200 kept in one.
+    assert printed.stdout.count("┏") == (2 if columns == 80 else 1)
+
+
+@pytest.mark.anvil
+@pytest.mark.parametrize("columns", [80, 200])
+def test_the_fleets_settlement_table_keeps_every_digit_within_the_terminal(
+    settled_run: Path, tmp_path: Path, columns: int
+) -> None:
+    run = shutil.copytree(settled_run, tmp_path / "run")
+
+    # One mode keeps the test light; authorization has the longest name of them all.
+    settled = run_program(
+        "robots", "settle", str(run), "--mode", "authorization",
+        env={**os.environ, "COLUMNS": str(columns)},
+    )  # fmt: skip
+
+    assert settled.returncode == 0, settled.stderr
+    table = settled.stdout[settled.stdout.index("Settling the run's payments") :]
+    assert_fits(table, columns)
+    assert table.count("│ authorization ") == table.count("┏")
+    assert table.count("┏") == (2 if columns == 80 else 1)
+
+
+def assert_fits(printed: str, columns: int) -> None:
+    assert "…" not in printed
+    longest = max(len(line) for line in printed.splitlines())
+    assert longest <= columns, f"a line of {longest} characters in a {columns}-column terminal"
+
+
 def settled_modes(run: Path) -> dict[str, dict[str, int]]:
     report = json.loads((run / "report.json").read_text())
     return {mode["mode"]: mode for mode in report["settlement"]["modes"]}
@@ -168,6 +219,34 @@ def test_an_unsettled_run_is_reported_as_such(tmp_path: Path) -> None:
     assert answer["chain_costs"] == "modelled"
     assert [way["way"] for way in answer["ways"][:5]] == [f"{mode} on base" for mode in MODES[:-1]]
     assert "The run was not settled: chain costs are the cost model's on base" in markdown
+
+
+def test_every_payment_of_the_run_is_priced_in_each_chain_mode(tmp_path: Path) -> None:
+    done = run_robots("simulate", "--steps", "20", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+
+    written = write_report(tmp_path)
+
+    whole, economy = written.report["whole_run"], written.report["economy"]
+    payments = economy["payments"]
+    assert whole["payments"] == payments > 0
+    assert whole["value_usd"] == pytest.approx(economy["value_usd"])
+    # Settled once per the policy's hour: the demo's 20 minutes are one interval.
+    assert (whole["interval_steps"], whole["interval_s"]) == (60, 3_600)
+    modes = {mode["mode"]: mode for mode in whole["modes"]}
+    assert list(modes) == ["direct", "authorization", "batch", "channel", "net"]
+    assert modes["direct"]["gas"] == payments * 37_155
+    assert modes["batch"]["transactions"] == -(-payments // 1_000)
+    for mode in modes.values():
+        assert set(mode["usd"]) == {"ethereum-l1", "base", "optimism", "arbitrum-one"}
+        for profile, usd in mode["usd"].items():
+            assert mode["share_of_value"][profile] == pytest.approx(usd / whole["value_usd"])
+    title = "Every payment of the run, priced from the modes' cost shapes"
+    markdown = written.markdown_path.read_text()
+    assert f"### {title}" in markdown
+    assert f"| batch | {modes['batch']['transactions']:,} | {modes['batch']['gas']:,} |" in markdown
+    assert f"All {payments:,} payments of the run" in markdown
+    assert f"<h3>{title}</h3>" in written.html_path.read_text()
 
 
 def test_x402_payments_the_providers_did_not_receive_in_full_are_said_so(tmp_path: Path) -> None:
