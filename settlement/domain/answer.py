@@ -247,7 +247,9 @@ class Answer:
     need: Need
     payments: int
     value_base_units: int
-    chain_costs: str  # "measured" in this run, or "modelled" by the cost model
+    # "measured" in this run, "whole run" counted from every payment of a sampled run, or
+    # "modelled" by the cost model.
+    chain_costs: str
     energy_per_good_wh: Decimal | None
     ways: tuple[WayVerdict, ...]
     auto: PolicyChoice | None
@@ -301,7 +303,7 @@ def _question_sentence(tally: AmountTally, need: Need) -> str:
     hours = "at any hour" if need.availability is Availability.ALWAYS else "in banking hours"
     return (
         f"This run's economy made {tally.payments:,} payments worth "
-        f"{format_dollars(tally.value_base_units)} (about {format_dollars(mean)} each), to be "
+        f"{_total_dollars(tally.value_base_units)} (about {format_dollars(mean)} each), to be "
         f"settled within {format_duration(need.latency_s)}, {hours}, for at most "
         f"{format_share(need.share)} of their value."
     )
@@ -338,11 +340,13 @@ def _energy_sentence(
         return []
     least = min(measured, key=lambda verdict: _decimal(verdict.energy_wh_per_payment))
     most = max(measured, key=lambda verdict: _decimal(verdict.energy_wh_per_payment))
+    span = f"{round_significant(_decimal(least.energy_wh_per_payment))} Wh of service CPU"
+    span += f" ({least.way})"
+    if most is not least:
+        span += f" to {round_significant(_decimal(most.energy_wh_per_payment))} Wh ({most.way})"
     return [
-        f"Settling one payment takes {round_significant(_decimal(least.energy_wh_per_payment))}"
-        f" Wh of service CPU ({least.way}) to "
-        f"{round_significant(_decimal(most.energy_wh_per_payment))} Wh ({most.way}), beside "
-        f"the {round_significant(energy_per_good_wh)} Wh the robots spend to make one good."
+        f"Settling one payment takes {span}, beside the "
+        f"{round_significant(energy_per_good_wh)} Wh the robots spend to make one good."
     ]
 
 
@@ -415,6 +419,13 @@ def _share_text(share: Decimal | None) -> str:
 
 def _base_units_ceiling(usd: Decimal) -> int:
     return int((usd * BASE_UNITS_PER_CURRENCY_UNIT).to_integral_value(rounding=ROUND_CEILING))
+
+
+def _total_dollars(base_units: int) -> str:
+    """A total to the cent with thousands separated ($871,031.03), or every digit below $1."""
+    if base_units < BASE_UNITS_PER_CURRENCY_UNIT:
+        return format_dollars(base_units)
+    return f"${Decimal(base_units) / BASE_UNITS_PER_CURRENCY_UNIT:,.2f}"
 
 
 def _usd(base_units: int) -> Decimal:

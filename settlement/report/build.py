@@ -39,7 +39,7 @@ from settlement.domain.money import BASE_UNITS_PER_DOLLAR
 from settlement.domain.policy import Candidate, PolicyChoice, choose_mode
 from settlement.domain.sensitivity import as_dict as sensitivity_dict
 from settlement.domain.sensitivity import sweeps
-from settlement.domain.whole_run import RunPayments, whole_run_costs
+from settlement.domain.whole_run import RunPayments, WholeRunCost, whole_run_costs
 from settlement.errors import PolicyInputError
 
 REPORT_SCHEMA = "robot-settlement/fleet-report"
@@ -109,6 +109,7 @@ def build_report(folder: Path, book: FeeBook | None = None) -> dict[str, Any]:
     modes = (files.settlement or {}).get("modes", [])
     profile = (files.settlement or {}).get("profile") or "base"
     mean_payment = max(round(summary.get("mean_payment_base_units", 0)), 1)
+    whole = whole_run_of(files, book)
     return {
         "schema": REPORT_SCHEMA,
         "version": REPORT_VERSION,
@@ -133,9 +134,9 @@ def build_report(folder: Path, book: FeeBook | None = None) -> dict[str, Any]:
         "break_even": break_even_section(book, modes, profile),
         "energy": energy_section(summary, modes, profile),
         "policy": policy_section(book, summary, files.pairs, mean_payment),
-        "answer": answer_section(book, files, profile, mean_payment),
+        "answer": answer_section(book, files, profile, mean_payment, whole),
         "steps": steps_section(files.steps),
-        "whole_run": whole_run_section(files, book),
+        "whole_run": whole_run_section(whole),
     }
 
 
@@ -381,11 +382,12 @@ def pair_payments_per_hour(summary: dict[str, Any], pairs: int | None) -> Decima
 
 
 def answer_section(
-    book: FeeBook, files: RunFiles, profile: str, mean_payment: int
+    book: FeeBook, files: RunFiles, profile: str, mean_payment: int, whole: WholeRun | None
 ) -> dict[str, Any] | None:
     """The report's answer: which ways settle this run's payments at most at 1% of their value
     within the policy's latency bound, and the same answer swept over the chain's prices.
-    None when the run made no payments."""
+    A run settled on a sample is answered from ``whole``, every payment counted, rather than
+    from the sample's costs. None when the run made no payments."""
     tally = _tally(files, mean_payment)
     if tally.payments == 0:
         return None
@@ -395,6 +397,16 @@ def answer_section(
     # The ledger is the baseline beside the ways to settle: it books payments, moves no money.
     modes = [entry for entry in settled if entry["mode"] != LEDGER]
     ways = [measured_way(entry, profile) for entry in modes]
+    chain_costs = "measured" if modes else "modelled"
+    sampled = (files.settlement or {}).get("sampled_participants") is not None
+    # A local chain is priced by its receipts, so the count has no price on it.
+    if sampled and whole is not None and profile in whole.costs[0].usd_by_profile:
+        by_mode = {entry["mode"]: entry for entry in modes}
+        ways = [
+            whole_run_way(cost, whole, profile, by_mode.get(cost.work.mode.value))
+            for cost in whole.costs
+        ]
+        chain_costs = "whole run"
     if not ways and auto is not None:
         ways = [modelled_way(candidate, profile) for candidate in auto.candidates]
     energy_per_good = economy(files.summary, files.steps)["energy_per_good_wh"]
@@ -403,7 +415,7 @@ def answer_section(
         book.rails,
         tally,
         Need(POLICY_LATENCY_BOUND_S),
-        chain_costs="measured" if modes else "modelled",
+        chain_costs=chain_costs,
         energy_per_good_wh=None if energy_per_good is None else Decimal(str(energy_per_good)),
         auto=auto,
     )
@@ -474,9 +486,21 @@ def _tally(files: RunFiles, mean_payment: int) -> AmountTally:
     return AmountTally.uniform(files.summary.get("payments", 0), mean_payment)
 
 
-def whole_run_section(files: RunFiles, book: FeeBook) -> dict[str, Any] | None:
-    """Every payment of the run settled in each chain mode, priced from the modes' cost shapes
-    (not measured: no sample), once per interval of the policy's latency bound."""
+@dataclass(frozen=True)
+class WholeRun:
+    """Every payment of the run counted into each chain mode's work and priced (see
+    ``settlement.domain.whole_run``), settled once per interval."""
+
+    payments: int
+    value_base_units: int
+    interval_steps: int
+    interval_s: float
+    costs: list[WholeRunCost]
+
+
+def whole_run_of(files: RunFiles, book: FeeBook) -> WholeRun | None:
+    """The run's every payment settled in each chain mode, once per interval of the policy's
+    latency bound; None without the stream."""
     payments = files.payments
     if payments is None or len(payments) == 0:
         return None
@@ -486,11 +510,20 @@ def whole_run_section(files: RunFiles, book: FeeBook) -> dict[str, Any] | None:
     chains = [chain for chain in book.evm_profiles if not chain.gas_price_from_receipts]
     costs = whole_run_costs(payments, load_mode_catalog(), chains, interval_steps)
     value = int(payments.amounts_base_units.sum())
+    return WholeRun(len(payments), value, interval_steps, interval_steps * step_s, costs)
+
+
+def whole_run_section(whole: WholeRun | None) -> dict[str, Any] | None:
+    """Every payment of the run settled in each chain mode, priced from the modes' cost shapes
+    (not measured: no sample)."""
+    if whole is None:
+        return None
+    value = whole.value_base_units
     return {
-        "payments": len(payments),
+        "payments": whole.payments,
         "value_usd": value / BASE_UNITS_PER_DOLLAR,
-        "interval_steps": interval_steps,
-        "interval_s": interval_steps * step_s,
+        "interval_steps": whole.interval_steps,
+        "interval_s": whole.interval_s,
         "modes": [
             {
                 "mode": cost.work.mode.value,
@@ -500,16 +533,38 @@ def whole_run_section(files: RunFiles, book: FeeBook) -> dict[str, Any] | None:
                 "claims": cost.work.claims,
                 "fundings": cost.work.fundings,
                 "gas": cost.gas,
-                "gas_per_payment": cost.gas / len(payments),
+                "gas_per_payment": cost.gas / whole.payments,
                 "l1_bytes": cost.l1_bytes,
                 "usd": {name: float(usd) for name, usd in cost.usd_by_profile.items()},
                 "share_of_value": {
                     name: float(cost.share_of_value(name, value)) for name in cost.usd_by_profile
                 },
             }
-            for cost in costs
+            for cost in whole.costs
         ],
     }
+
+
+def whole_run_way(
+    cost: WholeRunCost, whole: WholeRun, profile: str, measured: dict[str, Any] | None
+) -> ChainWay:
+    """A mode as the whole run's count prices it: its cost spread over every payment, settled
+    by each interval's end; its service CPU energy from the sample, when the sample measured
+    the mode."""
+    mode = cost.work.mode.value
+    payments = Decimal(whole.payments)
+    energy = None
+    if measured is not None:
+        figure = ((measured.get("prices") or {}).get(profile) or {}).get("energy_wh_per_payment")
+        energy = None if figure is None else Decimal(figure)
+    return ChainWay(
+        mode=mode,
+        profile=profile,
+        usd_per_payment=cost.usd_by_profile[profile] / payments,
+        latency_s=Decimal(str(whole.interval_s)),
+        energy_wh_per_payment=energy,
+        inputs=ModeInputs(mode, Decimal(cost.gas) / payments, Decimal(cost.l1_bytes) / payments),
+    )
 
 
 def steps_section(steps: list[dict[str, Any]]) -> dict[str, Any]:

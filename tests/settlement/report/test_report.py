@@ -304,3 +304,27 @@ def test_a_rail_prices_nothing_below_its_minimum_charge_and_draws_no_curve_there
         curve = section["curves"][rail]
         for amount, share in zip(section["amounts_usd"], curve, strict=True):
             assert (share is None) == (amount < 0.5), (rail, amount)
+
+
+@pytest.mark.anvil
+def test_a_sampled_run_is_answered_from_every_payment_not_the_sample(tmp_path: Path) -> None:
+    done = run_robots(
+        "simulate", "--set", "robots=30", "--sample-robots", "5", "--steps", "60", "--mode",
+        "net", "--out", str(tmp_path),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+
+    report = json.loads((tmp_path / "report.json").read_text())
+
+    answer, whole = report["answer"], report["whole_run"]
+    assert answer["chain_costs"] == "whole run"
+    chain_ways = [way for way in answer["ways"] if way["kind"] == "chain"]
+    assert [way["way"] for way in chain_ways] == [f"{m['mode']} on base" for m in whole["modes"]]
+    for way, counted in zip(chain_ways, whole["modes"], strict=True):
+        assert way["share_of_value"] == pytest.approx(counted["share_of_value"]["base"])
+        assert way["latency_s"] == whole["interval_s"]
+    # The sample measured net's CPU, and only net's.
+    energies = {way["way"]: way["energy_wh_per_payment"] for way in chain_ways}
+    assert energies.pop("net on base") > 0
+    assert set(energies.values()) == {None}
+    assert "The run settled a sample" in (tmp_path / "report.md").read_text()
