@@ -247,8 +247,8 @@ class Answer:
     need: Need
     payments: int
     value_base_units: int
-    # "measured" in this run, "whole run" counted from every payment of a sampled run, or
-    # "modelled" by the cost model.
+    # "measured" in this run, "whole run" counted from every payment of a run settled on a
+    # sample or not settled, or "modelled" by the cost model.
     chain_costs: str
     energy_per_good_wh: Decimal | None
     ways: tuple[WayVerdict, ...]
@@ -422,8 +422,9 @@ def _base_units_ceiling(usd: Decimal) -> int:
 
 
 def _total_dollars(base_units: int) -> str:
-    """A total to the cent with thousands separated ($871,031.03), or every digit below $1."""
-    if base_units < BASE_UNITS_PER_CURRENCY_UNIT:
+    """A total of $1,000 or more to the cent with thousands separated ($871,031.03); a smaller
+    one with every digit."""
+    if base_units < 1_000 * BASE_UNITS_PER_CURRENCY_UNIT:
         return format_dollars(base_units)
     return f"${Decimal(base_units) / BASE_UNITS_PER_CURRENCY_UNIT:,.2f}"
 

@@ -386,8 +386,9 @@ def answer_section(
 ) -> dict[str, Any] | None:
     """The report's answer: which ways settle this run's payments at most at 1% of their value
     within the policy's latency bound, and the same answer swept over the chain's prices.
-    A run settled on a sample is answered from ``whole``, every payment counted, rather than
-    from the sample's costs. None when the run made no payments."""
+    A run settled on a sample, or not settled, is answered from ``whole``, every payment
+    counted, rather than from a sample's costs or the per-pair cost model. None when the run
+    made no payments."""
     tally = _tally(files, mean_payment)
     if tally.payments == 0:
         return None
@@ -398,9 +399,9 @@ def answer_section(
     modes = [entry for entry in settled if entry["mode"] != LEDGER]
     ways = [measured_way(entry, profile) for entry in modes]
     chain_costs = "measured" if modes else "modelled"
-    sampled = (files.settlement or {}).get("sampled_participants") is not None
+    settled_whole = bool(modes) and (files.settlement or {}).get("sampled_participants") is None
     # A local chain is priced by its receipts, so the count has no price on it.
-    if sampled and whole is not None and profile in whole.costs[0].usd_by_profile:
+    if not settled_whole and whole is not None and profile in whole.costs[0].usd_by_profile:
         by_mode = {entry["mode"]: entry for entry in modes}
         ways = [
             whole_run_way(cost, whole, profile, by_mode.get(cost.work.mode.value))

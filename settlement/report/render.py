@@ -191,9 +191,10 @@ def _answer_note(answer: dict[str, Any]) -> str:
     costs = {
         "measured": f"Chain costs are this run's measured gas on {answer['profile']}, latency "
         "its measured p99 on the local chain",
-        "whole run": "The run settled a sample, so chain costs are every payment of the run "
-        "counted into each mode's transactions and priced from the modes' measured gas and bytes "
-        f"on {answer['profile']} (the whole-run table below), latency each interval's length",
+        "whole run": "Chain costs are every payment of the run counted into each mode's "
+        "transactions and priced from the modes' measured gas and bytes on "
+        f"{answer['profile']} (the whole-run table below), not a settled sample; latency each "
+        "interval's length",
     }.get(
         answer["chain_costs"],
         f"The run was not settled: chain costs are the cost model's on {answer['profile']}",

@@ -214,11 +214,19 @@ def test_an_unsettled_run_is_reported_as_such(tmp_path: Path) -> None:
     markdown = written.markdown_path.read_text()
     assert "This run was not settled" in markdown
     assert "over x402" not in markdown
-    # Unsettled, the answer still stands: the chain modes as the cost model plans them.
+    # Unsettled, the answer still stands: every payment counted into each chain mode's work.
     answer = written.report["answer"]
-    assert answer["chain_costs"] == "modelled"
+    assert answer["chain_costs"] == "whole run"
     assert [way["way"] for way in answer["ways"][:5]] == [f"{mode} on base" for mode in MODES[:-1]]
-    assert "The run was not settled: chain costs are the cost model's on base" in markdown
+    assert "Chain costs are every payment of the run counted" in markdown
+
+    # Without the stream there is nothing to count: the cost model plans the modes.
+    (tmp_path / "stream.npz").unlink()
+    modelled = write_report(tmp_path)
+    assert modelled.report["answer"]["chain_costs"] == "modelled"
+    assert "The run was not settled: chain costs are the cost model's on base" in (
+        modelled.markdown_path.read_text()
+    )
 
 
 def test_every_payment_of_the_run_is_priced_in_each_chain_mode(tmp_path: Path) -> None:
@@ -327,4 +335,4 @@ def test_a_sampled_run_is_answered_from_every_payment_not_the_sample(tmp_path: P
     energies = {way["way"]: way["energy_wh_per_payment"] for way in chain_ways}
     assert energies.pop("net on base") > 0
     assert set(energies.values()) == {None}
-    assert "The run settled a sample" in (tmp_path / "report.md").read_text()
+    assert "not a settled sample" in (tmp_path / "report.md").read_text()
