@@ -129,6 +129,9 @@ class StablecoinContract(ContractAdapter):
     async def blocklist(self, blocklister: LocalAccount, account: str) -> Receipt:
         return await self._send(blocklister, "blocklist", to_checksum_address(account))
 
+    async def unblocklist(self, blocklister: LocalAccount, account: str) -> Receipt:
+        return await self._send(blocklister, "unblocklist", to_checksum_address(account))
+
     # ------------------------------------------------------------ payments
 
     async def transfer(self, payer: LocalAccount, payee: str, amount_base_units: int) -> Receipt:

@@ -33,6 +33,7 @@ from settlement.settlers.base import (
     ChainSettler,
     PaymentSubmission,
     PlannedTransaction,
+    Preparation,
     Verified,
     hex_bytes,
     instrument_field,
@@ -159,6 +160,20 @@ class ChannelSettler(ChainSettler):
             for payment in fresh
             if payment.intent.payee in blocked
         }
+
+    async def prepare(self, payments: Sequence[PaymentRecord]) -> Preparation:
+        """Holds in the queue the vouchers whose payee the token blocklists now.
+
+        A voucher is a bearer instrument: failing its payment would not stop a later claim (by
+        the service once the payee is cleared, or by the payee) from paying it, so the store
+        would call failed a payment that moved. Held, it is claimed in the first round after
+        the payee is cleared. A payee blocklisted between this read and the claim's block is
+        still skipped by the contract, and those payments fail with ``PayeeBlocklisted``.
+        """
+        if self.gate is None or not payments:
+            return Preparation(list(payments))
+        blocked = await self.gate.blocklisted([record.payee for record in payments])
+        return Preparation([record for record in payments if record.payee not in blocked])
 
     def plan(self, payments: Sequence[PaymentRecord]) -> list[PlannedTransaction]:
         by_channel: dict[str, list[PaymentRecord]] = {}

@@ -17,7 +17,7 @@ from settlement.chain.stablecoin import StablecoinContract
 from settlement.domain.messages import Voucher
 from settlement.domain.payments import PaymentIntent, PaymentState, Purpose, SettlementMode
 from settlement.runtime import Contracts
-from settlement.service import RoundReport
+from settlement.service import RoundReport, SettlementService
 from settlement.settlers.base import PaymentSubmission
 from settlement.settlers.channel import DEFAULT_CLAIM_MARGIN_S, WITHDRAWAL_CHECK_INTERVAL_S
 from settlement.store import SqlPaymentStore
@@ -245,7 +245,7 @@ async def test_a_restart_in_the_middle_of_a_claim_settles_each_payment_once(
     assert await store.count_by_state() == {(SettlementMode.CHANNEL, PaymentState.CONFIRMED): 6}
 
 
-async def test_a_payee_blocklisted_mid_way_fails_its_claims_and_the_others_still_settle(
+async def test_a_payee_blocklisted_mid_way_has_its_vouchers_held_until_it_is_cleared(
     escrowed: EscrowedService, coin: StablecoinContract, admin: LocalAccount
 ) -> None:
     service = escrowed.service
@@ -271,31 +271,31 @@ async def test_a_payee_blocklisted_mid_way_fails_its_claims_and_the_others_still
 
     report = await service.settle_round(SettlementMode.CHANNEL)
 
-    # One claim transaction, mined, not reverted: the blocklisted payee's claim was skipped in it.
-    assert (report.transactions, report.settled, report.failed, report.requeued) == (1, 4, 2, 0)
-    (mined,) = report.mined
-    assert mined.succeeded
-    records = await service.store.records(
-        ["0x" + each.intent.payment_id.hex() for each in before + after]
-    )
-    for each in after:
-        record = records["0x" + each.intent.payment_id.hex()]
-        if record.payee == blocked:
-            assert (record.state, record.failure_reason) == (
-                PaymentState.FAILED,
-                "PayeeBlocklisted",
-            )
-        else:
-            assert (record.state, record.failure_reason) == (PaymentState.CONFIRMED, None)
-    assert [await coin.balance_of(payee) for payee in payees] == [10 + 20 + 21, 10, 10 + 20 + 21]
-    # Nothing is claimed again: the failed payments are not retried, the confirmed not repaid.
-    assert (await service.settle_round(SettlementMode.CHANNEL)).transactions == 0
+    # The others' claims settle; the blocked payee's vouchers are not claimed, nor failed.
+    assert (report.transactions, report.settled, report.failed, report.requeued) == (1, 4, 0, 0)
     assert [await coin.balance_of(payee) for payee in payees] == [51, 10, 51]
-    blocked_channel = await escrowed.escrow.channel(
-        bytes.fromhex(after[2].instrument["channel_id"][2:])
-    )
-    assert blocked_channel.payee == blocked
-    assert (blocked_channel.claimed_base_units, blocked_channel.deposit_base_units) == (10, DEPOSIT)
+    states = await states_of(service, after)
+    assert states == [
+        PaymentState.QUEUED if each.intent.payee == blocked else PaymentState.CONFIRMED
+        for each in after
+    ]
+    # Held while the payee stays blocklisted: a round claims nothing.
+    assert (await service.settle_round(SettlementMode.CHANNEL)).transactions == 0
+
+    await coin.unblocklist(admin, blocked)
+    cleared = await service.settle_round(SettlementMode.CHANNEL)
+
+    assert (cleared.transactions, cleared.settled, cleared.failed) == (1, 2, 0)
+    assert [await coin.balance_of(payee) for payee in payees] == [51, 51, 51]
+    assert set(await states_of(service, after)) == {PaymentState.CONFIRMED}
+
+
+async def states_of(
+    service: SettlementService, submissions: list[PaymentSubmission]
+) -> list[PaymentState]:
+    ids = ["0x" + each.intent.payment_id.hex() for each in submissions]
+    records = await service.store.records(ids)
+    return [records[payment_id].state for payment_id in ids]
 
 
 async def test_a_voucher_to_a_blocklisted_payee_is_refused_at_acceptance(
