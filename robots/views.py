@@ -43,21 +43,23 @@ def summary_table(summary: RunSummary) -> Table:
     return table
 
 
+SETTLEMENT_HEADER = (
+    "mode",
+    "settled",
+    "failed",
+    "share of stream",
+    "all-in gas/payment",
+    "USD/payment",
+    "cost / value settled",
+    "settled/s",
+)
+
+
 def settlement_table(
     costs: Sequence[SettlementCost], stream_payments: int, profile: str, width: int
 ) -> RenderableType:
     """Each mode's settlement of the run, as one table or, in a terminal narrower than
     ``width`` needs, as several that repeat the mode column."""
-    header = [
-        "mode",
-        "settled",
-        "failed",
-        "share of stream",
-        "all-in gas/payment",
-        "USD/payment",
-        "cost / value settled",
-        "settled/s",
-    ]
     rows = []
     for cost in costs:
         s = cost.settlement
@@ -74,7 +76,8 @@ def settlement_table(
                 f"{s.settled_per_s:,.0f}",
             ]
         )
-    return fitted_table(f"Settling the run's payments, priced on {profile}", header, rows, width)
+    title = f"Settling the run's payments, priced on {profile}"
+    return fitted_table(title, SETTLEMENT_HEADER, rows, width)
 
 
 def sweep_table(runs: Sequence[SweepRun], names: Sequence[str]) -> Table:

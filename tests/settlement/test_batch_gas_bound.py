@@ -13,7 +13,7 @@ import itertools
 import json
 from pathlib import Path
 
-from settlement.domain.payments import PaymentState, Purpose, SettlementMode
+from settlement.domain.payments import SettlementMode
 from settlement.settlers.batch import (
     MAX_TRANSACTION_GAS,
     BatchGasBound,
@@ -21,6 +21,7 @@ from settlement.settlers.batch import (
     SlotsInUse,
 )
 from settlement.store import PaymentRecord
+from tests.settlement.records import queued_record
 
 SNAPSHOT = Path(__file__).parents[2] / "contracts" / "snapshots" / "StablecoinBatchGasTest.json"
 PAYERS, PAYEES = 100, 100
@@ -38,27 +39,17 @@ def payee(index: int) -> str:
 
 def gas_test_payment(index: int) -> PaymentRecord:
     """Payment ``index`` of the gas test: payer i % 100 to payee (i + i / 100) % 100."""
-    return PaymentRecord(
-        payment_id="0x" + index.to_bytes(32, "big").hex(),
-        idempotency_key=f"k{index}",
-        payer=payer(index % PAYERS),
-        payee=payee((index + index // PAYERS) % PAYEES),
-        amount_base_units=PAYMENT_VALUE + index,
-        purpose=Purpose.PARTS,
-        mode=SettlementMode.BATCH,
-        state=PaymentState.QUEUED,
-        failure_reason=None,
-        instrument={
+    return queued_record(
+        index,
+        payer(index % PAYERS),
+        payee((index + index // PAYERS) % PAYEES),
+        PAYMENT_VALUE + index,
+        SettlementMode.BATCH,
+        {
             "nonce": 1 + index // PAYERS,
             "valid_before": VALID_BEFORE,
             "signature": "0x" + "11" * 64 + "1b",
         },
-        fingerprint="0x",
-        submission_id=None,
-        accepted_at=0.0,
-        submitted_at=None,
-        confirmed_at=None,
-        verify_cpu_ns=0,
     )
 
 

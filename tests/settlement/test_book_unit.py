@@ -8,9 +8,10 @@ from eth_account import Account
 
 from settlement.book import ServiceBook, holding_account_id
 from settlement.domain.holdings import Holding, HoldingKey
-from settlement.domain.payments import PaymentState, Purpose, SettlementMode
+from settlement.domain.payments import Purpose, SettlementMode
 from settlement.ledger import MAX_BATCH_EVENTS, MemoryLedger
 from settlement.store import PaymentOutcome, PaymentRecord
+from tests.settlement.records import queued_record
 
 PAYER = Account.from_key(b"\x31" * 32).address
 PAYEE = Account.from_key(b"\x32" * 32).address
@@ -27,24 +28,7 @@ class TableFigures:
 
 
 def record(index: int, amount: int = 1, mode: SettlementMode = SettlementMode.NET) -> PaymentRecord:
-    return PaymentRecord(
-        payment_id="0x" + index.to_bytes(32, "big").hex(),
-        idempotency_key=f"k{index}",
-        payer=PAYER,
-        payee=PAYEE,
-        amount_base_units=amount,
-        purpose=Purpose.ENERGY,
-        mode=mode,
-        state=PaymentState.QUEUED,
-        failure_reason=None,
-        instrument={},
-        fingerprint="0x",
-        submission_id=None,
-        accepted_at=0.0,
-        submitted_at=None,
-        confirmed_at=None,
-        verify_cpu_ns=0,
-    )
+    return queued_record(index, PAYER, PAYEE, amount, mode, purpose=Purpose.ENERGY)
 
 
 def balance(ledger: MemoryLedger, holding: Holding, address: str) -> tuple[int, int]:

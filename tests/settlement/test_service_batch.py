@@ -11,7 +11,7 @@ from eth_account.signers.local import LocalAccount
 from settlement.chain.client import ChainClient
 from settlement.chain.stablecoin import StablecoinContract
 from settlement.domain.costs import payment_cost
-from settlement.domain.payments import PaymentState, Purpose, SettlementMode
+from settlement.domain.payments import PaymentState, SettlementMode
 from settlement.service import RoundReport
 from settlement.settlers.acceptance import TokenGate
 from settlement.settlers.batch import BATCH_GAS_PER_EMPTY_SLOT, BatchSettler
@@ -19,6 +19,7 @@ from settlement.store import PaymentRecord, SqlPaymentStore
 from settlement.windows import WindowPolicy, run_windows
 from tests.settlement.api_helpers import batch_payment, funded, make_service
 from tests.settlement.crashes import CrashAfterSendRelayer, SimulatedCrashAfterSendError
+from tests.settlement.records import queued_record
 
 pytestmark = pytest.mark.anvil
 
@@ -143,7 +144,10 @@ async def test_prepare_reads_which_slots_hold_values_for_the_gas_bound(
     assert (await service.settle_round(SettlementMode.BATCH)).settled == 1
     settler = BatchSettler(coin.address, coin.domain, gate=TokenGate(coin, store))
     # Nonce 2 is in the word nonce 1 was spent from; 256 starts the payer's next, empty word.
-    queued = [queued_record(payer.address, paid, 2), queued_record(payer.address, unpaid, 256)]
+    queued = [
+        queued_batch_record(payer.address, paid, 2),
+        queued_batch_record(payer.address, unpaid, 256),
+    ]
 
     prepared = await settler.prepare(queued)
 
@@ -158,22 +162,6 @@ async def test_prepare_reads_which_slots_hold_values_for_the_gas_bound(
     assert worst.gas - planned.gas == 3 * BATCH_GAS_PER_EMPTY_SLOT
 
 
-def queued_record(payer: str, payee: str, nonce: int) -> PaymentRecord:
-    return PaymentRecord(
-        payment_id="0x" + nonce.to_bytes(32, "big").hex(),
-        idempotency_key=f"q{nonce}",
-        payer=payer,
-        payee=payee,
-        amount_base_units=10,
-        purpose=Purpose.PARTS,
-        mode=SettlementMode.BATCH,
-        state=PaymentState.QUEUED,
-        failure_reason=None,
-        instrument={"nonce": nonce, "valid_before": 2**32, "signature": "0x" + "11" * 64 + "1b"},
-        fingerprint="0x",
-        submission_id=None,
-        accepted_at=0.0,
-        submitted_at=None,
-        confirmed_at=None,
-        verify_cpu_ns=0,
-    )
+def queued_batch_record(payer: str, payee: str, nonce: int) -> PaymentRecord:
+    instrument = {"nonce": nonce, "valid_before": 2**32, "signature": "0x" + "11" * 64 + "1b"}
+    return queued_record(nonce, payer, payee, 10, SettlementMode.BATCH, instrument)

@@ -6,18 +6,10 @@ from __future__ import annotations
 import pytest
 from rich.console import Console
 
+from robots.views import SETTLEMENT_HEADER
 from settlement.terminal_table import fitted_table
 
-HEADER = [
-    "mode",
-    "settled",
-    "failed",
-    "share of stream",
-    "all-in gas/payment",
-    "USD/payment",
-    "cost / value settled",
-    "settled/s",
-]
+HEADER = list(SETTLEMENT_HEADER)
 ROWS = [
     ["direct", "46,612,345", "0", "100.0%", "41,103", "$0.0002411", "7.443%", "802"],
     ["authorization", "457", "0", "100.0%", "75,783", "$0.0004472", "13.81%", "501"],
