@@ -17,7 +17,12 @@ from html import escape
 WIDTH, HEIGHT = 720, 300
 LEFT, RIGHT, TOP, BOTTOM = 70, 160, 30, 45
 # Colour-blind-safe (Okabe-Ito), one per series in order.
-COLOURS = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000")
+# Okabe and Ito's eight, then four more, so that the break-even chart's ten series (four rails
+# and six modes) never share a colour.
+COLOURS = (
+    "#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000",
+    "#999999", "#8C564B", "#9467BD", "#BCBD22",
+)  # fmt: skip
 
 
 # A linear axis gets about this many intervals between ticks, each a round step.
@@ -65,7 +70,7 @@ def series_chart(
         return _empty(title)
     x_scale = _Scale([x for x, _ in points], x_axis, LEFT, WIDTH - RIGHT)
     ys = [y for _, y in points] + ([guide_y] if guide_y is not None else [])
-    y_scale = _Scale([y for y in ys if y is not None], y_axis, HEIGHT - BOTTOM, TOP)
+    y_scale = _Scale([y for y in ys if y is not None], y_axis, HEIGHT - BOTTOM, TOP, headroom=True)
     parts = [_frame(title, x_scale, y_scale, x_axis, y_axis)]
     if guide_y is not None:
         y = y_scale(guide_y)
@@ -93,7 +98,8 @@ def series_chart(
 def bar_chart(title: str, labels: Sequence[str], values: Sequence[float], y_axis: Axis) -> str:
     if not values or all(not _plottable(v, y_axis) for v in values):
         return _empty(title)
-    y_scale = _Scale([v for v in values if _plottable(v, y_axis)], y_axis, HEIGHT - BOTTOM, TOP)
+    plotted = [v for v in values if _plottable(v, y_axis)]
+    y_scale = _Scale(plotted, y_axis, HEIGHT - BOTTOM, TOP, headroom=True)
     band = (WIDTH - RIGHT - LEFT) / len(values)
     parts = [_frame(title, None, y_scale, Axis(""), y_axis)]
     for index, (label, value) in enumerate(zip(labels, values, strict=True)):
@@ -117,10 +123,18 @@ class _Scale:
     """Maps data values onto pixels between ``start`` and ``end``, linear or logarithmic.
 
     A logarithmic axis spans whole decades; a linear one spans whole round steps from zero (or
-    below, for negative values), so its ends are ticks and no value lies beyond them.
+    below, for negative values), so its ends are ticks and no value lies beyond them; with
+    ``headroom`` (a value axis) no value lies on its top either.
     """
 
-    def __init__(self, values: Sequence[float], axis: Axis, start: float, end: float) -> None:
+    def __init__(
+        self,
+        values: Sequence[float],
+        axis: Axis,
+        start: float,
+        end: float,
+        headroom: bool = False,
+    ) -> None:
         self.log = axis.log
         low, high = min(values), max(values)
         self.step = 1.0
@@ -135,6 +149,10 @@ class _Scale:
             self.step = round_step((high - low) / LINEAR_TICK_INTERVALS)
             low = math.floor(low / self.step) * self.step
             high = math.ceil(high / self.step) * self.step
+            if headroom and max(values) > 0 and high <= max(values):
+                # A value axis ends a tick above its largest value, so a line at the maximum
+                # is not drawn on the frame (a steady 10 a second reads as a line below 12).
+                high += self.step
         self.low, self.high, self.start, self.end = low, high, start, end
 
     def __call__(self, value: float) -> float:

@@ -119,13 +119,16 @@ def test_the_axes_end_on_labelled_ticks_above_every_rate(modes: list[dict[str, A
     longest_s = max(
         len(mode["throughput"]["accepted"]) * mode["throughput"]["bin_s"] for mode in modes
     )
-    for ticks, covered in ((y_ticks, highest_rate), (x_ticks, longest_s)):
+    for ticks, covered, above in ((y_ticks, highest_rate, True), (x_ticks, longest_s, False)):
         values = [value for _, value in ticks]
         steps = {round(b - a, 9) for a, b in itertools.pairwise(values)}
         assert len(steps) == 1, f"ticks are evenly spaced: {values}"
         assert values[0] == 0
-        assert values[-1] >= covered
-        assert values[-2] < covered, "the axis ends at the first tick past the data"
+        # The rate axis ends a tick above the highest rate; the time axis at the run's end.
+        assert values[-1] > covered if above else values[-1] >= covered
+        assert values[-2] <= covered if above else values[-2] < covered, (
+            "the axis ends at the first tick past the data"
+        )
     assert y_ticks[-1][0] == pytest.approx(PLOT_TOP, abs=PIXEL_TOLERANCE)
     assert x_ticks[-1][0] == pytest.approx(PLOT_RIGHT, abs=PIXEL_TOLERANCE)
 
