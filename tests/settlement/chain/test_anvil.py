@@ -105,11 +105,16 @@ def test_a_binary_that_exits_gives_a_clear_error(tmp_path: Path) -> None:
         EmbeddedAnvil(fake).start()
 
 
+# The child takes Ctrl-C as an interactive program does. A process started in the background by
+# a shell without job control inherits SIGINT ignored, and Python then installs no handler for
+# it: the ctrl-c case failed that way whenever the suite ran as such a job (make test under
+# `cmd &` in a script), the child sleeping on until the test's timeout.
 CHILD_SCRIPT = textwrap.dedent(
     """
-    import sys, time
+    import signal, sys, time
     from pathlib import Path
     from settlement.chain.anvil import EmbeddedAnvil, find_anvil_binary
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     anvil = EmbeddedAnvil(find_anvil_binary(Path(sys.argv[1])))
     with anvil:
         print(anvil._process.pid, flush=True)
