@@ -145,8 +145,7 @@ class RailProfile:
 
     def break_even_usd(self, share: Decimal = BREAK_EVEN_SHARE) -> Decimal | None:
         """The smallest payment the rail takes at a cost of at most ``share`` of it."""
-        threshold = break_even_usd(self.fixed_usd, self.rate, self.cap_usd, share)
-        return None if threshold is None else max(threshold, self.minimum_usd)
+        return break_even_usd(self.fixed_usd, self.rate, self.cap_usd, share, self.minimum_usd)
 
     def refusal(self, amount_base_units: int) -> str | None:
         """Why the rail cannot take a payment of ``amount_base_units`` (USD), or None if it can."""
@@ -241,8 +240,7 @@ class PaymentPrice:
 
     def break_even_usd(self, share: Decimal = BREAK_EVEN_SHARE) -> Decimal | None:
         """The smallest payment costing at most ``share`` of its value; None when there is none."""
-        threshold = break_even_usd(self.fixed_usd, self.rate, self.cap_usd, share)
-        return None if threshold is None else max(threshold, self.minimum_usd)
+        return break_even_usd(self.fixed_usd, self.rate, self.cap_usd, share, self.minimum_usd)
 
 
 @dataclass(frozen=True)
@@ -262,9 +260,14 @@ RailQuote = PaymentPrice | NotPossible
 
 
 def break_even_usd(
-    fixed_usd: Decimal, rate: Decimal, cap_usd: Decimal | None, share: Decimal = BREAK_EVEN_SHARE
+    fixed_usd: Decimal,
+    rate: Decimal,
+    cap_usd: Decimal | None,
+    share: Decimal = BREAK_EVEN_SHARE,
+    minimum_usd: Decimal = Decimal(0),
 ) -> Decimal | None:
-    """The payment ``v`` from which ``min(fixed + rate * v, cap) <= share * v``; None if never.
+    """The payment ``v`` from which ``min(fixed + rate * v, cap) <= share * v``, and at least
+    ``minimum_usd`` (nothing smaller is taken at all); None if never.
 
     Below the line's crossing ``fixed / (share - rate)`` the uncapped cost is above the share,
     and below ``cap / share`` so is the cap, so the smaller of the two is exactly the threshold.
@@ -275,7 +278,7 @@ def break_even_usd(
         thresholds.append(fixed_usd / (share - rate))
     if cap_usd is not None:
         thresholds.append(cap_usd / share)
-    return min(thresholds) if thresholds else None
+    return max(min(thresholds), minimum_usd) if thresholds else None
 
 
 def price_mode(

@@ -82,6 +82,30 @@ class LeverSweep:
     profile_shares: Mapping[str, Decimal]
 
 
+@dataclass(frozen=True)
+class Economy:
+    """The payments whose settlement is swept: how many, their value, and the power figure
+    that prices the service's CPU."""
+
+    payments: int
+    value_base_units: int
+    power: PowerFigure | None
+
+    def __post_init__(self) -> None:
+        assert self.payments > 0, "an economy with no payments has no share"
+        assert self.value_base_units > 0, "an economy with no value has no share"
+
+    def usd_per_payment(self, profile: EvmProfile, inputs: ModeInputs) -> Decimal:
+        # The mean payment only sizes the price's share field; the cost itself is flat.
+        mean_base_units = max(self.value_base_units // self.payments, 1)
+        return price_mode(profile, inputs, mean_base_units, self.power).usd_per_payment
+
+    def share_of_value(self, profile: EvmProfile, inputs: ModeInputs) -> Decimal:
+        """The payments settled in ``inputs.mode`` on ``profile``, as a share of their value."""
+        usd = self.usd_per_payment(profile, inputs)
+        return usd * self.payments * BASE_UNITS_PER_CURRENCY_UNIT / self.value_base_units
+
+
 def lever_value(profile: EvmProfile, lever: Lever) -> Decimal:
     """The profile's own figure for ``lever``, in the lever's unit."""
     if lever is Lever.ETH_USD:
@@ -104,46 +128,26 @@ def with_lever(profile: EvmProfile, lever: Lever, value: Decimal) -> EvmProfile:
     return replace(fixed, l1_data_fee_wei_per_byte=int(value))
 
 
-def share_of_value(
-    profile: EvmProfile,
-    inputs: ModeInputs,
-    payments: int,
-    value_base_units: int,
-    power: PowerFigure | None,
-) -> Decimal:
-    """The run's payments settled in ``inputs.mode`` on ``profile``, as a share of their value."""
-    assert payments > 0, "an economy with no payments has no share"
-    assert value_base_units > 0, "an economy with no value has no share"
-    usd = _usd_per_payment(profile, inputs, payments, value_base_units, power)
-    return usd * payments * BASE_UNITS_PER_CURRENCY_UNIT / value_base_units
-
-
 def flip(
     profile: EvmProfile,
     inputs: ModeInputs,
     lever: Lever,
-    payments: int,
-    value_base_units: int,
-    power: PowerFigure | None,
+    economy: Economy,
     share: Decimal = BREAK_EVEN_SHARE,
 ) -> Flip:
-    """The lever's value at which the mode's share of value reaches ``share`` (see ``Flip``)."""
-    at_zero = _usd_at(profile, inputs, lever, Decimal(0), payments, value_base_units, power)
-    at_one = _usd_at(profile, inputs, lever, Decimal(1), payments, value_base_units, power)
+    """The lever's value at which the mode's share of value reaches ``share`` (see ``Flip``).
+    Unit steps are exact for every lever (1 gwei and 1 wei are whole wei), so the slope is."""
+    at_zero = economy.usd_per_payment(with_lever(profile, lever, Decimal(0)), inputs)
+    at_one = economy.usd_per_payment(with_lever(profile, lever, Decimal(1)), inputs)
     slope = at_one - at_zero
     if slope == 0:
         return Flip(None, unaffected=True)
-    line_usd = share * value_base_units / BASE_UNITS_PER_CURRENCY_UNIT / payments
+    line_usd = share * economy.value_base_units / BASE_UNITS_PER_CURRENCY_UNIT / economy.payments
     return Flip(max(Decimal(0), (line_usd - at_zero) / slope))
 
 
 def sweep(
-    profile: EvmProfile,
-    inputs_by_way: Mapping[str, ModeInputs],
-    lever: Lever,
-    payments: int,
-    value_base_units: int,
-    power: PowerFigure | None,
+    profile: EvmProfile, inputs_by_way: Mapping[str, ModeInputs], lever: Lever, economy: Economy
 ) -> LeverSweep | None:
     """Each way's share of value at multiples of the profile's figure, and its flip point;
     None when the profile has no such figure to vary (an L1 charges no L2 data fee)."""
@@ -153,33 +157,19 @@ def sweep(
     values = tuple(current * multiple for multiple in MULTIPLES[lever])
     shares = {
         way: tuple(
-            share_of_value(with_lever(profile, lever, value), inputs, payments, value_base_units,
-                           power)
-            for value in values
+            economy.share_of_value(with_lever(profile, lever, value), inputs) for value in values
         )
         for way, inputs in inputs_by_way.items()
-    }  # fmt: skip
-    flips = {
-        way: flip(profile, inputs, lever, payments, value_base_units, power)
-        for way, inputs in inputs_by_way.items()
     }
-    now = {
-        way: share_of_value(profile, inputs, payments, value_base_units, power)
-        for way, inputs in inputs_by_way.items()
-    }
+    flips = {way: flip(profile, inputs, lever, economy) for way, inputs in inputs_by_way.items()}
+    now = {way: economy.share_of_value(profile, inputs) for way, inputs in inputs_by_way.items()}
     return LeverSweep(lever, current, values, shares, flips, now)
 
 
 def sweeps(
-    profile: EvmProfile,
-    inputs_by_way: Mapping[str, ModeInputs],
-    payments: int,
-    value_base_units: int,
-    power: PowerFigure | None,
+    profile: EvmProfile, inputs_by_way: Mapping[str, ModeInputs], economy: Economy
 ) -> list[LeverSweep]:
-    found = (
-        sweep(profile, inputs_by_way, lever, payments, value_base_units, power) for lever in Lever
-    )
+    found = (sweep(profile, inputs_by_way, lever, economy) for lever in Lever)
     return [result for result in found if result is not None]
 
 
@@ -227,33 +217,6 @@ def _either(items: Sequence[str]) -> str:
     if len(items) <= 1:
         return "".join(items) or "any value"
     return ", ".join(items[:-1]) + " or " + items[-1]
-
-
-def _usd_at(
-    profile: EvmProfile,
-    inputs: ModeInputs,
-    lever: Lever,
-    value: Decimal,
-    payments: int,
-    value_base_units: int,
-    power: PowerFigure | None,
-) -> Decimal:
-    # Unit steps are exact for every lever (1 gwei and 1 wei are whole wei), so the slope is.
-    return _usd_per_payment(
-        with_lever(profile, lever, value), inputs, payments, value_base_units, power
-    )
-
-
-def _usd_per_payment(
-    profile: EvmProfile,
-    inputs: ModeInputs,
-    payments: int,
-    value_base_units: int,
-    power: PowerFigure | None,
-) -> Decimal:
-    # The mean payment only sizes the price's share field; the cost itself is flat.
-    mean_base_units = max(value_base_units // payments, 1)
-    return price_mode(profile, inputs, mean_base_units, power).usd_per_payment
 
 
 def as_dict(results: Sequence[LeverSweep], profile: str) -> dict[str, object]:

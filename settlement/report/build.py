@@ -37,8 +37,8 @@ from settlement.domain.fees import (
 )
 from settlement.domain.money import BASE_UNITS_PER_DOLLAR
 from settlement.domain.policy import Candidate, PolicyChoice, choose_mode
+from settlement.domain.sensitivity import Economy, sweeps
 from settlement.domain.sensitivity import as_dict as sensitivity_dict
-from settlement.domain.sensitivity import sweeps
 from settlement.domain.whole_run import RunPayments, WholeRunCost, whole_run_costs
 from settlement.errors import PolicyInputError
 
@@ -421,7 +421,7 @@ def answer_section(
         auto=auto,
     )
     inputs = {f"{way.mode} on {profile}": way.inputs for way in ways if way.inputs is not None}
-    swept = sweeps(chain, inputs, tally.payments, tally.value_base_units, book.power)
+    swept = sweeps(chain, inputs, Economy(tally.payments, tally.value_base_units, book.power))
     return {"profile": profile, **result.as_dict(), "sensitivity": sensitivity_dict(swept, profile)}
 
 
@@ -440,15 +440,21 @@ def measured_way(entry: dict[str, Any], profile: str) -> ChainWay:
             Decimal(price["l1_bytes_per_payment"]),
             entry["service_cpu_ns_per_payment"],
         )
-    energy = price.get("energy_wh_per_payment")
     return ChainWay(
         mode=entry["mode"],
         profile=profile,
         usd_per_payment=Decimal(price["usd_per_payment"]),
         latency_s=None if math.isnan(p99_ms) else Decimal(str(p99_ms)) / 1000,
-        energy_wh_per_payment=None if energy is None else Decimal(energy),
+        energy_wh_per_payment=_measured_energy(entry, profile),
         inputs=inputs,
     )
+
+
+def _measured_energy(entry: dict[str, Any] | None, profile: str) -> Decimal | None:
+    """The service's CPU energy per payment a settled mode measured, priced on ``profile``."""
+    price = ((entry or {}).get("prices") or {}).get(profile) or {}
+    energy = price.get("energy_wh_per_payment")
+    return None if energy is None else Decimal(energy)
 
 
 def modelled_way(candidate: Candidate, profile: str) -> ChainWay:
@@ -554,16 +560,12 @@ def whole_run_way(
     the mode."""
     mode = cost.work.mode.value
     payments = Decimal(whole.payments)
-    energy = None
-    if measured is not None:
-        figure = ((measured.get("prices") or {}).get(profile) or {}).get("energy_wh_per_payment")
-        energy = None if figure is None else Decimal(figure)
     return ChainWay(
         mode=mode,
         profile=profile,
         usd_per_payment=cost.usd_by_profile[profile] / payments,
         latency_s=Decimal(str(whole.interval_s)),
-        energy_wh_per_payment=energy,
+        energy_wh_per_payment=_measured_energy(measured, profile),
         inputs=ModeInputs(mode, Decimal(cost.gas) / payments, Decimal(cost.l1_bytes) / payments),
     )
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from decimal import Decimal
 from html import escape
 from typing import Any
 
+from settlement.domain.fees import format_duration
 from settlement.report.svg import Axis, bar_chart, line_chart, series_chart
 
 Row = Sequence[str]
@@ -179,7 +181,7 @@ def answer_rows(answer: dict[str, Any]) -> list[list[str]]:
             "yes" if way["settles"] else "no: " + "; ".join(way["reasons"]),
             "never" if way["smallest_payment_usd"] is None else _usd(way["smallest_payment_usd"]),
             _share(way["share_of_value"]),
-            "n/a" if way["latency_s"] is None else _seconds(way["latency_s"]),
+            "n/a" if way["latency_s"] is None else format_duration(Decimal(str(way["latency_s"]))),
             way["availability"],
             _number(way["energy_wh_per_payment"]),
         ]
@@ -690,12 +692,6 @@ def _share(value: float | None) -> str:
 
 def _ms(value: float) -> str:
     return "n/a" if math.isnan(value) else f"{value:,.0f}"  # NaN: nothing confirmed
-
-
-def _seconds(value: float) -> str:
-    if value >= 86_400:
-        return f"{value / 86_400:.3g} days"
-    return f"{value / 3_600:.3g} h" if value >= 3_600 else f"{value:.3g} s"
 
 
 def _number(value: float | None) -> str:

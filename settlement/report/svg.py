@@ -61,10 +61,7 @@ def series_chart(
     """Lines through each series' own (x, y) points, for series that do not share x values;
     a point whose y is None breaks its line."""
     points = [
-        (x, y)
-        for values in series.values()
-        for x, y in values
-        if y is not None and _plottable(y, y_axis) and _plottable(x, x_axis)
+        (x, y) for values in series.values() for x, y in values if _drawable(x, y, x_axis, y_axis)
     ]
     if not points:
         return _empty(title)
@@ -220,11 +217,17 @@ def _runs(values: Sequence[Point], x_axis: Axis, y_axis: Axis) -> list[list[tupl
     """The series cut at its gaps into runs of plottable points."""
     runs: list[list[tuple[float, float]]] = [[]]
     for x, y in values:
-        if y is not None and _plottable(y, y_axis) and _plottable(x, x_axis):
+        if _drawable(x, y, x_axis, y_axis):
+            assert y is not None
             runs[-1].append((x, y))
         elif runs[-1]:
             runs.append([])
     return [run for run in runs if run]
+
+
+def _drawable(x: float, y: float | None, x_axis: Axis, y_axis: Axis) -> bool:
+    """Whether a point has a value and both its coordinates fit their axes."""
+    return y is not None and _plottable(y, y_axis) and _plottable(x, x_axis)
 
 
 def _plottable(value: float | None, axis: Axis) -> bool:
